@@ -1,0 +1,30 @@
+/**
+ * File formats on host memory: safetensors read/write, PyTorch `.pth` (zip + pickle) reading
+ * through a safe unpickler, and the {@linkcode HostTensor} record they exchange.
+ *
+ * @example
+ * ```ts
+ * import { readPth, writeSafetensors } from "./mod.ts";
+ * const { stateDict } = readPth(await Deno.readFile("model.ckpt.pth"));
+ * await Deno.writeFile("model.safetensors", writeSafetensors(stateDict));
+ * ```
+ * @module
+ */
+
+export {
+  allocHostData,
+  bfloat16ToNumber,
+  halfToNumber,
+  hostBytes,
+  type HostData,
+  hostDataFromBytes,
+  type HostDType,
+  type HostTensor,
+  itemSize,
+  numel,
+  toFloat32,
+  toInt32,
+} from "./host_tensor.ts";
+export { readSafetensors, type Safetensors, writeSafetensors } from "./safetensors.ts";
+export { type PthCheckpoint, readPth, type ReadPthOptions } from "./pth.ts";
+export { type PickleBuildable, PickleGlobal, unpickle, type UnpickleOptions } from "./pickle.ts";
