@@ -1,0 +1,172 @@
+/**
+ * The CPU backend: storage is a host typed array, one kernel per primitive in a table typed
+ * over `PrimName` (a missing kernel is a compile error). float32 matmul and convolutions may be
+ * routed to faster kernels registered with `setFastCpuKernels`; everything else is plain TS.
+ * @module
+ */
+import { allocArray, type DType, type TypedArray } from "../dtype.ts";
+import type { Backend, KernelArg, OutInfo, Pair, PrimName, PrimParams } from "../prims.ts";
+import {
+  binary,
+  BINARY_EXPR,
+  cast,
+  COMPARE_EXPR,
+  unary,
+  UNARY_EXPR,
+  where,
+} from "./elementwise.ts";
+import * as L from "./layout.ts";
+import * as M from "./linalg.ts";
+
+type Arg = KernelArg<TypedArray>;
+type CpuKernel<P extends PrimName> = (
+  inputs: Arg[],
+  params: PrimParams[P],
+  out: OutInfo,
+) => TypedArray;
+
+/** Optional fast float32 kernels (e.g. WebAssembly SIMD); each returns null to decline. */
+export interface FastCpuKernels {
+  matmul?(a: Arg, b: Arg, out: OutInfo): Float32Array | null;
+  conv2d?(x: Arg, w: Arg, d: M.ConvDims): Float32Array | null;
+  convTranspose2d?(y: Arg, w: Arg, d: M.ConvDims, outputPadding: Pair): Float32Array | null;
+  conv2dFilterGrad?(x: Arg, gy: Arg, d: M.ConvDims): Float32Array | null;
+}
+
+let fast: FastCpuKernels = {};
+
+/** Registers fast float32 kernels (pass `{}` to go back to the reference loops). */
+export function setFastCpuKernels(k: FastCpuKernels): void {
+  fast = k;
+}
+
+function convDims(
+  x: readonly number[],
+  w: readonly number[],
+  y: readonly number[],
+  stride: Pair,
+  padding: Pair,
+): M.ConvDims {
+  return {
+    b: x[0],
+    c: x[1],
+    h: x[2],
+    w: x[3],
+    o: w[0],
+    kh: w[2],
+    kw: w[3],
+    ho: y[2],
+    wo: y[3],
+    stride,
+    padding,
+  };
+}
+
+function poolDims(
+  inShape: readonly number[],
+  outShape: readonly number[],
+  p: PrimParams["avgPool2d"],
+): M.PoolDims {
+  return {
+    planes: inShape[0] * inShape[1],
+    h: inShape[2],
+    w: inShape[3],
+    ho: outShape[2],
+    wo: outShape[3],
+    size: p.size,
+    stride: p.stride,
+    padding: p.padding,
+    divisor: p.divisor,
+  };
+}
+
+const un = (name: keyof typeof UNARY_EXPR): CpuKernel<PrimName> => ([x], _p, out) =>
+  unary(UNARY_EXPR[name], x.storage, out.dtype);
+const bin = (name: keyof typeof BINARY_EXPR): CpuKernel<PrimName> => ([a, b], _p, out) =>
+  binary(BINARY_EXPR[name], a.storage, a.shape, b.storage, b.shape, out.shape, out.dtype);
+
+const KERNELS: { [P in PrimName]: CpuKernel<P> } = {
+  neg: un("neg"),
+  exp: un("exp"),
+  log: un("log"),
+  sqrt: un("sqrt"),
+  abs: un("abs"),
+  sign: un("sign"),
+  add: bin("add"),
+  sub: bin("sub"),
+  mul: bin("mul"),
+  div: bin("div"),
+  maximum: bin("maximum"),
+  minimum: bin("minimum"),
+  compare: ([a, b], p, out) =>
+    binary(COMPARE_EXPR[p.op], a.storage, a.shape, b.storage, b.shape, out.shape, "int32"),
+  where: ([c, a, b], _p, out) =>
+    where(c.storage, c.shape, a.storage, a.shape, b.storage, b.shape, out.shape, out.dtype),
+  cast: ([x], p) => cast(x.storage, p.dtype),
+  sum: ([x], p, out) => L.sum(x.storage, x.shape, p.axes, out.dtype),
+  max: ([x], p, out) => L.max(x.storage, x.shape, p.axes, out.dtype),
+  argmax: ([x], p) => L.argmax(x.storage, x.shape, p.axis, x.dtype),
+  matmul: ([a, b], _p, out) =>
+    (out.dtype === "float32" && fast.matmul?.(a, b, out)) ||
+    M.matmul(a.storage, a.shape, b.storage, b.shape, out.shape, out.dtype),
+  reshape: ([x], _p, out) => {
+    const o = allocArray(out.dtype, x.storage.length);
+    o.set(x.storage);
+    return o;
+  },
+  transpose: ([x], p, out) => L.transpose(x.storage, x.shape, p.perm, out.dtype),
+  broadcastTo: ([x], p, out) => L.broadcastTo(x.storage, x.shape, p.shape, out.dtype),
+  slice: ([x], p, out) => L.slice(x.storage, x.shape, p.begin, p.size, out.dtype),
+  pad: ([x], p, out) => L.pad(x.storage, x.shape, p.widths, p.value, out.dtype),
+  concat: (xs, p, out) =>
+    L.concat(xs.map((x) => ({ data: x.storage, shape: x.shape })), p.axis, out.dtype),
+  gather: ([x, idx], p, out) => L.gather(x.storage, x.shape, idx.storage, p.axis, out.dtype),
+  scatterAdd: ([g, idx], p, out) =>
+    L.scatterAdd(g.storage, g.shape, idx.storage, p.axis, p.size, out.dtype),
+  conv2d: ([x, w], p, out) => {
+    const d = convDims(x.shape, w.shape, out.shape, p.stride, p.padding);
+    return (out.dtype === "float32" && fast.conv2d?.(x, w, d)) ||
+      M.conv2d(x.storage, w.storage, d, out.dtype);
+  },
+  convTranspose2d: ([y, w], p, out) => {
+    const d = convDims(out.shape, w.shape, y.shape, p.stride, p.padding);
+    return (out.dtype === "float32" && fast.convTranspose2d?.(y, w, d, p.outputPadding)) ||
+      M.convTranspose2d(y.storage, w.storage, d, out.dtype);
+  },
+  conv2dFilterGrad: ([x, gy], p, out) => {
+    const d = convDims(x.shape, out.shape, gy.shape, p.stride, p.padding);
+    return (out.dtype === "float32" && fast.conv2dFilterGrad?.(x, gy, d)) ||
+      M.conv2dFilterGrad(x.storage, gy.storage, d, out.dtype);
+  },
+  avgPool2d: ([x], p, out) => M.avgPool2d(x.storage, poolDims(x.shape, out.shape, p), out.dtype),
+  avgPool2dTranspose: ([g], p, out) =>
+    M.avgPool2dTranspose(g.storage, poolDims(out.shape, g.shape, p), out.dtype),
+};
+
+/** Creates the CPU backend. */
+export function createCpuBackend(): Backend<TypedArray> {
+  return {
+    name: "cpu",
+    dtypes: ["float32", "int32", "float64"],
+    upload(data: TypedArray, dtype: DType): TypedArray {
+      const o = allocArray(dtype, data.length);
+      o.set(data);
+      return o;
+    },
+    run<P extends PrimName>(
+      prim: P,
+      inputs: Arg[],
+      params: PrimParams[P],
+      out: OutInfo,
+    ): TypedArray {
+      return (KERNELS[prim] as CpuKernel<P>)(inputs, params, out);
+    },
+    read(storage: TypedArray): Promise<TypedArray> {
+      return Promise.resolve(storage.slice());
+    },
+    readSync(storage: TypedArray): TypedArray {
+      return storage.slice();
+    },
+    free(): void {},
+  };
+}

@@ -1,0 +1,290 @@
+/**
+ * Reference CPU kernels for matmul, convolutions and pooling in plain TypeScript, generic over
+ * dtype (float64 for gradient checks). The float32 hot paths are routed to the WebAssembly
+ * kernels by the backend; these loops stay as the readable reference.
+ * @module
+ */
+import { allocArray, type DType, type TypedArray } from "../dtype.ts";
+import { sizeOf } from "../shape.ts";
+import { broadcastIndex } from "./elementwise.ts";
+import type { Pair } from "../prims.ts";
+
+/** Offsets (in matrices) of each output batch item into a and b, for broadcast batch axes. */
+export function batchOffsets(
+  aBatch: readonly number[],
+  bBatch: readonly number[],
+  outBatch: readonly number[],
+): { nb: number; ai: (i: number) => number; bi: (i: number) => number } {
+  const nb = sizeOf(outBatch);
+  const ia = broadcastIndex(aBatch, outBatch);
+  const ib = broadcastIndex(bBatch, outBatch);
+  const aOne = sizeOf(aBatch) === 1, bOne = sizeOf(bBatch) === 1;
+  return {
+    nb,
+    ai: (i) => (aOne ? 0 : ia === null ? i : ia[i]),
+    bi: (i) => (bOne ? 0 : ib === null ? i : ib[i]),
+  };
+}
+
+/** c[z] = a[z] · b[z] over broadcast batch axes; a [.., m, k], b [.., k, n]. */
+export function matmul(
+  a: TypedArray,
+  aShape: readonly number[],
+  b: TypedArray,
+  bShape: readonly number[],
+  outShape: readonly number[],
+  dtype: DType,
+): TypedArray {
+  const r = outShape.length;
+  const m = aShape[aShape.length - 2], k = aShape[aShape.length - 1], n = bShape[bShape.length - 1];
+  const o = allocArray(dtype, sizeOf(outShape));
+  const { nb, ai, bi } = batchOffsets(
+    aShape.slice(0, -2),
+    bShape.slice(0, -2),
+    outShape.slice(0, r - 2),
+  );
+  const acc = new Float64Array(n);
+  for (let z = 0; z < nb; z++) {
+    const ao = ai(z) * m * k, bo = bi(z) * k * n, oo = z * m * n;
+    for (let i = 0; i < m; i++) {
+      acc.fill(0);
+      for (let p = 0; p < k; p++) {
+        const av = a[ao + i * k + p];
+        if (av === 0) continue;
+        const brow = bo + p * n;
+        for (let j = 0; j < n; j++) acc[j] += av * b[brow + j];
+      }
+      for (let j = 0; j < n; j++) o[oo + i * n + j] = acc[j];
+    }
+  }
+  return o;
+}
+
+/** Conv geometry shared by the three conv kernels. */
+export interface ConvDims {
+  b: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  kh: number;
+  kw: number;
+  ho: number;
+  wo: number;
+  stride: Pair;
+  padding: Pair;
+}
+
+/** y[b,o,oh,ow] = Σ_{c,i,j} x[b,c,oh·s−p+i, ow·s−p+j] · w[o,c,i,j]. */
+export function conv2d(x: TypedArray, w: TypedArray, d: ConvDims, dtype: DType): TypedArray {
+  const {
+    b: B,
+    c: C,
+    h: H,
+    w: W,
+    o: O,
+    kh,
+    kw,
+    ho: Ho,
+    wo: Wo,
+    stride: [sh, sw],
+    padding: [ph, pw],
+  } = d;
+  const y = new Float64Array(B * O * Ho * Wo);
+  for (let bb = 0; bb < B; bb++) {
+    for (let oc = 0; oc < O; oc++) {
+      const yo = (bb * O + oc) * Ho * Wo;
+      for (let c = 0; c < C; c++) {
+        const xo = (bb * C + c) * H * W;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const wv = w[((oc * C + c) * kh + i) * kw + j];
+            for (let oh = 0; oh < Ho; oh++) {
+              const ih = oh * sh - ph + i;
+              if (ih < 0 || ih >= H) continue;
+              for (let ow = 0; ow < Wo; ow++) {
+                const iw = ow * sw - pw + j;
+                if (iw < 0 || iw >= W) continue;
+                y[yo + oh * Wo + ow] += wv * x[xo + ih * W + iw];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return dtype === "float64" ? y : Float32Array.from(y);
+}
+
+/** x[b,c,oh·s−p+i, ow·s−p+j] += y[b,o,oh,ow] · w[o,c,i,j]: the adjoint of conv2d. */
+export function convTranspose2d(
+  y: TypedArray,
+  w: TypedArray,
+  d: ConvDims,
+  dtype: DType,
+): TypedArray {
+  const {
+    b: B,
+    c: C,
+    h: H,
+    w: W,
+    o: O,
+    kh,
+    kw,
+    ho: Ho,
+    wo: Wo,
+    stride: [sh, sw],
+    padding: [ph, pw],
+  } = d;
+  const x = new Float64Array(B * C * H * W);
+  for (let bb = 0; bb < B; bb++) {
+    for (let oc = 0; oc < O; oc++) {
+      const yo = (bb * O + oc) * Ho * Wo;
+      for (let c = 0; c < C; c++) {
+        const xo = (bb * C + c) * H * W;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const wv = w[((oc * C + c) * kh + i) * kw + j];
+            for (let oh = 0; oh < Ho; oh++) {
+              const ih = oh * sh - ph + i;
+              if (ih < 0 || ih >= H) continue;
+              for (let ow = 0; ow < Wo; ow++) {
+                const iw = ow * sw - pw + j;
+                if (iw < 0 || iw >= W) continue;
+                x[xo + ih * W + iw] += wv * y[yo + oh * Wo + ow];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return dtype === "float64" ? x : Float32Array.from(x);
+}
+
+/** dw[o,c,i,j] = Σ_{b,oh,ow} gy[b,o,oh,ow] · x[b,c,oh·s−p+i, ow·s−p+j]. */
+export function conv2dFilterGrad(
+  x: TypedArray,
+  gy: TypedArray,
+  d: ConvDims,
+  dtype: DType,
+): TypedArray {
+  const {
+    b: B,
+    c: C,
+    h: H,
+    w: W,
+    o: O,
+    kh,
+    kw,
+    ho: Ho,
+    wo: Wo,
+    stride: [sh, sw],
+    padding: [ph, pw],
+  } = d;
+  const dw = new Float64Array(O * C * kh * kw);
+  for (let bb = 0; bb < B; bb++) {
+    for (let oc = 0; oc < O; oc++) {
+      const yo = (bb * O + oc) * Ho * Wo;
+      for (let c = 0; c < C; c++) {
+        const xo = (bb * C + c) * H * W;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            let s = 0;
+            for (let oh = 0; oh < Ho; oh++) {
+              const ih = oh * sh - ph + i;
+              if (ih < 0 || ih >= H) continue;
+              for (let ow = 0; ow < Wo; ow++) {
+                const iw = ow * sw - pw + j;
+                if (iw < 0 || iw >= W) continue;
+                s += gy[yo + oh * Wo + ow] * x[xo + ih * W + iw];
+              }
+            }
+            dw[((oc * C + c) * kh + i) * kw + j] += s;
+          }
+        }
+      }
+    }
+  }
+  return dtype === "float64" ? dw : Float32Array.from(dw);
+}
+
+/** Pool geometry: planes = B·C, input h×w, output ho×wo. */
+export interface PoolDims {
+  planes: number;
+  h: number;
+  w: number;
+  ho: number;
+  wo: number;
+  size: Pair;
+  stride: Pair;
+  padding: Pair;
+  divisor: number;
+}
+
+/** y[p,oh,ow] = Σ_{i,j} x[p, oh·s−p+i, ow·s−p+j] / divisor (padding counts as zero). */
+export function avgPool2d(x: TypedArray, d: PoolDims, dtype: DType): TypedArray {
+  const {
+    planes,
+    h: H,
+    w: W,
+    ho: Ho,
+    wo: Wo,
+    size: [kh, kw],
+    stride: [sh, sw],
+    padding: [ph, pw],
+    divisor,
+  } = d;
+  const y = allocArray(dtype, planes * Ho * Wo);
+  for (let p = 0; p < planes; p++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        let s = 0;
+        for (let i = 0; i < kh; i++) {
+          const ih = oh * sh - ph + i;
+          if (ih < 0 || ih >= H) continue;
+          for (let j = 0; j < kw; j++) {
+            const iw = ow * sw - pw + j;
+            if (iw < 0 || iw >= W) continue;
+            s += x[(p * H + ih) * W + iw];
+          }
+        }
+        y[(p * Ho + oh) * Wo + ow] = s / divisor;
+      }
+    }
+  }
+  return y;
+}
+
+/** Adjoint of avgPool2d: each window's gradient / divisor is spread back over its inputs. */
+export function avgPool2dTranspose(g: TypedArray, d: PoolDims, dtype: DType): TypedArray {
+  const {
+    planes,
+    h: H,
+    w: W,
+    ho: Ho,
+    wo: Wo,
+    size: [kh, kw],
+    stride: [sh, sw],
+    padding: [ph, pw],
+    divisor,
+  } = d;
+  const x = allocArray(dtype, planes * H * W);
+  for (let p = 0; p < planes; p++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      for (let ow = 0; ow < Wo; ow++) {
+        const v = g[(p * Ho + oh) * Wo + ow] / divisor;
+        for (let i = 0; i < kh; i++) {
+          const ih = oh * sh - ph + i;
+          if (ih < 0 || ih >= H) continue;
+          for (let j = 0; j < kw; j++) {
+            const iw = ow * sw - pw + j;
+            if (iw < 0 || iw >= W) continue;
+            x[(p * H + ih) * W + iw] += v;
+          }
+        }
+      }
+    }
+  }
+  return x;
+}

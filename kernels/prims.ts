@@ -1,0 +1,144 @@
+/**
+ * The primitive vocabulary shared by the tensor layer and every backend: primitive names, their
+ * static parameters, and the Backend executor interface. Backends implement one kernel per name
+ * in a table typed over `PrimName`, so a missing kernel is a compile error.
+ * @module
+ */
+import type { DType, TypedArray } from "./dtype.ts";
+
+/** [height, width] pair for strides and paddings. */
+export type Pair = [number, number];
+
+/** Static parameters of each primitive (empty object for none). */
+export interface PrimParams {
+  // elementwise unary
+  neg: Record<never, never>;
+  exp: Record<never, never>;
+  log: Record<never, never>;
+  sqrt: Record<never, never>;
+  abs: Record<never, never>;
+  sign: Record<never, never>;
+  // elementwise binary, broadcasting
+  add: Record<never, never>;
+  sub: Record<never, never>;
+  mul: Record<never, never>;
+  div: Record<never, never>;
+  maximum: Record<never, never>;
+  minimum: Record<never, never>;
+  /** 0/1 int32 result. */
+  compare: { op: CompareOp };
+  /** where(cond, a, b), broadcasting all three; cond is nonzero = true. */
+  where: Record<never, never>;
+  cast: { dtype: DType };
+  // reductions
+  sum: { axes: number[]; keepDims: boolean };
+  max: { axes: number[]; keepDims: boolean };
+  argmax: { axis: number; keepDims: boolean };
+  // linear algebra
+  /** a [..., m, k] · b [..., k, n], batch axes broadcast. */
+  matmul: Record<never, never>;
+  // layout
+  reshape: { shape: number[] };
+  transpose: { perm: number[] };
+  broadcastTo: { shape: number[] };
+  slice: { begin: number[]; size: number[] };
+  /** zero padding (constant `value`), `widths[i] = [before, after]`. */
+  pad: { widths: Pair[]; value: number };
+  concat: { axis: number };
+  /** out = x taken at int32 `indices` (1-D) along `axis`. */
+  gather: { axis: number };
+  /** out[.., indices[i], ..] += g[.., i, ..]; out has `size` entries along `axis`. */
+  scatterAdd: { axis: number; size: number };
+  // convolution and pooling, NCHW
+  /** x [B,C,H,W], w [O,C,kh,kw] → [B,O,Ho,Wo], cross-correlation with zero padding. */
+  conv2d: { stride: Pair; padding: Pair };
+  /** y [B,O,Ho,Wo], w [O,C,kh,kw] → [B,C,H,W]: adjoint of conv2d (PyTorch conv_transpose2d). */
+  convTranspose2d: { stride: Pair; padding: Pair; outputPadding: Pair };
+  /** x [B,C,H,W], gy [B,O,Ho,Wo] → dW [O,C,kh,kw]: the weight gradient of conv2d. */
+  conv2dFilterGrad: { stride: Pair; padding: Pair; kernel: Pair };
+  /** window sums divided by `divisor` (zero padding counts as zeros). */
+  avgPool2d: { size: Pair; stride: Pair; padding: Pair; divisor: number };
+  /** adjoint of avgPool2d back to an input of spatial size `inSize`. */
+  avgPool2dTranspose: { size: Pair; stride: Pair; padding: Pair; divisor: number; inSize: Pair };
+}
+
+/** Comparison operators of `compare`. */
+export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
+
+/** Name of a primitive. */
+export type PrimName = keyof PrimParams;
+
+/** Every primitive name, in table order. */
+export const PRIM_NAMES: readonly PrimName[] = [
+  "neg",
+  "exp",
+  "log",
+  "sqrt",
+  "abs",
+  "sign",
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "maximum",
+  "minimum",
+  "compare",
+  "where",
+  "cast",
+  "sum",
+  "max",
+  "argmax",
+  "matmul",
+  "reshape",
+  "transpose",
+  "broadcastTo",
+  "slice",
+  "pad",
+  "concat",
+  "gather",
+  "scatterAdd",
+  "conv2d",
+  "convTranspose2d",
+  "conv2dFilterGrad",
+  "avgPool2d",
+  "avgPool2dTranspose",
+];
+
+/** Unary elementwise primitives. */
+export type UnaryName = "neg" | "exp" | "log" | "sqrt" | "abs" | "sign";
+/** Binary elementwise primitives. */
+export type BinaryName = "add" | "sub" | "mul" | "div" | "maximum" | "minimum";
+
+/** What a kernel sees of an input: the backend storage plus its shape and dtype. */
+export interface KernelArg<S = unknown> {
+  storage: S;
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/** Output description computed by the primitive's shape rule. */
+export interface OutInfo {
+  shape: number[];
+  dtype: DType;
+}
+
+/** A backend: a small executor (upload, run a primitive, read back, free). */
+export interface Backend<S = unknown> {
+  /** "cpu" or "webgpu". */
+  readonly name: BackendName;
+  /** Uploads host data into new storage. */
+  upload(data: TypedArray, dtype: DType): S;
+  /** Runs primitive `prim`, returning new storage for the output. */
+  run<P extends PrimName>(prim: P, inputs: KernelArg<S>[], params: PrimParams[P], out: OutInfo): S;
+  /** Reads storage back to the host (flushing pending work). */
+  read(storage: S, dtype: DType, size: number): Promise<TypedArray>;
+  /** Synchronous read, where the backend can (CPU only). */
+  readSync?(storage: S, dtype: DType, size: number): TypedArray;
+  /** Releases storage (it may be pooled). */
+  free(storage: S): void;
+  /** Dtypes this backend stores. */
+  readonly dtypes: readonly DType[];
+}
+
+/** Backend names. */
+export type BackendName = "cpu" | "webgpu";

@@ -1,0 +1,19 @@
+/**
+ * Tensors: the handle, creation, ops, randomness, memory scopes and parameter trees.
+ * @module
+ */
+export {
+  dispose,
+  getBackend,
+  keep,
+  memory,
+  type MemoryInfo,
+  scope,
+  setBackend,
+  Tensor,
+} from "./engine.ts";
+export * from "./ops.ts";
+export * from "./random.ts";
+export * from "./tree.ts";
+export type { DType, TypedArray } from "../kernels/dtype.ts";
+export type { BackendName } from "../kernels/prims.ts";
