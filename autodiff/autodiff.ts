@@ -33,7 +33,7 @@ export function vjp<Args extends unknown[], Out>(
   f: (...primals: Args) => Out,
   ...primals: Args
 ): [Out, Pullback<Args>] {
-  const trace: Trace = { tracked: new Set(), nodes: [] };
+  const trace: Trace = { tracked: new Set(), nodes: [], pinned: new Set() };
   forEachTensor(primals, (t) => {
     t.ref("vjp");
     if (t.dtype !== "int32") trace.tracked.add(t.id);
@@ -78,7 +78,15 @@ export function vjp<Args extends unknown[], Out>(
       const ins: (Tensor | null)[] = def.vjp(g, node.inputs, node.output, node.params);
       ins.forEach((ct, i) => {
         const x = node.inputs[i];
-        if (ct && trace.tracked.has(x.id)) accumulate(x, ct);
+        if (!ct || !trace.tracked.has(x.id)) return;
+        if (ct.shape.length !== x.shape.length || ct.shape.some((d, j) => d !== x.shape[j])) {
+          throw new Error(
+            `vjp rule of ${node.prim} gave a cotangent of shape ${
+              fmt(ct.shape)
+            } for input ${i} of shape ${fmt(x.shape)} (a bug in the rule)`,
+          );
+        }
+        accumulate(x, ct);
       });
     }
     return mapTree(primals, (t) => grads.get(t.id) ?? zerosLike(t)) as Args;

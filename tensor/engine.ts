@@ -304,7 +304,8 @@ export function scope<T>(fn: () => T): T {
   forEachTensor(result, (t) => keepSet.add(t));
   const parent = scopes[scopes.length - 1];
   for (const t of frame) {
-    if (keepSet.has(t) || t.kept) {
+    // tensors an active trace recorded must outlive this scope: the pullback reads them
+    if (keepSet.has(t) || t.kept || pinnedByTrace(t)) {
       if (parent && !t.kept) parent.add(t);
     } else {
       t.dispose();
@@ -388,6 +389,13 @@ export interface TapeNode {
 export interface Trace {
   tracked: Set<number>;
   nodes: TapeNode[];
+  /** Inputs and outputs of recorded nodes: scopes must not free them while the trace lives. */
+  pinned: Set<Tensor>;
+}
+
+function pinnedByTrace(t: Tensor): boolean {
+  for (const tr of traces) if (tr.pinned.has(t)) return true;
+  return false;
 }
 
 /** @internal The stack of active traces (autodiff pushes and pops). */
@@ -460,6 +468,8 @@ export function apply<P extends PrimName>(
       if (inputs.some((x) => tr.tracked.has(x.id))) {
         tr.nodes.push({ prim, inputs, params, output: t });
         tr.tracked.add(t.id);
+        for (const x of inputs) tr.pinned.add(x);
+        tr.pinned.add(t);
       }
     }
   }

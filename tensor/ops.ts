@@ -162,7 +162,18 @@ function binaryOp(
   };
   const ta = conv(a), tb = conv(b);
   // deno-lint-ignore no-explicit-any
-  const y = apply(op, [ta, tb], params as any);
+  return withTemps(temps, () => apply(op, [ta, tb], params as any));
+}
+
+/** Runs `fn`; scalar temporaries are freed on error, or after it unless a trace recorded them. */
+function withTemps(temps: Tensor[], fn: () => Tensor): Tensor {
+  let y: Tensor;
+  try {
+    y = fn();
+  } catch (e) {
+    for (const t of temps) t.dispose();
+    throw e;
+  }
   if (!isTracked(y)) { for (const t of temps) t.dispose(); }
   return y;
 }
@@ -259,9 +270,8 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
     temps.push(t);
     return t;
   };
-  const y = apply("where", [cond, conv(a), conv(b)], {});
-  if (!isTracked(y)) { for (const t of temps) t.dispose(); }
-  return y;
+  const ta = conv(a), tb = conv(b);
+  return withTemps(temps, () => apply("where", [cond, ta, tb], {}));
 }
 
 /** Converts to `dtype` (float → int32 truncates). @example `cast(tensor([1.7]), "int32")` */
