@@ -183,7 +183,7 @@ leakFreeTest("grad/valueAndGrad over trees, stopGradient, second order", () => {
     );
     assert.deepEqual(Array.from(d2.dataSync()), [12]);
     // a leaf the output does not depend on gets zeros
-    const [, pb] = vjp((a: Tensor, b: Tensor) => o.mul(a, 2), o.tensor([1]), o.tensor([5, 6]));
+    const [, pb] = vjp((a: Tensor, _b: Tensor) => o.mul(a, 2), o.tensor([1]), o.tensor([5, 6]));
     const [ga, gb] = pb(o.tensor([1]));
     assert.deepEqual(Array.from(ga.dataSync()), [2]);
     assert.deepEqual(Array.from(gb.dataSync()), [0, 0]);
