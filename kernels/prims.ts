@@ -35,8 +35,12 @@ export interface PrimParams {
   max: { axes: number[]; keepDims: boolean };
   argmax: { axis: number; keepDims: boolean };
   // linear algebra
-  /** a [..., m, k] · b [..., k, n], batch axes broadcast. */
-  matmul: Record<never, never>;
+  /**
+   * op(a) · op(b), batch axes broadcast; op transposes the last two axes when the flag is set
+   * (a is [..., k, m] with transA, b is [..., n, k] with transB). Backward passes use the flags
+   * instead of materialising transposed matrices.
+   */
+  matmul: { transA: boolean; transB: boolean };
   // layout
   reshape: { shape: number[] };
   transpose: { perm: number[] };

@@ -415,7 +415,21 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
 
 /** Batched matrix product a [..., m, k] · b [..., k, n]. @example `matmul(a, b)` */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  return apply("matmul", [checkTensor(a, "matmul"), checkTensor(b, "matmul")], {});
+  return matmulT(a, b, false, false);
+}
+
+/**
+ * op(a) · op(b) where op transposes the last two axes when its flag is set — the same as
+ * `matmul(swapLast(a), b)` etc. without materialising the transpose.
+ *
+ * @example
+ * ```ts
+ * import { matmulT, ones } from "@sll/sll";
+ * const gram = matmulT(ones([3, 5]), ones([3, 5]), false, true); // [3, 3] = W·Wᵀ
+ * ```
+ */
+export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  return apply("matmul", [checkTensor(a, "matmul"), checkTensor(b, "matmul")], { transA, transB });
 }
 
 /** Swaps the last two axes. @example `swapLast(tensor([[1, 2]]))` */

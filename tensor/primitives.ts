@@ -198,7 +198,7 @@ export const PRIMS: { [P in PrimName]: PrimDef<P> } = {
     },
   },
   matmul: {
-    shape: ([a, b]) => {
+    shape: ([a, b], p) => {
       if (a.shape.length < 2 || b.shape.length < 2) {
         throw new TypeError(
           `matmul: both inputs need rank ≥ 2, got ${fmt(a.shape)} and ${
@@ -206,22 +206,31 @@ export const PRIMS: { [P in PrimName]: PrimDef<P> } = {
           }; reshape vectors to [1, n] or [n, 1]`,
         );
       }
-      const k = a.shape[a.shape.length - 1], k2 = b.shape[b.shape.length - 2];
+      const ra = a.shape.length, rb = b.shape.length;
+      const [m, k] = p.transA
+        ? [a.shape[ra - 1], a.shape[ra - 2]]
+        : [a.shape[ra - 2], a.shape[ra - 1]];
+      const [k2, n] = p.transB
+        ? [b.shape[rb - 1], b.shape[rb - 2]]
+        : [b.shape[rb - 2], b.shape[rb - 1]];
       if (k !== k2) {
         throw new TypeError(
-          `matmul: inner dimensions differ: ${fmt(a.shape)} · ${fmt(b.shape)} (${k} vs ${k2})`,
+          `matmul: inner dimensions differ: ${fmt(a.shape)}${p.transA ? "ᵀ" : ""} · ${
+            fmt(b.shape)
+          }${p.transB ? "ᵀ" : ""} (${k} vs ${k2})`,
         );
       }
       const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
-      return {
-        shape: [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]],
-        dtype: sameDType("matmul", [a, b]),
-      };
+      return { shape: [...batch, m, n], dtype: sameDType("matmul", [a, b]) };
     },
-    vjp: (g, [a, b]) => [
-      unbroadcast(o.matmul(g, o.swapLast(b)), a.shape),
-      unbroadcast(o.matmul(o.swapLast(a), g), b.shape),
-    ],
+    // C = op(A)·op(B): each cotangent is again one matmul with flags, no transposed copies
+    vjp: (g, [a, b], _y, { transA: tA, transB: tB }) => {
+      const mm = (x: Tensor, y: Tensor, transA: boolean, transB: boolean) =>
+        o.matmulT(x, y, transA, transB);
+      const ga = tA ? mm(b, g, tB, true) : mm(g, b, false, !tB);
+      const gb = tB ? mm(g, a, true, tA) : mm(a, g, !tA, false);
+      return [unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)];
+    },
   },
   reshape: {
     alias: true,

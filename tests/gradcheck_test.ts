@@ -259,14 +259,16 @@ const PRIM_ROWS: Record<PrimName, Row> = {
     },
     nondiff: true,
   })),
-  matmul: fc.tuple(dim, dim, dim, shapeArb(0, 2), seedArb).map(([m, k, n, batch, seed]) => {
+  matmul: fc.tuple(dim, dim, dim, shapeArb(0, 2), seedArb, fc.boolean(), fc.boolean()).map((
+    [m, k, n, batch, seed, tA, tB],
+  ) => {
     const ba = broadcastable(batch, seed), bb = broadcastable(batch, seed + 9);
-    const A = [...ba, m, k], B = [...bb, k, n];
+    const A = [...ba, ...(tA ? [k, m] : [m, k])], B = [...bb, ...(tB ? [n, k] : [k, n])];
     const outB = outShapeOf(ba, bb);
     return {
       inputs: [inp(A, seed), inp(B, seed + 1)],
-      f: o.matmul,
-      ref: (a, b) => {
+      f: (x: Tensor, y: Tensor) => o.matmulT(x, y, tA, tB),
+      ref: (a: number[], b: number[]) => {
         const res: number[] = [];
         const nb = sizeOf(outB);
         const ia = bcastRef(
@@ -286,7 +288,9 @@ const PRIM_ROWS: Record<PrimName, Row> = {
             for (let j = 0; j < n; j++) {
               let acc = 0;
               for (let p = 0; p < k; p++) {
-                acc += a[ia[z] * m * k + i * k + p] * b[ib[z] * k * n + p * n + j];
+                const av = a[ia[z] * m * k + (tA ? p * m + i : i * k + p)];
+                const bv = b[ib[z] * k * n + (tB ? j * k + p : p * n + j)];
+                acc += av * bv;
               }
               res.push(acc);
             }

@@ -27,7 +27,7 @@ type CpuKernel<P extends PrimName> = (
 
 /** Optional fast float32 kernels (e.g. WebAssembly SIMD); each returns null to decline. */
 export interface FastCpuKernels {
-  matmul?(a: Arg, b: Arg, out: OutInfo): Float32Array | null;
+  matmul?(a: Arg, b: Arg, out: OutInfo, transA: boolean, transB: boolean): Float32Array | null;
   conv2d?(x: Arg, w: Arg, d: M.ConvDims): Float32Array | null;
   convTranspose2d?(y: Arg, w: Arg, d: M.ConvDims, outputPadding: Pair): Float32Array | null;
   conv2dFilterGrad?(x: Arg, gy: Arg, d: M.ConvDims): Float32Array | null;
@@ -106,9 +106,9 @@ const KERNELS: { [P in PrimName]: CpuKernel<P> } = {
   sum: ([x], p, out) => L.sum(x.storage, x.shape, p.axes, out.dtype),
   max: ([x], p, out) => L.max(x.storage, x.shape, p.axes, out.dtype),
   argmax: ([x], p) => L.argmax(x.storage, x.shape, p.axis, x.dtype),
-  matmul: ([a, b], _p, out) =>
-    (out.dtype === "float32" && fast.matmul?.(a, b, out)) ||
-    M.matmul(a.storage, a.shape, b.storage, b.shape, out.shape, out.dtype),
+  matmul: ([a, b], p, out) =>
+    (out.dtype === "float32" && fast.matmul?.(a, b, out, p.transA, p.transB)) ||
+    M.matmul(a.storage, a.shape, b.storage, b.shape, out.shape, out.dtype, p.transA, p.transB),
   reshape: ([x], _p, out) => {
     const o = allocArray(out.dtype, x.storage.length);
     o.set(x.storage);

@@ -7,6 +7,7 @@
 import { allocArray, type DType, type TypedArray } from "../dtype.ts";
 import { sizeOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
+import { transpose } from "./layout.ts";
 import type { Pair } from "../prims.ts";
 
 /** Offsets (in matrices) of each output batch item into a and b, for broadcast batch axes. */
@@ -26,7 +27,7 @@ export function batchOffsets(
   };
 }
 
-/** c[z] = a[z] · b[z] over broadcast batch axes; a [.., m, k], b [.., k, n]. */
+/** c[z] = op(a[z]) · op(b[z]) over broadcast batch axes (op = transpose when the flag is set). */
 export function matmul(
   a: TypedArray,
   aShape: readonly number[],
@@ -34,9 +35,23 @@ export function matmul(
   bShape: readonly number[],
   outShape: readonly number[],
   dtype: DType,
+  transA = false,
+  transB = false,
 ): TypedArray {
+  if (transB) {
+    // the inner loop runs along rows of op(b): make them contiguous first
+    const perm = bShape.map((_, i) => i);
+    perm.splice(-2, 2, perm.length - 1, perm.length - 2);
+    b = transpose(b, bShape, perm, dtype);
+    bShape = perm.map((i) => bShape[i]);
+    transB = false;
+  }
   const r = outShape.length;
-  const m = aShape[aShape.length - 2], k = aShape[aShape.length - 1], n = bShape[bShape.length - 1];
+  const m = outShape[r - 2], n = outShape[r - 1];
+  const k = transA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
+  // element strides of op(a)[i, p] and op(b)[p, j]
+  const aI = transA ? 1 : k, aP = transA ? m : 1;
+  const bP = transB ? 1 : n, bJ = transB ? k : 1;
   const o = allocArray(dtype, sizeOf(outShape));
   const { nb, ai, bi } = batchOffsets(
     aShape.slice(0, -2),
@@ -49,10 +64,10 @@ export function matmul(
     for (let i = 0; i < m; i++) {
       acc.fill(0);
       for (let p = 0; p < k; p++) {
-        const av = a[ao + i * k + p];
+        const av = a[ao + i * aI + p * aP];
         if (av === 0) continue;
-        const brow = bo + p * n;
-        for (let j = 0; j < n; j++) acc[j] += av * b[brow + j];
+        const brow = bo + p * bP;
+        for (let j = 0; j < n; j++) acc[j] += av * b[brow + j * bJ];
       }
       for (let j = 0; j < n; j++) o[oo + i * n + j] = acc[j];
     }
