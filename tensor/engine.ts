@@ -476,6 +476,53 @@ export function apply<P extends PrimName>(
   return t;
 }
 
+/**
+ * Copies every tensor of a tree to backend `name` (reading back from the GPU when needed);
+ * tensors already there are returned as they are. The originals are left alone.
+ *
+ * @example
+ * ```ts
+ * import { tensor, toBackend } from "@sll/sll";
+ * const onCpu = await toBackend({ w: tensor([1, 2]) }, "cpu");
+ * ```
+ */
+export async function toBackend<T>(tree: T, name: BackendName): Promise<T> {
+  const target = await getOrCreateBackend(name);
+  const moved = new Map<Tensor, Tensor>();
+  const todo: Tensor[] = [];
+  forEachTensor(tree, (t) => todo.push(t));
+  for (const t of todo) {
+    if (moved.has(t)) continue;
+    const r = t.ref("toBackend");
+    if (r.backend === target) {
+      moved.set(t, t);
+      continue;
+    }
+    if (!target.dtypes.includes(t.dtype)) {
+      throw new TypeError(`toBackend: the ${name} backend has no ${t.dtype} tensors; cast() first`);
+    }
+    const data = await t.data();
+    const bytes = t.size * itemSize(t.dtype);
+    const ref: StorageRef = {
+      storage: target.upload(data, t.dtype),
+      refs: 1,
+      bytes,
+      backend: target,
+    };
+    bytesCount(target.name, bytes);
+    moved.set(t, register(new Tensor(ref, t.shape, t.dtype, "toBackend")));
+  }
+  const rebuild = (v: unknown): unknown => {
+    if (v instanceof Tensor) return moved.get(v);
+    if (Array.isArray(v)) return v.map(rebuild);
+    if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebuild(x)]));
+    }
+    return v;
+  };
+  return rebuild(tree) as T;
+}
+
 /** @internal Validates a dtype argument. */
 export function dtypeArg(d: unknown, op: string): DType {
   return checkDType(d, op);

@@ -11,6 +11,7 @@ export {
   scope,
   setBackend,
   Tensor,
+  toBackend,
 } from "./engine.ts";
 export * from "./ops.ts";
 export * from "./random.ts";
