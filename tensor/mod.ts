@@ -17,4 +17,4 @@ export * from "./ops.ts";
 export * from "./random.ts";
 export * from "./tree.ts";
 export type { DType, TypedArray } from "../kernels/dtype.ts";
-export type { BackendName } from "../kernels/prims.ts";
+export type { BackendName, Pair } from "../kernels/prims.ts";
