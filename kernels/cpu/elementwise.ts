@@ -6,6 +6,7 @@
  */
 import { allocArray, type DType, type TypedArray } from "../dtype.ts";
 import { broadcastStrides, sameShape, sizeOf } from "../shape.ts";
+import { planBroadcast } from "./strided.ts";
 import type { BinaryName, CompareOp, UnaryName } from "../prims.ts";
 
 /** Scalar expression of each unary op, in terms of `a`. */
@@ -31,12 +32,12 @@ export const BINARY_EXPR: Record<BinaryName, string> = {
 
 /** Scalar expression of each comparison, producing 0/1. */
 export const COMPARE_EXPR: Record<CompareOp, string> = {
-  eq: "(a === b ? 1 : 0)",
-  ne: "(a !== b ? 1 : 0)",
-  lt: "(a < b ? 1 : 0)",
-  le: "(a <= b ? 1 : 0)",
-  gt: "(a > b ? 1 : 0)",
-  ge: "(a >= b ? 1 : 0)",
+  eq: "+(a === b)",
+  ne: "+(a !== b)",
+  lt: "+(a < b)",
+  le: "+(a <= b)",
+  gt: "+(a > b)",
+  ge: "+(a >= b)",
 };
 
 type Loop1 = (x: TypedArray, o: TypedArray, n: number) => void;
@@ -44,17 +45,37 @@ type Loop2 = (
   x: TypedArray,
   y: TypedArray,
   o: TypedArray,
-  n: number,
-  ix: Int32Array | null,
-  iy: Int32Array | null,
-  mode: number,
+  rows: number,
+  inner: number,
+  sx: number,
+  sy: number,
+  ox: Int32Array,
+  oy: Int32Array,
 ) => void;
 
+type WhereLoop = (
+  c: TypedArray,
+  a: TypedArray,
+  b: TypedArray,
+  o: TypedArray,
+  rows: number,
+  L: number,
+  sc: number,
+  sa: number,
+  sb: number,
+  oc: Int32Array,
+  oa: Int32Array,
+  ob: Int32Array,
+) => void;
+
+const whereCache = new Map<string, WhereLoop>();
 const unaryCache = new Map<string, Loop1>();
 const binaryCache = new Map<string, Loop2>();
 
-function unaryLoop(expr: string): Loop1 {
-  let f = unaryCache.get(expr);
+// Each generated loop is cached per (expression, array types), so V8 sees one element kind per
+// function and keeps the loads and stores monomorphic.
+function unaryLoop(expr: string, key: string): Loop1 {
+  let f = unaryCache.get(expr + key);
   if (!f) {
     f = new Function(
       "x",
@@ -62,39 +83,37 @@ function unaryLoop(expr: string): Loop1 {
       "n",
       `for (let i = 0; i < n; i++) { const a = x[i]; o[i] = ${expr}; }`,
     ) as Loop1;
-    unaryCache.set(expr, f);
+    unaryCache.set(expr + key, f);
   }
   return f;
 }
 
-function binaryLoop(expr: string): Loop2 {
-  let f = binaryCache.get(expr);
+function binaryLoop(expr: string, key: string): Loop2 {
+  let f = binaryCache.get(expr + key);
   if (!f) {
-    // mode 0: both contiguous; 1: y scalar; 2: x scalar; 3: index maps (null = identity)
+    // one specialised inner loop per (stride x, stride y) ∈ {0, 1}², rows from the plan
+    const body = (ax: string, by: string) =>
+      `for (let j = 0; j < inner; j++, i++) { const a = ${ax}, b = ${by}; o[i] = ${expr}; }`;
     f = new Function(
       "x",
       "y",
       "o",
-      "n",
-      "ix",
-      "iy",
-      "mode",
-      `if (mode === 0) {
-         for (let i = 0; i < n; i++) { const a = x[i], b = y[i]; o[i] = ${expr}; }
-       } else if (mode === 1) {
-         const b = y[0];
-         for (let i = 0; i < n; i++) { const a = x[i]; o[i] = ${expr}; }
-       } else if (mode === 2) {
-         const a = x[0];
-         for (let i = 0; i < n; i++) { const b = y[i]; o[i] = ${expr}; }
-       } else {
-         for (let i = 0; i < n; i++) {
-           const a = x[ix === null ? i : ix[i]], b = y[iy === null ? i : iy[i]];
-           o[i] = ${expr};
-         }
+      "rows",
+      "inner",
+      "sx",
+      "sy",
+      "ox",
+      "oy",
+      `let i = 0;
+       for (let r = 0; r < rows; r++) {
+         const px = ox[r], py = oy[r];
+         if (sx === 1 && sy === 1) { ${body("x[px + j]", "y[py + j]")} }
+         else if (sx === 1) { const yb = y[py]; ${body("x[px + j]", "yb")} }
+         else if (sy === 1) { const xb = x[px]; ${body("xb", "y[py + j]")} }
+         else { const xb = x[px], yb = y[py]; ${body("xb", "yb")} }
        }`,
     ) as Loop2;
-    binaryCache.set(expr, f);
+    binaryCache.set(expr + key, f);
   }
   return f;
 }
@@ -135,7 +154,7 @@ export function broadcastIndex(
 /** y = f(x) elementwise. */
 export function unary(expr: string, x: TypedArray, dtype: DType): TypedArray {
   const o = allocArray(dtype, x.length);
-  unaryLoop(expr)(x, o, x.length);
+  unaryLoop(expr, x.constructor.name + o.constructor.name)(x, o, x.length);
   return o;
 }
 
@@ -152,11 +171,19 @@ export function binary(
   const n = sizeOf(outShape);
   const o = allocArray(outDType, n);
   if (n === 0) return o;
-  const xs = x.length === 1 && n > 1, ys = y.length === 1 && n > 1;
-  const ix = xs ? new Int32Array(n) : broadcastIndex(xShape, outShape);
-  const iy = ys ? new Int32Array(n) : broadcastIndex(yShape, outShape);
-  const mode = ix === null && iy === null ? 0 : ix === null && ys ? 1 : iy === null && xs ? 2 : 3;
-  binaryLoop(expr)(x, y, o, n, ix, iy, mode);
+  const p = planBroadcast([xShape, yShape], outShape);
+  const key = x.constructor.name + y.constructor.name + o.constructor.name;
+  binaryLoop(expr, key)(
+    x,
+    y,
+    o,
+    p.rows,
+    p.inner,
+    p.innerStrides[0],
+    p.innerStrides[1],
+    p.rowOffsets[0],
+    p.rowOffsets[1],
+  );
   return o;
 }
 
@@ -173,15 +200,87 @@ export function where(
 ): TypedArray {
   const n = sizeOf(outShape);
   const o = allocArray(dtype, n);
-  const ic = broadcastIndex(cShape, outShape);
-  const ia = broadcastIndex(aShape, outShape);
-  const ib = broadcastIndex(bShape, outShape);
-  const cs = c.length === 1, as = a.length === 1, bs = b.length === 1;
-  for (let i = 0; i < n; i++) {
-    const ci = cs ? 0 : ic === null ? i : ic[i];
-    o[i] = c[ci] !== 0 ? a[as ? 0 : ia === null ? i : ia[i]] : b[bs ? 0 : ib === null ? i : ib[i]];
+  if (n === 0) return o;
+  const p = planBroadcast([cShape, aShape, bShape], outShape);
+  const key = c.constructor.name + a.constructor.name + b.constructor.name + o.constructor.name;
+  let f = whereCache.get(key);
+  if (!f) {
+    f = new Function(
+      "c",
+      "a",
+      "b",
+      "o",
+      "rows",
+      "L",
+      "sc",
+      "sa",
+      "sb",
+      "oc",
+      "oa",
+      "ob",
+      `let i = 0;
+       for (let r = 0; r < rows; r++) {
+         const pc = oc[r], pa = oa[r], pb = ob[r];
+         if (sc === 1 && sa === 1 && sb === 0) {
+           const bv = b[pb];
+           for (let j = 0; j < L; j++, i++) o[i] = c[pc + j] !== 0 ? a[pa + j] : bv;
+         } else if (sc === 1 && sa === 0 && sb === 1) {
+           const av = a[pa];
+           for (let j = 0; j < L; j++, i++) o[i] = c[pc + j] !== 0 ? av : b[pb + j];
+         } else {
+           for (let j = 0; j < L; j++, i++) o[i] = c[pc + j * sc] !== 0 ? a[pa + j * sa] : b[pb + j * sb];
+         }
+       }`,
+    ) as WhereLoop;
+    whereCache.set(key, f);
   }
+  const [sc, sa, sb] = p.innerStrides;
+  const [oc, oa, ob] = p.rowOffsets;
+  if (dtype !== "float64") {
+    // 4-byte elements: select on the bit patterns with a mask, branch-free and exact
+    const bits = (t: TypedArray) => new Int32Array(t.buffer, t.byteOffset, t.length);
+    whereBits(c, bits(a), bits(b), bits(o), p.rows, p.inner, sc, sa, sb, oc, oa, ob);
+    return o;
+  }
+  f(c, a, b, o, p.rows, p.inner, sc, sa, sb, oc, oa, ob);
   return o;
+}
+
+function whereBits(
+  c: TypedArray,
+  a: Int32Array,
+  b: Int32Array,
+  o: Int32Array,
+  rows: number,
+  L: number,
+  sc: number,
+  sa: number,
+  sb: number,
+  oc: Int32Array,
+  oa: Int32Array,
+  ob: Int32Array,
+): void {
+  let i = 0;
+  for (let r = 0; r < rows; r++) {
+    const pc = oc[r], pa = oa[r], pb = ob[r];
+    if (sc === 1 && sa === 1 && sb === 0) {
+      const bv = b[pb];
+      for (let j = 0; j < L; j++, i++) {
+        const m = -(+(c[pc + j] !== 0));
+        o[i] = (a[pa + j] & m) | (bv & ~m);
+      }
+    } else if (sc === 1 && sa === 1 && sb === 1) {
+      for (let j = 0; j < L; j++, i++) {
+        const m = -(+(c[pc + j] !== 0));
+        o[i] = (a[pa + j] & m) | (b[pb + j] & ~m);
+      }
+    } else {
+      for (let j = 0; j < L; j++, i++) {
+        const m = -(+(c[pc + j * sc] !== 0));
+        o[i] = (a[pa + j * sa] & m) | (b[pb + j * sb] & ~m);
+      }
+    }
+  }
 }
 
 /** Converts to `dtype` (float → int32 truncates toward zero, as PyTorch's `.int()`). */

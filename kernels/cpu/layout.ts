@@ -218,7 +218,113 @@ export function scatterAdd(
   return o;
 }
 
-/** Moves reduced axes last, returning the permuted data and (kept size, reduced size). */
+/**
+ * Single-pass reduction over `axes`: adjacent axes with the same status (kept/reduced) are
+ * merged, the input is walked in memory order, and each contiguous run of the last group either
+ * folds into one output slot (reduced) or into a slice of them (kept). No transposed copies.
+ */
+function reduceInto(
+  x: TypedArray,
+  shape: readonly number[],
+  axes: readonly number[],
+  acc: Float64Array,
+  isMax: boolean,
+): void {
+  const sizes: number[] = [], red: boolean[] = [];
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const r = axes.includes(d);
+    if (sizes.length && red[red.length - 1] === r) sizes[sizes.length - 1] *= shape[d];
+    else {
+      sizes.push(shape[d]);
+      red.push(r);
+    }
+  }
+  if (x.length === 0) return;
+  if (sizes.length === 0) {
+    acc[0] = isMax ? Math.max(acc[0], x[0]) : acc[0] + x[0];
+    return;
+  }
+  const g = sizes.length;
+  const outStride = new Array<number>(g).fill(0);
+  for (let d = g - 1, st = 1; d >= 0; d--) {
+    if (!red[d]) {
+      outStride[d] = st;
+      st *= sizes[d];
+    }
+  }
+  const L = sizes[g - 1], lastRed = red[g - 1];
+  const counter = new Array<number>(g - 1).fill(0);
+  let outOff = 0;
+  for (let off = 0; off < x.length; off += L) {
+    if (lastRed) {
+      if (isMax) {
+        let m = acc[outOff];
+        for (let j = 0; j < L; j++) {
+          const v = x[off + j];
+          if (v > m || v !== v) m = v;
+        }
+        acc[outOff] = m;
+      } else {
+        let sum = 0;
+        for (let j = 0; j < L; j++) sum += x[off + j];
+        acc[outOff] += sum;
+      }
+    } else if (isMax) {
+      for (let j = 0; j < L; j++) {
+        const v = x[off + j];
+        if (v > acc[outOff + j] || v !== v) acc[outOff + j] = v;
+      }
+    } else {
+      for (let j = 0; j < L; j++) acc[outOff + j] += x[off + j];
+    }
+    for (let d = g - 2; d >= 0; d--) {
+      counter[d]++;
+      outOff += outStride[d];
+      if (counter[d] < sizes[d]) break;
+      outOff -= outStride[d] * sizes[d];
+      counter[d] = 0;
+    }
+  }
+}
+
+function outSize(shape: readonly number[], axes: readonly number[]): number {
+  let n = 1;
+  shape.forEach((d, i) => {
+    if (!axes.includes(i)) n *= d;
+  });
+  return n;
+}
+
+/** Sum over `axes` (accumulated in float64). */
+export function sum(
+  x: TypedArray,
+  shape: readonly number[],
+  axes: readonly number[],
+  dtype: DType,
+): TypedArray {
+  const acc = new Float64Array(outSize(shape, axes));
+  reduceInto(x, shape, axes, acc, false);
+  const o = allocArray(dtype, acc.length);
+  o.set(acc);
+  return o;
+}
+
+/** Max over `axes` (NaN propagates; -Infinity for an empty reduction). */
+export function max(
+  x: TypedArray,
+  shape: readonly number[],
+  axes: readonly number[],
+  dtype: DType,
+): TypedArray {
+  const acc = new Float64Array(outSize(shape, axes)).fill(-Infinity);
+  reduceInto(x, shape, axes, acc, true);
+  const o = allocArray(dtype, acc.length);
+  o.set(acc);
+  return o;
+}
+
+/** Moves `axis` last, returning the permuted data and (kept size, axis size). */
 function reduceLayout(
   x: TypedArray,
   shape: readonly number[],
@@ -234,46 +340,6 @@ function reduceLayout(
     outer: sizeOf(kept.map((i) => shape[i])),
     inner: sizeOf(axes.map((i) => shape[i])),
   };
-}
-
-/** Sum over `axes` (accumulated in float64). */
-export function sum(
-  x: TypedArray,
-  shape: readonly number[],
-  axes: readonly number[],
-  dtype: DType,
-): TypedArray {
-  const { data, outer, inner } = reduceLayout(x, shape, axes, dtype);
-  const o = allocArray(dtype, outer);
-  for (let i = 0; i < outer; i++) {
-    let s = 0;
-    const base = i * inner;
-    for (let j = 0; j < inner; j++) s += data[base + j];
-    o[i] = s;
-  }
-  return o;
-}
-
-/** Max over `axes` (NaN propagates; -Infinity for an empty reduction). */
-export function max(
-  x: TypedArray,
-  shape: readonly number[],
-  axes: readonly number[],
-  dtype: DType,
-): TypedArray {
-  const { data, outer, inner } = reduceLayout(x, shape, axes, dtype);
-  const o = allocArray(dtype, outer);
-  for (let i = 0; i < outer; i++) {
-    let m = -Infinity;
-    const base = i * inner;
-    for (let j = 0; j < inner; j++) {
-      const v = data[base + j];
-      if (v > m || v !== v) m = v;
-      if (m !== m) break;
-    }
-    o[i] = m;
-  }
-  return o;
 }
 
 /** Index of the first maximum along `axis` (int32). */
