@@ -1,0 +1,220 @@
+/**
+ * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
+ * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
+ * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp, --repeats N, --warmup N,
+ * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { shutdownWasmThreads } from "../kernels/cpu/wasm/mod.ts";
+import { conv2d, conv2dBackwardFilter, conv2dBackwardInput } from "../kernels/cpu/wasm/mod.ts";
+import { type ConvertingPrepared, jaxJs, tfjs } from "./competitors.ts";
+import { mlpPendingReason, ours } from "./cpu_kernels.ts";
+import {
+  CONV,
+  convInputs,
+  formatTable,
+  type Impl,
+  MATMUL_N,
+  maxRelDiff,
+  mlpInputs,
+  type Prepared,
+  randomArray,
+  timeIt,
+  type WorkloadName,
+  WRONG_ABOVE,
+} from "./harness.ts";
+
+const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp"];
+const COMPETITORS: Record<string, () => Impl> = {
+  "jax": jaxJs,
+  "tfjs-wasm": () => tfjs("wasm"),
+  "tfjs-cpu": () => tfjs("cpu"),
+};
+
+interface Row {
+  impl: string;
+  /** GFLOP/s for matmul, seconds otherwise. */
+  value?: number;
+  runs?: number;
+  diff?: number;
+  note?: string;
+}
+
+function parse(): {
+  backend: string;
+  only?: WorkloadName;
+  repeats: number;
+  warmup: number;
+  competitors: string[];
+} {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      backend: { type: "string", default: "cpu" },
+      only: { type: "string" },
+      repeats: { type: "string", default: "5" },
+      warmup: { type: "string", default: "3" },
+      competitors: { type: "string", default: Object.keys(COMPETITORS).join(",") },
+    },
+    strict: true,
+  });
+  if (values.backend !== "cpu" && values.backend !== "webgpu") {
+    throw new RangeError(`--backend ${values.backend}: expected cpu or webgpu`);
+  }
+  if (values.only !== undefined && !WORKLOADS.includes(values.only as WorkloadName)) {
+    throw new RangeError(`--only ${values.only}: expected one of ${WORKLOADS.join(", ")}`);
+  }
+  const repeats = Number(values.repeats), warmup = Number(values.warmup);
+  if (!Number.isInteger(repeats) || repeats < 1) {
+    throw new RangeError(`--repeats ${values.repeats}: expected an integer >= 1`);
+  }
+  if (!Number.isInteger(warmup) || warmup < 0) {
+    throw new RangeError(`--warmup ${values.warmup}: expected an integer >= 0`);
+  }
+  const competitors = values.competitors === "none"
+    ? []
+    : values.competitors.split(",").map((s) => s.trim());
+  for (const c of competitors) {
+    if (!(c in COMPETITORS)) {
+      throw new RangeError(
+        `--competitors ${c}: expected some of ${Object.keys(COMPETITORS).join(", ")} or none`,
+      );
+    }
+  }
+  return {
+    backend: values.backend,
+    only: values.only as WorkloadName | undefined,
+    repeats,
+    warmup,
+    competitors,
+  };
+}
+
+function prepare(impl: Impl, w: WorkloadName, batch: number): Promise<Prepared | undefined> | undefined {
+  if (w === "matmul") {
+    return impl.matmul?.(randomArray(MATMUL_N ** 2, 1), randomArray(MATMUL_N ** 2, 2), MATMUL_N);
+  }
+  if (w === "conv") return impl.conv?.(convInputs(batch));
+  return impl.mlp?.(mlpInputs());
+}
+
+/** Our conv outputs at a smaller batch, to check contenders that run fewer images. */
+function ourConvAt(batch: number): Float32Array[] {
+  const inp = convInputs(batch), g = inp.geom;
+  return [
+    conv2d(inp.x, inp.w, g),
+    conv2dBackwardInput(inp.gy, inp.w, g),
+    conv2dBackwardFilter(inp.x, inp.gy, g),
+  ];
+}
+
+async function runWorkload(
+  w: WorkloadName,
+  impls: Impl[],
+  repeats: number,
+  warmup: number,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  let reference: Float32Array[] | undefined;
+  for (const impl of impls) {
+    const batch = w === "conv" ? impl.convBatch ?? CONV.b : CONV.b;
+    let p: Prepared | undefined;
+    try {
+      p = await prepare(impl, w, batch);
+      if (!p) {
+        rows.push({ impl: impl.name, note: "not implemented" });
+        continue;
+      }
+      const slow = batch !== CONV.b;
+      const t = await timeIt(p, slow ? Math.min(repeats, 2) : repeats, slow ? 1 : warmup);
+      const outs = (p as ConvertingPrepared).toReference?.(t.outputs) ?? t.outputs;
+      const ref = batch === CONV.b ? reference : ourConvAt(batch);
+      if (!reference && batch === CONV.b) reference = outs;
+      const seconds = (t.medianMs / 1000) * (CONV.b / batch);
+      const value = w === "matmul" ? (2 * MATMUL_N ** 3) / (t.medianMs / 1000) / 1e9 : seconds;
+      const diff = ref && ref !== outs ? maxRelDiff(outs, ref) : undefined;
+      rows.push({ impl: impl.name, value, runs: t.runs, diff, note: slow ? impl.note : undefined });
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      rows.push({
+        impl: impl.name,
+        note: w === "mlp" && mlpPendingReason && impl.name.startsWith("ours")
+          ? mlpPendingReason
+          : `failed: ${msg.split("\n")[0].slice(0, 120)}`,
+      });
+    } finally {
+      p?.dispose?.();
+    }
+  }
+  return rows;
+}
+
+function render(w: WorkloadName, rows: Row[]): string {
+  const unit = w === "matmul" ? "GFLOP/s" : "s";
+  const ourRow = rows.find((r) => r.impl.startsWith("ours"));
+  const header = [
+    "implementation",
+    unit === "s" ? "time (s)" : "GFLOP/s",
+    "runs",
+    "ours ÷ them (speed)",
+    "max rel diff vs ref",
+    "note",
+  ];
+  const body = rows.map((r) => {
+    let ratio = "";
+    if (ourRow?.value !== undefined && r.value !== undefined && r !== ourRow) {
+      ratio = (unit === "s" ? r.value / ourRow.value : ourRow.value / r.value).toFixed(2) + "×";
+    }
+    const wrong = r.diff !== undefined && !(r.diff <= WRONG_ABOVE);
+    return [
+      r.impl,
+      r.value === undefined ? "—" : unit === "s" ? r.value.toFixed(3) : r.value.toFixed(1),
+      r.runs === undefined ? "" : String(r.runs),
+      ratio,
+      r.diff === undefined
+        ? (r === rows.find((x) => x.value !== undefined) ? "(reference)" : "")
+        : r.diff.toExponential(1) + (wrong ? " WRONG" : ""),
+      r.note ?? "",
+    ];
+  });
+  return formatTable([header, ...body]);
+}
+
+const TITLES: Record<WorkloadName, string> = {
+  matmul: `matmul ${MATMUL_N}×${MATMUL_N}×${MATMUL_N} f32 (GFLOP/s, higher is better)`,
+  conv:
+    `conv2d fwd + grad x + grad w, x [${CONV.b},${CONV.c},${CONV.h},${CONV.w}], ${CONV.c}→${CONV.o} ${CONV.kh}×${CONV.kw} pad ${CONV.padding} (seconds, lower is better)`,
+  mlp: "MLP step 784→1024→1024→10 batch 256: loss + all gradients (seconds, lower is better)",
+};
+
+async function main(): Promise<void> {
+  const opts = parse();
+  if (opts.backend === "webgpu") {
+    console.log(
+      "--backend webgpu: our WebGPU kernels are not wired into the bench yet; run --backend cpu.",
+    );
+    return;
+  }
+  const impls = [ours(), ...opts.competitors.map((c) => COMPETITORS[c]())];
+  console.log(
+    `sll bench (cpu): ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, V8 ${Deno.version.v8}`,
+  );
+  console.log(
+    `repeats ${opts.repeats} (median), warm-up ${opts.warmup}; diff = max|a−ref| / max|ref| per output, WRONG above ${WRONG_ABOVE}\n`,
+  );
+  for (const w of opts.only ? [opts.only] : WORKLOADS) {
+    const rows = await runWorkload(w, impls, opts.repeats, opts.warmup);
+    console.log(`## ${TITLES[w]}\n${render(w, rows)}\n`);
+  }
+  shutdownWasmThreads();
+}
+
+if (import.meta.main) {
+  await main();
+  // jax-js and TF.js keep worker threads and timers alive; the bench is an entry script, so end
+  // the process here rather than hang.
+  Deno.exit(0);
+}
