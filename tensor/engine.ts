@@ -17,6 +17,7 @@ import {
 import type { Backend, BackendName, KernelArg, PrimName, PrimParams } from "../kernels/prims.ts";
 import { fmt, sizeOf } from "../kernels/shape.ts";
 import { createCpuBackend } from "../kernels/cpu/backend.ts";
+import type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
 import { PRIMS } from "./primitives.ts";
 
 interface StorageRef {
@@ -153,6 +154,56 @@ backends.set("cpu", current);
 /** @internal Registers a lazily created backend (used by the WebGPU module). */
 export function registerBackendFactory(name: BackendName, factory: () => Promise<Backend>): void {
   factories.set(name, factory);
+}
+
+// WebGPU is loaded on first use: CPU-only programs never touch navigator.gpu
+registerBackendFactory(
+  "webgpu",
+  async () => (await import("../kernels/webgpu/mod.ts")).acquireWebGpu(),
+);
+
+/**
+ * Acquires the WebGPU adapter and device (once per process) and makes "webgpu" available to
+ * `setBackend`, without switching to it. Resolves to the adapter's description; rejects with a
+ * message saying how to get an adapter (a GPU driver, or `apt-get install mesa-vulkan-drivers`)
+ * when there is none.
+ *
+ * @example
+ * ```ts
+ * import { initWebGpu, setBackend } from "@sll/sll";
+ * const adapter = await initWebGpu();
+ * console.log(adapter.description, adapter.backend); // e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" "gl"
+ * await setBackend("webgpu");
+ * ```
+ */
+export async function initWebGpu(options: WebGpuOptions = {}): Promise<AdapterDescription> {
+  const b = await (await import("../kernels/webgpu/mod.ts")).acquireWebGpu(options);
+  backends.set("webgpu", b);
+  return b.adapter;
+}
+
+/**
+ * Picks WebGPU when an adapter exists, else the CPU, switches to it and says which (with the
+ * reason WebGPU was not taken). Used by the CLI's `--backend auto`.
+ *
+ * @example
+ * ```ts
+ * import { autoBackend } from "@sll/sll";
+ * const { backend, adapter } = await autoBackend();
+ * console.log(backend, adapter?.description ?? "");
+ * ```
+ */
+export async function autoBackend(): Promise<
+  { backend: BackendName; adapter?: AdapterDescription; reason?: string }
+> {
+  try {
+    const adapter = await initWebGpu();
+    await setBackend("webgpu");
+    return { backend: "webgpu", adapter };
+  } catch (e) {
+    await setBackend("cpu");
+    return { backend: "cpu", reason: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 /** @internal The backend instance by name, creating it if needed. */

@@ -3,8 +3,10 @@
  * @module
  */
 export {
+  autoBackend,
   dispose,
   getBackend,
+  initWebGpu,
   keep,
   memory,
   type MemoryInfo,
@@ -18,3 +20,4 @@ export * from "./random.ts";
 export * from "./tree.ts";
 export type { DType, TypedArray } from "../kernels/dtype.ts";
 export type { BackendName, Pair } from "../kernels/prims.ts";
+export type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";

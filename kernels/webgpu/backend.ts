@@ -1,0 +1,911 @@
+/**
+ * The WebGPU backend: storage is a pooled GPUBuffer; one kernel per primitive in a table typed
+ * over `PrimName` (a missing kernel is a compile error), each built from the `*.wgsl.ts`
+ * builders. Dispatches are encoded into one pending compute pass and submitted in batches (or
+ * when a read needs them); all Params of a batch live in one uniform buffer written just before
+ * its submit. Invariant: a buffer that pending (unsubmitted) work touches is never handed out
+ * again before that submit — queue.writeBuffer would otherwise land before the work that reads
+ * it. Device errors are collected per batch and rethrown, naming the ops, at the next read.
+ * @module
+ */
+import { allocArray, type DType, type TypedArray } from "../dtype.ts";
+import type { Backend, KernelArg, OutInfo, PrimName, PrimParams } from "../prims.ts";
+import { fmt, sizeOf } from "../shape.ts";
+import type { AdapterDescription } from "./device.ts";
+import { broadcastView, mapKernel, type View } from "./map.wgsl.ts";
+import { concatPartKernel, gatherKernel, padKernel, scatterAddKernel } from "./layout.wgsl.ts";
+import { argmaxPass, partsOf, reducePass } from "./reduce.wgsl.ts";
+import { matmulKernel, matmulParts } from "./matmul.wgsl.ts";
+import {
+  avgPoolKernel,
+  avgPoolTransposeKernel,
+  type ConvGeom,
+  convKernel,
+  filterGradKernel,
+  type PoolGeom,
+} from "./conv.wgsl.ts";
+import { type KernelSource, LOOP_BUDGET, MAX_GROUPS, strides } from "./wgsl.ts";
+
+/** A tensor's storage on the GPU: a pooled buffer and the batch that last used it. */
+export interface GpuStorage {
+  /** The buffer (its size is the size class, ≥ `bytes`). */
+  buffer: GPUBuffer;
+  /** Bytes the tensor uses. */
+  bytes: number;
+  /** Size class (the buffer's size). */
+  cls: number;
+  /** Id of the last batch that encoded work touching this buffer. */
+  batch: number;
+  /** True once released (double frees are ignored). */
+  freed: boolean;
+}
+
+/** Pool and queue statistics of the WebGPU backend. */
+export interface WebGpuStats {
+  /** Buffers currently handed out (live storage and in-flight temporaries). */
+  liveBuffers: number;
+  /** Buffers parked in the pool for reuse. */
+  pooledBuffers: number;
+  /** Bytes parked in the pool. */
+  pooledBytes: number;
+  /** Bytes of every buffer created and not destroyed. */
+  allocatedBytes: number;
+  /** Compiled compute pipelines (cached by WGSL source). */
+  pipelines: number;
+  /** Dispatches encoded since the backend was created. */
+  dispatches: number;
+  /** Command buffers submitted since the backend was created. */
+  submits: number;
+}
+
+/** The WebGPU backend object: a `Backend` plus flush, statistics and the adapter. */
+export interface WebGpuBackend extends Backend<GpuStorage> {
+  /** The device every buffer lives on. */
+  readonly device: GPUDevice;
+  /** The adapter it came from, described. */
+  readonly adapter: AdapterDescription;
+  /** Submits pending work now (reads do this themselves). */
+  flush(): void;
+  /** Waits until the queue is idle and rethrows any device error. */
+  sync(): Promise<void>;
+  /** Pool and queue statistics. */
+  stats(): WebGpuStats;
+  /** Destroys pooled buffers (live ones are kept). */
+  trim(): void;
+}
+
+type Arg = KernelArg<GpuStorage>;
+
+/** What a kernel gets: allocation, release of temporaries, dispatch. */
+interface Ctx {
+  alloc(bytes: number): GpuStorage;
+  release(s: GpuStorage): void;
+  dispatch(label: string, k: KernelSource, inputs: GpuStorage[], out: GpuStorage): void;
+}
+
+type GpuKernel<P extends PrimName> = (
+  ctx: Ctx,
+  inputs: Arg[],
+  params: PrimParams[P],
+  out: OutInfo,
+) => GpuStorage;
+
+const BYTES = 4; // float32 and int32
+
+/** Dispatches per submitted command buffer. */
+const MAX_BATCH = 512;
+/** Bytes of the per-batch uniform buffer. */
+const UNIFORM_BYTES = 1 << 18;
+
+/** Size class of a request: 256 B minimum, then quarter steps between powers of two. */
+export function sizeClass(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const p = 2 ** Math.floor(Math.log2(bytes));
+  const q = p / 4;
+  return Math.ceil(bytes / q) * q;
+}
+
+// ----- scalar expressions ----------------------------------------------------------------------
+
+function zero(t: DType): string {
+  return t === "int32" ? "0i" : "0.0";
+}
+
+const UNARY: Record<"neg" | "exp" | "log" | "sqrt" | "abs" | "sign", (t: DType) => string> = {
+  neg: () => "-a",
+  exp: () => "exp(a)",
+  log: () => "log(a)",
+  sqrt: () => "sqrt(a)",
+  abs: () => "abs(a)",
+  // NaN → 0 as on the CPU (both comparisons are false)
+  sign: (t) =>
+    t === "int32"
+      ? "select(select(0i, -1i, a < 0i), 1i, a > 0i)"
+      : "select(select(0.0, -1.0, a < 0.0), 1.0, a > 0.0)",
+};
+
+const BINARY: Record<
+  "add" | "sub" | "mul" | "div" | "maximum" | "minimum",
+  (t: DType) => string
+> = {
+  add: () => "a + b",
+  sub: () => "a - b",
+  mul: () => "a * b",
+  div: () => "a / b",
+  // NaN-propagating, like the CPU kernels
+  maximum: (t) => t === "int32" ? "max(a, b)" : "select(b, a, a > b || a != a)",
+  minimum: (t) => t === "int32" ? "min(a, b)" : "select(b, a, a < b || a != a)",
+};
+
+const CMP = { eq: "==", ne: "!=", lt: "<", le: "<=", gt: ">", ge: ">=" } as const;
+
+function contiguous(shape: readonly number[], dtype: DType): View {
+  return { offset: 0, strides: strides(shape), dtype };
+}
+
+function label(prim: string, inputs: readonly Arg[]): string {
+  return `${prim} ${inputs.map((x) => `${x.dtype}${fmt(x.shape)}`).join(", ")}`;
+}
+
+function mapOut(
+  ctx: Ctx,
+  prim: string,
+  expr: string,
+  inputs: Arg[],
+  views: View[],
+  out: OutInfo,
+): GpuStorage {
+  const o = ctx.alloc(sizeOf(out.shape) * BYTES);
+  ctx.dispatch(
+    label(prim, inputs),
+    mapKernel(expr, views, out.shape, out.dtype),
+    inputs.map((x) => x.storage),
+    o,
+  );
+  return o;
+}
+
+const un = (name: keyof typeof UNARY): GpuKernel<PrimName> => (ctx, inputs, _p, out) =>
+  mapOut(ctx, name, UNARY[name](out.dtype), inputs, [
+    contiguous(inputs[0].shape, inputs[0].dtype),
+  ], out);
+
+const bin = (name: keyof typeof BINARY): GpuKernel<PrimName> => (ctx, inputs, _p, out) =>
+  mapOut(
+    ctx,
+    name,
+    BINARY[name](out.dtype),
+    inputs,
+    inputs.map((x) => broadcastView(x.shape, out.shape, x.dtype)),
+    out,
+  );
+
+/** Reduces x [outer, r, inner] over the middle axis in passes of ≤ CHUNK entries. */
+function reduceMiddle(
+  ctx: Ctx,
+  lbl: string,
+  op: "sum" | "max",
+  x: GpuStorage,
+  outer: number,
+  r: number,
+  inner: number,
+  dtype: DType,
+): GpuStorage {
+  let cur = x;
+  for (;;) {
+    const parts = partsOf(r);
+    const o = ctx.alloc(outer * parts * inner * BYTES);
+    ctx.dispatch(lbl, reducePass(op, outer, r, inner, dtype), [cur], o);
+    if (cur !== x) ctx.release(cur);
+    if (parts === 1) return o;
+    cur = o;
+    r = parts;
+  }
+}
+
+/**
+ * Views a reduction over `axes` as [outer, r, inner]; when the reduced axes are not one
+ * contiguous block, first copies x with them moved last.
+ */
+function reduceLayout(
+  ctx: Ctx,
+  lbl: string,
+  x: Arg,
+  axes: readonly number[],
+): { buf: GpuStorage; outer: number; r: number; inner: number; temp: boolean } {
+  const dims = x.shape.map((d, i) => ({ d, red: axes.includes(i), i })).filter((e) => e.d !== 1);
+  const first = dims.findIndex((e) => e.red);
+  const last = dims.length - 1 - [...dims].reverse().findIndex((e) => e.red);
+  const prod = (es: typeof dims) => es.reduce((a, e) => a * e.d, 1);
+  if (first < 0) return { buf: x.storage, outer: prod(dims), r: 1, inner: 1, temp: false };
+  if (dims.slice(first, last + 1).every((e) => e.red)) {
+    return {
+      buf: x.storage,
+      outer: prod(dims.slice(0, first)),
+      r: prod(dims.slice(first, last + 1)),
+      inner: prod(dims.slice(last + 1)),
+      temp: false,
+    };
+  }
+  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const perm = [...kept, ...axes];
+  const st = strides(x.shape);
+  const shapeT = perm.map((p) => x.shape[p]);
+  const t = ctx.alloc(sizeOf(x.shape) * BYTES);
+  ctx.dispatch(
+    `${lbl} (transpose)`,
+    mapKernel(
+      "a",
+      [{ offset: 0, strides: perm.map((p) => st[p]), dtype: x.dtype }],
+      shapeT,
+      x.dtype,
+    ),
+    [x.storage],
+    t,
+  );
+  return {
+    buf: t,
+    outer: sizeOf(kept.map((i) => x.shape[i])),
+    r: sizeOf(axes.map((i) => x.shape[i])),
+    inner: 1,
+    temp: true,
+  };
+}
+
+function reduceKernel(op: "sum" | "max"): GpuKernel<"sum" | "max"> {
+  return (ctx, [x], p, out) => {
+    const lbl = label(op, [x]);
+    const l = reduceLayout(ctx, lbl, x, p.axes);
+    const o = reduceMiddle(ctx, lbl, op, l.buf, l.outer, l.r, l.inner, out.dtype);
+    if (l.temp) ctx.release(l.buf);
+    return o;
+  };
+}
+
+/** Sums `parts` slabs of `per` elements laid side by side (split-k and chunked kernels). */
+function sumParts(ctx: Ctx, lbl: string, buf: GpuStorage, parts: number, per: number): GpuStorage {
+  if (parts === 1) return buf;
+  const o = reduceMiddle(
+    ctx,
+    `${lbl} (sum of ${parts} parts)`,
+    "sum",
+    buf,
+    1,
+    parts,
+    per,
+    "float32",
+  );
+  ctx.release(buf);
+  return o;
+}
+
+function castTo(ctx: Ctx, lbl: string, x: Arg, dtype: DType): GpuStorage {
+  const o = ctx.alloc(sizeOf(x.shape) * BYTES);
+  ctx.dispatch(
+    lbl,
+    mapKernel(
+      dtype === "int32" ? "i32(a)" : "f32(a)",
+      [contiguous(x.shape, x.dtype)],
+      x.shape,
+      dtype,
+    ),
+    [x.storage],
+    o,
+  );
+  return o;
+}
+
+function floatOnly(prim: string, x: Arg): void {
+  if (x.dtype !== "float32") {
+    throw new TypeError(
+      `${prim}: the webgpu backend runs ${prim} on float32 only, got ${x.dtype} ${
+        fmt(x.shape)
+      }; cast() to float32 first`,
+    );
+  }
+}
+
+function checkGrid(lbl: string, k: KernelSource): void {
+  if (k.grid.some((g) => g > MAX_GROUPS)) {
+    throw new RangeError(
+      `${lbl}: needs a ${
+        k.grid.join("×")
+      } workgroup grid, over the ${MAX_GROUPS} per dimension WebGPU allows; split the batch`,
+    );
+  }
+}
+
+function matmulRun(ctx: Ctx, [a, b]: Arg[], out: OutInfo): GpuStorage {
+  const lbl = label("matmul", [a, b]);
+  if (a.dtype === "int32") {
+    const fa = castTo(ctx, `${lbl} (to float32)`, a, "float32");
+    const fb = castTo(ctx, `${lbl} (to float32)`, b, "float32");
+    const fo = matmulRun(
+      ctx,
+      [{ ...a, storage: fa, dtype: "float32" }, { ...b, storage: fb, dtype: "float32" }],
+      { shape: out.shape, dtype: "float32" },
+    );
+    ctx.release(fa);
+    ctx.release(fb);
+    const o = castTo(
+      ctx,
+      `${lbl} (to int32)`,
+      { storage: fo, shape: out.shape, dtype: "float32" },
+      "int32",
+    );
+    ctx.release(fo);
+    return o;
+  }
+  const r = out.shape.length;
+  const m = a.shape[a.shape.length - 2], k = a.shape[a.shape.length - 1];
+  const n = b.shape[b.shape.length - 1];
+  const outBatch = out.shape.slice(0, r - 2);
+  const nb = sizeOf(outBatch);
+  const temps: GpuStorage[] = [];
+  const operand = (x: Arg, rows: number, cols: number): { buf: GpuStorage; stride: number } => {
+    const xb = sizeOf(x.shape.slice(0, -2));
+    if (xb === nb) return { buf: x.storage, stride: rows * cols };
+    if (xb === 1) return { buf: x.storage, stride: 0 };
+    const full = [...outBatch, rows, cols];
+    const t = ctx.alloc(sizeOf(full) * BYTES);
+    ctx.dispatch(
+      `${lbl} (broadcast batch)`,
+      mapKernel("a", [broadcastView(x.shape, full, x.dtype)], full, x.dtype),
+      [x.storage],
+      t,
+    );
+    temps.push(t);
+    return { buf: t, stride: rows * cols };
+  };
+  const A = operand(a, m, k), B = operand(b, k, n);
+  const { parts } = matmulParts(k);
+  const ks = matmulKernel(m, k, n, nb, A.stride, B.stride);
+  checkGrid(lbl, ks);
+  let o = ctx.alloc(parts * nb * m * n * BYTES);
+  if (nb * m * n > 0) ctx.dispatch(lbl, ks, [A.buf, B.buf], o);
+  o = sumParts(ctx, lbl, o, parts, nb * m * n);
+  for (const t of temps) ctx.release(t);
+  return o;
+}
+
+function convGeom(
+  x: readonly number[],
+  w: readonly number[],
+  y: readonly number[],
+  p: { stride: [number, number]; padding: [number, number] },
+): ConvGeom {
+  return {
+    b: x[0],
+    c: x[1],
+    h: x[2],
+    w: x[3],
+    o: w[0],
+    kh: w[2],
+    kw: w[3],
+    ho: y[2],
+    wo: y[3],
+    stride: p.stride,
+    padding: p.padding,
+  };
+}
+
+function poolGeom(
+  inShape: readonly number[],
+  outShape: readonly number[],
+  p: PrimParams["avgPool2d"],
+): PoolGeom {
+  if (p.size[0] * p.size[1] > LOOP_BUDGET) {
+    throw new RangeError(
+      `avgPool2d: window ${p.size[0]}×${p.size[1]} exceeds ${LOOP_BUDGET} taps on webgpu`,
+    );
+  }
+  return {
+    planes: inShape[0] * inShape[1],
+    h: inShape[2],
+    w: inShape[3],
+    ho: outShape[2],
+    wo: outShape[3],
+    size: p.size,
+    stride: p.stride,
+    padding: p.padding,
+    divisor: p.divisor,
+  };
+}
+
+function convRun(
+  ctx: Ctx,
+  prim: string,
+  inputs: Arg[],
+  g: ConvGeom,
+  transposed: boolean,
+  outSize: number,
+): GpuStorage {
+  inputs.forEach((x) => floatOnly(prim, x));
+  const lbl = label(prim, inputs);
+  const ks = convKernel(g, transposed);
+  checkGrid(lbl, ks);
+  const o = ctx.alloc(ks.parts * outSize * BYTES);
+  if (outSize > 0) ctx.dispatch(lbl, ks, [inputs[0].storage, inputs[1].storage], o);
+  return sumParts(ctx, lbl, o, ks.parts, outSize);
+}
+
+const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
+  neg: un("neg"),
+  exp: un("exp"),
+  log: un("log"),
+  sqrt: un("sqrt"),
+  abs: un("abs"),
+  sign: un("sign"),
+  add: bin("add"),
+  sub: bin("sub"),
+  mul: bin("mul"),
+  div: bin("div"),
+  maximum: bin("maximum"),
+  minimum: bin("minimum"),
+  compare: (ctx, inputs, p, out) =>
+    mapOut(
+      ctx,
+      `compare(${p.op})`,
+      `select(0i, 1i, a ${CMP[p.op]} b)`,
+      inputs,
+      inputs.map((x) => broadcastView(x.shape, out.shape, x.dtype)),
+      out,
+    ),
+  // views are named a (condition), b, c in input order
+  where: (ctx, inputs, _p, out) =>
+    mapOut(
+      ctx,
+      "where",
+      "select(c, b, a != 0i)",
+      inputs,
+      inputs.map((x) => broadcastView(x.shape, out.shape, x.dtype)),
+      out,
+    ),
+  cast: (ctx, [x], p, out) =>
+    mapOut(
+      ctx,
+      "cast",
+      x.dtype === p.dtype ? "a" : p.dtype === "int32" ? "i32(a)" : "f32(a)",
+      [x],
+      [contiguous(x.shape, x.dtype)],
+      out,
+    ),
+  sum: reduceKernel("sum"),
+  max: reduceKernel("max"),
+  argmax: (ctx, [x], p, out) => {
+    const lbl = label("argmax", [x]);
+    const l = reduceLayout(ctx, lbl, x, [p.axis]);
+    let cur = l.buf, r = l.r, from: "x" | "pairs" = "x";
+    for (;;) {
+      const parts = partsOf(r);
+      const to = parts === 1 ? "index" : "pairs";
+      const o = ctx.alloc(l.outer * parts * l.inner * BYTES * (to === "pairs" ? 2 : 1));
+      ctx.dispatch(lbl, argmaxPass(l.outer, r, l.inner, x.dtype, from, to), [cur], o);
+      if (cur !== x.storage) ctx.release(cur);
+      if (to === "index") return o;
+      cur = o;
+      r = parts;
+      from = "pairs";
+    }
+    void out;
+  },
+  matmul: (ctx, inputs, _p, out) => matmulRun(ctx, inputs, out),
+  // reshape aliases storage in the engine; the kernel (a copy) exists for completeness
+  reshape: (ctx, [x], _p, out) =>
+    mapOut(ctx, "reshape", "a", [x], [contiguous(x.shape, x.dtype)], out),
+  transpose: (ctx, [x], p, out) => {
+    const st = strides(x.shape);
+    return mapOut(ctx, "transpose", "a", [x], [{
+      offset: 0,
+      strides: p.perm.map((d) => st[d]),
+      dtype: x.dtype,
+    }], out);
+  },
+  broadcastTo: (ctx, [x], _p, out) =>
+    mapOut(ctx, "broadcastTo", "a", [x], [broadcastView(x.shape, out.shape, x.dtype)], out),
+  slice: (ctx, [x], p, out) => {
+    const st = strides(x.shape);
+    const offset = p.begin.reduce((s, b, d) => s + b * st[d], 0);
+    return mapOut(ctx, "slice", "a", [x], [{ offset, strides: st, dtype: x.dtype }], out);
+  },
+  pad: (ctx, [x], p, out) => {
+    const o = ctx.alloc(sizeOf(out.shape) * BYTES);
+    ctx.dispatch(label("pad", [x]), padKernel(x.shape, p.widths, p.value, x.dtype), [x.storage], o);
+    return o;
+  },
+  concat: (ctx, xs, p, out) => {
+    const o = ctx.alloc(sizeOf(out.shape) * BYTES);
+    const outer = sizeOf(out.shape.slice(0, p.axis));
+    const inner = sizeOf(out.shape.slice(p.axis + 1));
+    const total = out.shape[p.axis];
+    let off = 0;
+    const lbl = label("concat", xs);
+    for (const x of xs) {
+      const dx = x.shape[p.axis];
+      if (dx * outer * inner > 0) {
+        ctx.dispatch(lbl, concatPartKernel(outer, dx, inner, total, off, x.dtype), [x.storage], o);
+      }
+      off += dx;
+    }
+    return o;
+  },
+  gather: (ctx, [x, idx], p, out) => {
+    const o = ctx.alloc(sizeOf(out.shape) * BYTES);
+    const outer = sizeOf(x.shape.slice(0, p.axis));
+    const inner = sizeOf(x.shape.slice(p.axis + 1));
+    ctx.dispatch(
+      label("gather", [x, idx]),
+      gatherKernel(outer, x.shape[p.axis], inner, idx.shape[0], x.dtype),
+      [x.storage, idx.storage],
+      o,
+    );
+    return o;
+  },
+  scatterAdd: (ctx, [g, idx], p, out) => {
+    const outer = sizeOf(g.shape.slice(0, p.axis));
+    const inner = sizeOf(g.shape.slice(p.axis + 1));
+    const ks = scatterAddKernel(outer, g.shape[p.axis], inner, p.size, g.dtype);
+    const per = sizeOf(out.shape);
+    const lbl = label("scatterAdd", [g, idx]);
+    const o = ctx.alloc(ks.parts * per * BYTES);
+    ctx.dispatch(lbl, ks, [g.storage, idx.storage], o);
+    if (ks.parts === 1) return o;
+    const s = reduceMiddle(ctx, `${lbl} (sum of parts)`, "sum", o, 1, ks.parts, per, g.dtype);
+    ctx.release(o);
+    return s;
+  },
+  conv2d: (ctx, [x, w], p, out) =>
+    convRun(
+      ctx,
+      "conv2d",
+      [x, w],
+      convGeom(x.shape, w.shape, out.shape, p),
+      false,
+      sizeOf(out.shape),
+    ),
+  convTranspose2d: (ctx, [y, w], p, out) =>
+    convRun(
+      ctx,
+      "convTranspose2d",
+      [y, w],
+      convGeom(out.shape, w.shape, y.shape, p),
+      true,
+      sizeOf(out.shape),
+    ),
+  conv2dFilterGrad: (ctx, [x, gy], p, out) => {
+    floatOnly("conv2dFilterGrad", x);
+    floatOnly("conv2dFilterGrad", gy);
+    const lbl = label("conv2dFilterGrad", [x, gy]);
+    const ks = filterGradKernel(convGeom(x.shape, out.shape, gy.shape, p));
+    checkGrid(lbl, ks);
+    const size = sizeOf(out.shape);
+    const o = ctx.alloc(ks.parts * size * BYTES);
+    if (size > 0) ctx.dispatch(lbl, ks, [x.storage, gy.storage], o);
+    return sumParts(ctx, lbl, o, ks.parts, size);
+  },
+  avgPool2d: (ctx, [x], p, out) => {
+    floatOnly("avgPool2d", x);
+    const o = ctx.alloc(sizeOf(out.shape) * BYTES);
+    ctx.dispatch(label("avgPool2d", [x]), avgPoolKernel(poolGeom(x.shape, out.shape, p)), [
+      x.storage,
+    ], o);
+    return o;
+  },
+  avgPool2dTranspose: (ctx, [g], p, out) => {
+    floatOnly("avgPool2dTranspose", g);
+    const o = ctx.alloc(sizeOf(out.shape) * BYTES);
+    ctx.dispatch(
+      label("avgPool2dTranspose", [g]),
+      avgPoolTransposeKernel(poolGeom(out.shape, g.shape, p)),
+      [g.storage],
+      o,
+    );
+    return o;
+  },
+};
+
+interface BatchErrors {
+  labels: string[];
+  checks: Promise<void>;
+}
+
+/** Creates the WebGPU backend on `device` (see `initWebGpu` for the public entry point). */
+export function createWebGpuBackend(
+  device: GPUDevice,
+  adapter: AdapterDescription,
+): WebGpuBackend {
+  const queue = device.queue;
+  const uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
+  const maxBinding = device.limits.maxStorageBufferBindingSize;
+  const pool = new Map<number, GpuStorage[]>();
+  const deferred: GpuStorage[] = [];
+  const stagingPool = new Map<number, GPUBuffer[]>();
+  const pipelines = new Map<string, GPUComputePipeline>();
+  let batchId = 1;
+  let encoder: GPUCommandEncoder | null = null;
+  let pass: GPUComputePassEncoder | null = null;
+  let inBatch = 0;
+  let labels: string[] = [];
+  const uniformStage = new Uint32Array(UNIFORM_BYTES / 4);
+  let uniformUsed = 0;
+  const uniformBuffer = device.createBuffer({
+    label: "sll params (one batch)",
+    size: UNIFORM_BYTES,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  let live = 0, pooledCount = 0, pooledBytes = 0, allocatedBytes = 0;
+  let dispatches = 0, submits = 0;
+  let pendingChecks: Promise<void>[] = [];
+  let deviceError: Error | null = null;
+  let lost: string | null = null;
+
+  device.lost.then((info) => {
+    lost = `${info.reason}: ${info.message}`;
+  });
+  device.addEventListener("uncapturederror", (e) => {
+    const err = (e as GPUUncapturedErrorEvent).error;
+    deviceError ??= new Error(`webgpu: uncaptured device error: ${err.message}`);
+  });
+
+  function checkAlive(op: string): void {
+    if (lost !== null) {
+      throw new Error(
+        `${op}: the WebGPU device was lost (${lost}); call initWebGpu() again and recreate the tensors`,
+      );
+    }
+    if (deviceError) {
+      const e = deviceError;
+      deviceError = null;
+      throw e;
+    }
+  }
+
+  function alloc(bytes: number): GpuStorage {
+    if (bytes > maxBinding) {
+      throw new RangeError(
+        `needs a ${bytes}-byte buffer, over this adapter's ${maxBinding}-byte storage binding limit; use smaller batches`,
+      );
+    }
+    const cls = sizeClass(Math.max(bytes, 4));
+    const list = pool.get(cls);
+    live++;
+    if (list && list.length) {
+      const s = list.pop()!;
+      pooledCount--;
+      pooledBytes -= cls;
+      s.bytes = bytes;
+      s.freed = false;
+      return s;
+    }
+    const buffer = device.createBuffer({
+      label: `sll tensor (${cls} B class)`,
+      size: cls,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    allocatedBytes += cls;
+    return { buffer, bytes, cls, batch: 0, freed: false };
+  }
+
+  function toPool(s: GpuStorage): void {
+    let list = pool.get(s.cls);
+    if (!list) pool.set(s.cls, list = []);
+    list.push(s);
+    pooledCount++;
+    pooledBytes += s.cls;
+  }
+
+  function release(s: GpuStorage): void {
+    if (s.freed) return;
+    s.freed = true;
+    live--;
+    // pending work still reads or writes it: reuse only after that batch is submitted
+    if (s.batch === batchId && encoder) deferred.push(s);
+    else toPool(s);
+  }
+
+  function pipeline(code: string, lbl: string): GPUComputePipeline {
+    let p = pipelines.get(code);
+    if (!p) {
+      const module = device.createShaderModule({ label: `sll ${lbl.split(" ")[0]}`, code });
+      p = device.createComputePipeline({
+        label: `sll ${lbl.split(" ")[0]} pipeline`,
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      pipelines.set(code, p);
+    }
+    return p;
+  }
+
+  function begin(): void {
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    encoder = device.createCommandEncoder({ label: `sll batch ${batchId}` });
+    pass = encoder.beginComputePass({ label: `sll batch ${batchId} pass` });
+  }
+
+  function flush(): void {
+    if (!encoder) return;
+    pass!.end();
+    if (uniformUsed) queue.writeBuffer(uniformBuffer, 0, uniformStage, 0, uniformUsed / 4);
+    queue.submit([encoder.finish()]);
+    submits++;
+    const errs: BatchErrors = { labels, checks: Promise.resolve() };
+    const v = device.popErrorScope();
+    const m = device.popErrorScope();
+    errs.checks = Promise.all([v, m]).then(([ve, me]) => {
+      const e = ve ?? me;
+      if (e) {
+        const ops = [...new Set(errs.labels)].slice(0, 12).join("; ");
+        deviceError ??= new Error(
+          `webgpu: ${
+            me && !ve ? "out of memory" : "validation error"
+          } in a batch running: ${ops}: ${e.message}`,
+        );
+      }
+    });
+    pendingChecks.push(errs.checks);
+    encoder = null;
+    pass = null;
+    inBatch = 0;
+    uniformUsed = 0;
+    labels = [];
+    batchId++;
+    for (const s of deferred) toPool(s);
+    deferred.length = 0;
+  }
+
+  const ctx: Ctx = {
+    alloc,
+    release,
+    dispatch(lbl, k, inputs, out) {
+      const bytes = k.params.byteLength;
+      const slot = Math.ceil(bytes / uniformAlign) * uniformAlign;
+      if (encoder && (inBatch >= MAX_BATCH || uniformUsed + slot > UNIFORM_BYTES)) flush();
+      if (!encoder) begin();
+      const pipe = pipeline(k.code, lbl);
+      const off = uniformUsed;
+      uniformStage.set(k.params, off / 4);
+      uniformUsed += slot;
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: uniformBuffer, offset: off, size: bytes } },
+      ];
+      inputs.forEach((s, i) => {
+        entries.push({
+          binding: i + 1,
+          resource: { buffer: s.buffer, size: Math.max(s.bytes, 4) },
+        });
+        s.batch = batchId;
+      });
+      entries.push({
+        binding: inputs.length + 1,
+        resource: { buffer: out.buffer, size: Math.max(out.bytes, 4) },
+      });
+      out.batch = batchId;
+      const bg = device.createBindGroup({
+        label: lbl,
+        layout: pipe.getBindGroupLayout(0),
+        entries,
+      });
+      labels.push(lbl);
+      pass!.setPipeline(pipe);
+      pass!.setBindGroup(0, bg);
+      pass!.dispatchWorkgroups(k.grid[0], k.grid[1], k.grid[2]);
+      inBatch++;
+      dispatches++;
+    },
+  };
+
+  async function drainChecks(): Promise<void> {
+    const c = pendingChecks;
+    pendingChecks = [];
+    await Promise.all(c);
+  }
+
+  function staging(cls: number): GPUBuffer {
+    const list = stagingPool.get(cls);
+    if (list && list.length) return list.pop()!;
+    return device.createBuffer({
+      label: `sll read-back staging (${cls} B)`,
+      size: cls,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  const backend: WebGpuBackend = {
+    name: "webgpu",
+    dtypes: ["float32", "int32"],
+    device,
+    adapter,
+    upload(data: TypedArray, _dtype: DType): GpuStorage {
+      checkAlive("upload");
+      const s = alloc(data.byteLength);
+      if (data.byteLength) {
+        queue.writeBuffer(
+          s.buffer,
+          0,
+          data.buffer as ArrayBuffer,
+          data.byteOffset,
+          data.byteLength,
+        );
+      }
+      return s;
+    },
+    run<P extends PrimName>(
+      prim: P,
+      inputs: Arg[],
+      params: PrimParams[P],
+      out: OutInfo,
+    ): GpuStorage {
+      checkAlive(prim);
+      return (KERNELS[prim] as GpuKernel<P>)(ctx, inputs, params, out);
+    },
+    async read(storage: GpuStorage, dtype: DType, size: number): Promise<TypedArray> {
+      checkAlive("read");
+      flush();
+      const bytes = size * BYTES;
+      const result = allocArray(dtype, size);
+      if (bytes === 0) {
+        await drainChecks();
+        checkAlive("read");
+        return result;
+      }
+      const cls = sizeClass(bytes);
+      const st = staging(cls);
+      const enc = device.createCommandEncoder({ label: "sll read-back" });
+      enc.copyBufferToBuffer(storage.buffer, 0, st, 0, bytes);
+      queue.submit([enc.finish()]);
+      submits++;
+      batchId++; // later frees of `storage` may go straight to the pool: the copy is queued
+      try {
+        await st.mapAsync(GPUMapMode.READ, 0, bytes);
+      } catch (e) {
+        await drainChecks();
+        checkAlive("read");
+        throw new Error(`read: mapping the read-back buffer failed: ${(e as Error).message}`);
+      }
+      const mapped = st.getMappedRange(0, bytes);
+      new Uint8Array(result.buffer).set(new Uint8Array(mapped));
+      st.unmap();
+      let list = stagingPool.get(cls);
+      if (!list) stagingPool.set(cls, list = []);
+      list.push(st);
+      await drainChecks();
+      checkAlive("read");
+      return result;
+    },
+    free(storage: GpuStorage): void {
+      release(storage);
+    },
+    flush,
+    async sync(): Promise<void> {
+      flush();
+      await queue.onSubmittedWorkDone();
+      await drainChecks();
+      checkAlive("sync");
+    },
+    stats(): WebGpuStats {
+      return {
+        liveBuffers: live,
+        pooledBuffers: pooledCount + deferred.length,
+        pooledBytes: pooledBytes + deferred.reduce((s, d) => s + d.cls, 0),
+        allocatedBytes,
+        pipelines: pipelines.size,
+        dispatches,
+        submits,
+      };
+    },
+    trim(): void {
+      for (const list of pool.values()) {
+        for (const s of list) {
+          s.buffer.destroy();
+          allocatedBytes -= s.cls;
+        }
+      }
+      pool.clear();
+      pooledCount = 0;
+      pooledBytes = 0;
+    },
+  };
+  return backend;
+}

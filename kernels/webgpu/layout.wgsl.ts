@@ -1,0 +1,195 @@
+/**
+ * WGSL builders for the layout primitives that are not strided views: pad (constant fill
+ * outside a box), concat (one copy per input into its slab), gather and scatterAdd (indexed
+ * along one axis, the tensor seen as [outer, axis, inner]). One invocation per output element;
+ * scatterAdd's loop over indices is cut into chunks of at most LOOP_BUDGET (partial sums).
+ * @module
+ */
+import type { DType } from "../dtype.ts";
+import {
+  ENTRY_1D,
+  type Field,
+  FLAT_INDEX,
+  grid1d,
+  type KernelSource,
+  LOOP_BUDGET,
+  paramsStruct,
+  strides,
+  u,
+  WG,
+  wgslType,
+} from "./wgsl.ts";
+
+function header(
+  equation: string,
+  split: string,
+  fields: Field[],
+  inputs: [string, string][],
+  outType: string,
+): { src: string; data: Uint32Array } {
+  const { decl, data } = paramsStruct(fields);
+  const ins = inputs.map(([n, t], k) =>
+    `@group(0) @binding(${k + 1}) var<storage, read> ${n}: array<${t}>;`
+  );
+  const src = `// ${equation}
+// ${split}
+const WG = ${WG}u;
+${decl}
+@group(0) @binding(0) var<uniform> p: Params;
+${ins.join("\n")}
+@group(0) @binding(${inputs.length + 1}) var<storage, read_write> out: array<${outType}>;
+${ENTRY_1D}
+  ${FLAT_INDEX}
+  if (i >= p.n) { return; }
+`;
+  return { src, data };
+}
+
+/** out = x padded by `widths` with the constant `value`. */
+export function padKernel(
+  shape: readonly number[],
+  widths: readonly (readonly [number, number])[],
+  value: number,
+  dtype: DType,
+): KernelSource {
+  const outShape = shape.map((d, i) => d + widths[i][0] + widths[i][1]);
+  const n = outShape.reduce((a, b) => a * b, 1);
+  const r = shape.length;
+  const st = strides(shape);
+  const t = wgslType(dtype);
+  const fields: Field[] = [u("n", n, "number of output elements")];
+  fields.push({ name: "value", type: t, value, doc: "fill value outside the input box" });
+  for (let d = 0; d < r; d++) {
+    fields.push(u(`o${d}`, outShape[d], `output size along axis ${d}`));
+    fields.push(u(`lo${d}`, widths[d][0], `padding before axis ${d}`));
+    fields.push(u(`x${d}`, shape[d], `input size along axis ${d}`));
+    fields.push(u(`s${d}`, st[d], `input stride along axis ${d}`));
+  }
+  const { src, data } = header(
+    "out[c] = x[c − lo] inside the box [lo, lo + size), else value",
+    "one invocation per output element; index decomposed per axis, unrolled",
+    fields,
+    [["x", t]],
+    t,
+  );
+  const body: string[] = ["var rem = i;", "var src = 0u;", "var inside = true;"];
+  for (let d = r - 1; d >= 0; d--) {
+    body.push(`let c${d} = rem % p.o${d}; rem = rem / p.o${d};`);
+    body.push(`inside = inside && c${d} >= p.lo${d} && c${d} - p.lo${d} < p.x${d};`);
+    body.push(`src += (c${d} - p.lo${d}) * p.s${d};`);
+  }
+  body.push("if (inside) { out[i] = x[src]; } else { out[i] = p.value; }");
+  return {
+    code: `${src}  ${body.join("\n  ")}\n}\n`,
+    grid: grid1d(Math.ceil(n / WG)),
+    params: data,
+  };
+}
+
+/** Copies x, seen as [outer, dx, inner], into out [outer, total, inner] at offset `off`. */
+export function concatPartKernel(
+  outer: number,
+  dx: number,
+  inner: number,
+  total: number,
+  off: number,
+  dtype: DType,
+): KernelSource {
+  const t = wgslType(dtype);
+  const n = outer * dx * inner;
+  const { src, data } = header(
+    "out[o, off + j, r] = x[o, j, r] (one input's slab of a concatenation)",
+    "one invocation per input element",
+    [
+      u("n", n, "number of input elements"),
+      u("slab", dx * inner, "elements of x per outer index"),
+      u("outSlab", total * inner, "elements of out per outer index"),
+      u("off", off * inner, "element offset of this input within an out slab"),
+    ],
+    [["x", t]],
+    t,
+  );
+  const body = "let o = i / p.slab;\n  out[o * p.outSlab + p.off + (i - o * p.slab)] = x[i];";
+  return { code: `${src}  ${body}\n}\n`, grid: grid1d(Math.ceil(n / WG)), params: data };
+}
+
+/** out[o, k, r] = x[o, idx[k], r]; out-of-range indices give 0. */
+export function gatherKernel(
+  outer: number,
+  d: number,
+  inner: number,
+  m: number,
+  dtype: DType,
+): KernelSource {
+  const t = wgslType(dtype);
+  const n = outer * m * inner;
+  const { src, data } = header(
+    "out[o, k, r] = x[o, idx[k], r] (0 for an index outside [0, d))",
+    "one invocation per output element",
+    [
+      u("n", n, "number of output elements"),
+      u("inner", inner, "elements after the gathered axis"),
+      u("m", m, "number of indices"),
+      u("d", d, "size of the gathered axis in x"),
+    ],
+    [["x", t], ["idx", "i32"]],
+    t,
+  );
+  const body = `let r = i % p.inner;
+  let k = (i / p.inner) % p.m;
+  let o = i / (p.inner * p.m);
+  let j = idx[k];
+  if (j < 0 || u32(j) >= p.d) { out[i] = ${t}(0); return; }
+  out[i] = x[(o * p.d + u32(j)) * p.inner + r];`;
+  return { code: `${src}  ${body}\n}\n`, grid: grid1d(Math.ceil(n / WG)), params: data };
+}
+
+/**
+ * One chunk of scatterAdd: out[part, o, j, r] = Σ_{k in chunk} [idx[k] = j] · g[o, k, r] over
+ * indices k ∈ [part·chunk, min(m, (part+1)·chunk)); the parts are summed afterwards.
+ */
+export function scatterAddKernel(
+  outer: number,
+  m: number,
+  inner: number,
+  size: number,
+  dtype: DType,
+): KernelSource & { parts: number } {
+  const t = wgslType(dtype);
+  const chunk = Math.min(m, LOOP_BUDGET);
+  const parts = Math.max(1, Math.ceil(m / chunk));
+  const per = outer * size * inner;
+  const n = per * parts;
+  const { src, data } = header(
+    "out[part, o, j, r] = Σ_{k ∈ chunk(part)} [idx[k] = j] · g[o, k, r]",
+    `one invocation per (part, output element); each loops over ≤ ${LOOP_BUDGET} indices`,
+    [
+      u("n", n, "number of outputs over all parts"),
+      u("per", per, "outputs per part"),
+      u("inner", inner, "elements after the scattered axis"),
+      u("size", size, "size of the output axis"),
+      u("m", m, "number of indices (g's size along the axis)"),
+      u("chunk", chunk, "indices handled per part"),
+    ],
+    [["g", t], ["idx", "i32"]],
+    t,
+  );
+  const body = `let part = i / p.per;
+  let e = i - part * p.per;
+  let r = e % p.inner;
+  let j = i32((e / p.inner) % p.size);
+  let o = e / (p.inner * p.size);
+  let k0 = part * p.chunk;
+  let k1 = min(p.m, k0 + p.chunk);
+  var acc = ${t}(0);
+  for (var k = k0; k < k1; k++) {
+    if (idx[k] == j) { acc += g[(o * p.m + k) * p.inner + r]; }
+  }
+  out[i] = acc;`;
+  return {
+    code: `${src}  ${body}\n}\n`,
+    grid: grid1d(Math.ceil(n / WG)),
+    params: data,
+    parts,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The "map" kernel builder: out[i] = f(v₀(i), v₁(i), …) where each input is read through a
+ * strided view of the output index (offset + Σ coord_d · stride_d). Unary and binary ops,
+ * compare, where, cast, broadcastTo, transpose, slice and reshape are all this one kernel with a
+ * different scalar expression and views. Axes are coalesced first, so contiguous operands cost
+ * one load and no index arithmetic. No loops: one invocation per output element.
+ * @module
+ */
+import type { DType } from "../dtype.ts";
+import {
+  coalesce,
+  ENTRY_1D,
+  type Field,
+  FLAT_INDEX,
+  grid1d,
+  type KernelSource,
+  paramsStruct,
+  strides,
+  u,
+  WG,
+  wgslType,
+} from "./wgsl.ts";
+
+/** How one input is read: element offset plus one stride per output axis (0 = broadcast). */
+export interface View {
+  offset: number;
+  strides: number[];
+  dtype: DType;
+}
+
+/** A view of a contiguous input of `shape` broadcast (numpy rules) to `outShape`. */
+export function broadcastView(
+  shape: readonly number[],
+  outShape: readonly number[],
+  dtype: DType,
+): View {
+  const st = strides(shape);
+  const off = outShape.length - shape.length;
+  const s = outShape.map((_, d) => {
+    const k = d - off;
+    return k < 0 || shape[k] === 1 ? 0 : st[k];
+  });
+  return { offset: 0, strides: s, dtype };
+}
+
+/**
+ * Builds out[i] = `expr` over inputs named a, b, c (in view order) for an output of
+ * `outShape`/`outDType`. `expr` is a WGSL expression of the output's type.
+ */
+export function mapKernel(
+  expr: string,
+  views: View[],
+  outShape: readonly number[],
+  outDType: DType,
+): KernelSource {
+  const names = ["a", "b", "c"];
+  const n = outShape.reduce((x, y) => x * y, 1);
+  const co = coalesce(outShape, views.map((v) => v.strides));
+  const rank = co.shape.length;
+  const outSt = strides(co.shape);
+  const fields: Field[] = [u("n", n, "number of output elements")];
+  for (let d = 0; d < rank; d++) {
+    fields.push(u(`d${d}`, co.shape[d], `output size along coalesced axis ${d}`));
+  }
+  const modes = views.map((v, k) => {
+    const st = co.strides[k];
+    if (st.every((s) => s === 0)) return "scalar";
+    if (v.offset === 0 && st.every((s, d) => s === outSt[d])) return "same";
+    return "strided";
+  });
+  views.forEach((v, k) => {
+    if (modes[k] === "same") return;
+    fields.push(u(`${names[k]}_off`, v.offset, `element offset of input ${names[k]}`));
+    if (modes[k] === "strided") {
+      for (let d = 0; d < rank; d++) {
+        fields.push(
+          u(`${names[k]}_s${d}`, co.strides[k][d], `stride of ${names[k]} along axis ${d}`),
+        );
+      }
+    }
+  });
+  const { decl, data } = paramsStruct(fields);
+  const bindings = views.map((v, k) =>
+    `@group(0) @binding(${k + 1}) var<storage, read> ${names[k]}: array<${wgslType(v.dtype)}>;`
+  );
+  const strided = views.map((_, k) => k).filter((k) => modes[k] === "strided");
+  // index decomposition, innermost axis first; unrolled (no loop) for the coalesced rank
+  const idx: string[] = [];
+  if (strided.length) {
+    idx.push("var rem = i;");
+    for (const k of strided) idx.push(`var ${names[k]}_i = p.${names[k]}_off;`);
+    for (let d = rank - 1; d >= 0; d--) {
+      idx.push(`let c${d} = rem % p.d${d}; rem = rem / p.d${d};`);
+      for (const k of strided) idx.push(`${names[k]}_i += c${d} * p.${names[k]}_s${d};`);
+    }
+  }
+  const loads = views.map((_, k) => {
+    const nm = names[k];
+    const at = modes[k] === "same" ? "i" : modes[k] === "scalar" ? `p.${nm}_off` : `${nm}_i`;
+    return `let ${nm}v = ${nm}[${at}];`;
+  });
+  const code = `// out[i] = ${expr} over ${views.length} strided input view(s), rank ${rank} after
+// coalescing; one invocation per output element, ${WG} per workgroup, no loops.
+const WG = ${WG}u;
+${decl}
+@group(0) @binding(0) var<uniform> p: Params;
+${bindings.join("\n")}
+@group(0) @binding(${views.length + 1}) var<storage, read_write> out: array<${wgslType(outDType)}>;
+${ENTRY_1D}
+  ${FLAT_INDEX}
+  if (i >= p.n) { return; }
+  ${idx.join("\n  ")}
+  ${loads.join("\n  ")}
+  out[i] = ${expr.replace(/\b([abc])\b/g, "$1v")};
+}
+`;
+  return { code, grid: grid1d(Math.ceil(n / WG)), params: data };
+}

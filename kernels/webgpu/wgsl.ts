@@ -1,0 +1,125 @@
+/**
+ * Shared pieces of the WGSL builders: the kernel description a builder returns (source, grid,
+ * params), the `Params` struct generator (one commented field per value), grid sizing for 1-D
+ * work over more than 65,535 workgroups, and the loop budget every kernel must respect.
+ * @module
+ */
+import type { DType } from "../dtype.ts";
+
+/**
+ * Most loop iterations one invocation may run, all loops together. Mesa's llvmpipe/lavapipe
+ * silently stop a shader after 65,535 iterations; we stay well below and split longer work
+ * across invocations or passes.
+ */
+export const LOOP_BUDGET = 16384;
+
+/** Threads per workgroup for the 1-D kernels. */
+export const WG = 256;
+
+/** Largest workgroup count per grid dimension (WebGPU's default limit). */
+export const MAX_GROUPS = 65535;
+
+/** One field of a kernel's `Params` uniform struct. */
+export interface Field {
+  /** WGSL identifier. */
+  name: string;
+  /** WGSL scalar type. */
+  type: "u32" | "i32" | "f32";
+  /** What the field means (becomes the comment in the source). */
+  doc: string;
+  /** Its value for this dispatch. */
+  value: number;
+}
+
+/** What a builder returns: everything needed to encode one dispatch. */
+export interface KernelSource {
+  /** The WGSL module (the pipeline cache key). */
+  code: string;
+  /** Workgroup counts. */
+  grid: [number, number, number];
+  /** Raw bytes of the Params struct (32-bit words), in field order. */
+  params: Uint32Array;
+}
+
+/** The WGSL storage element type of a dtype (float64 is not stored on WebGPU). */
+export function wgslType(dtype: DType): "f32" | "i32" {
+  return dtype === "int32" ? "i32" : "f32";
+}
+
+/** `struct Params { … }` with one commented line per field, plus the packed values. */
+export function paramsStruct(fields: Field[]): { decl: string; data: Uint32Array } {
+  const list = fields.length ? fields : [{ name: "unused", type: "u32", doc: "padding", value: 0 }];
+  const decl = `struct Params {\n${
+    list.map((f) => `  ${f.name}: ${f.type}, // ${f.doc}`).join("\n")
+  }\n}`;
+  const words = Math.ceil(list.length / 4) * 4; // uniform structs are 16-byte sized
+  const data = new Uint32Array(words);
+  const f32 = new Float32Array(data.buffer);
+  const i32 = new Int32Array(data.buffer);
+  list.forEach((f, i) => {
+    if (f.type === "f32") f32[i] = f.value;
+    else if (f.type === "i32") i32[i] = f.value;
+    else data[i] = f.value >>> 0;
+  });
+  return { decl, data };
+}
+
+/** Shorthand for a u32 field. */
+export function u(name: string, value: number, doc: string): Field {
+  return { name, type: "u32", value, doc };
+}
+
+/** A 1-D grid of `groups` workgroups folded into x·y when it exceeds 65,535. */
+export function grid1d(groups: number): [number, number, number] {
+  if (groups <= MAX_GROUPS) return [Math.max(groups, 1), 1, 1];
+  const y = Math.ceil(groups / MAX_GROUPS);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+/** The WGSL line computing the flat invocation index `i` of a grid made by `grid1d`. */
+export const FLAT_INDEX =
+  "let i = (wid.y * nwg.x + wid.x) * WG + lid.x; // flat index over the x·y folded grid";
+
+/** Entry point header of the 1-D kernels (workgroup ids, local id, grid size). */
+export const ENTRY_1D = `@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {`;
+
+/** Row-major strides. */
+export function strides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/**
+ * Merges adjacent axes that every operand walks contiguously (or broadcasts over entirely)
+ * and drops size-1 axes, so index arithmetic runs on the smallest rank. `opStrides[k][d]` is
+ * operand k's element stride along output axis d (0 when broadcast).
+ */
+export function coalesce(
+  shape: readonly number[],
+  opStrides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = opStrides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    if (
+      last >= 0 &&
+      opStrides.every((st, k) => outStrides[k][last] === st[d] * shape[d])
+    ) {
+      outShape[last] *= shape[d];
+      opStrides.forEach((st, k) => (outStrides[k][last] = st[d]));
+    } else {
+      outShape.push(shape[d]);
+      opStrides.forEach((st, k) => outStrides[k].push(st[d]));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
