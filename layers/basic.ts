@@ -1,0 +1,300 @@
+/**
+ * The parameter-free and simple 1-Lipschitz layers around SLL: channel padding, sum pooling,
+ * flatten, pooling-linear, the row-normalised last layer, and the MaxMin/GroupSort activations
+ * (Anil, Lucas, Grosse — "Sorting out Lipschitz function approximation", ICML 2019).
+ * Each states its Lipschitz constant in its doc; all are ≤ 1 in the L2 norm.
+ * @module
+ */
+import type { Tensor } from "../tensor/engine.ts";
+import {
+  add,
+  avgPool2d,
+  concat,
+  div,
+  matmul,
+  max,
+  maximum,
+  mean,
+  minimum,
+  mul,
+  norm,
+  pad,
+  reshape,
+  slice,
+  swapLast,
+} from "../tensor/ops.ts";
+import { type PRNGKey, split } from "../tensor/random.ts";
+import { fanInUniform } from "./init.ts";
+import { expectShape, type Initialized, type Layer } from "./layer.ts";
+
+/** Parameters of a layer that has none. */
+export type NoParams = Record<never, never>;
+
+/**
+ * Zero-pads the channel axis from C to `cout` (the reference's `PaddingChannels(mode="zero")`):
+ * an isometry, Lipschitz constant 1. Input [B, C, H, W].
+ *
+ * @example
+ * ```ts
+ * import { randomKey, zeros } from "@sll/sll";
+ * const layer = paddingChannels({ cout: 8 });
+ * const { params } = layer.init(randomKey(0), [1, 4, 4]); // outShape [8, 4, 4]
+ * const y = layer.apply(params, zeros([2, 1, 4, 4]));
+ * ```
+ */
+export function paddingChannels(config: { cout: number }): Layer<NoParams> {
+  const cout = config.cout;
+  const go = (c: number): number => {
+    if (!(Number.isInteger(cout) && cout >= c)) {
+      throw new RangeError(`paddingChannels: cout must be an integer ≥ ${c} channels, got ${cout}`);
+    }
+    return cout - c;
+  };
+  return {
+    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+      expectShape("paddingChannels", inShape, [null, null, null]);
+      go(inShape[0]);
+      return { outShape: [cout, inShape[1], inShape[2]], params: {} };
+    },
+    apply(_params: NoParams, x: Tensor): Tensor {
+      expectShape("paddingChannels", x.shape, [null, null, null, null], "input");
+      return pad(x, [[0, 0], [0, go(x.shape[1])], [0, 0], [0, 0]]);
+    },
+  };
+}
+
+/**
+ * Window sums divided by `divisor` over non-overlapping `size`×`size` windows (the reference's
+ * `AvgPool2d(4, divisor_override=4)`). Lipschitz constant size/divisor (1 for the default 4/4:
+ * each output sums 16 inputs, ‖Σ‖ ≤ 4‖·‖). Input [B, C, H, W] with H, W divisible by size.
+ *
+ * @example
+ * ```ts
+ * import { ones, randomKey } from "@sll/sll";
+ * const layer = sumPool();
+ * const y = layer.apply({}, ones([1, 1, 8, 8])); // all 4
+ * ```
+ */
+export function sumPool(config: { size?: number; divisor?: number } = {}): Layer<NoParams> {
+  const size = config.size ?? 4;
+  const divisor = config.divisor ?? 4;
+  return {
+    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+      expectShape("sumPool", inShape, [null, null, null]);
+      const [c, h, w] = inShape;
+      if (h % size !== 0 || w % size !== 0) {
+        throw new RangeError(`sumPool: spatial size ${h}×${w} is not divisible by ${size}`);
+      }
+      return { outShape: [c, h / size, w / size], params: {} };
+    },
+    apply(_params: NoParams, x: Tensor): Tensor {
+      return avgPool2d(x, { size, divisor });
+    },
+  };
+}
+
+/**
+ * Flattens every axis after the batch (C, H, W row-major, as `nn.Flatten`). An isometry.
+ *
+ * @example
+ * ```ts
+ * import { zeros } from "@sll/sll";
+ * const y = flatten().apply({}, zeros([2, 3, 4, 4])); // [2, 48]
+ * ```
+ */
+export function flatten(): Layer<NoParams> {
+  return {
+    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+      return { outShape: [inShape.reduce((a, b) => a * b, 1)], params: {} };
+    },
+    apply(_params: NoParams, x: Tensor): Tensor {
+      return reshape(x, [x.shape[0], -1]);
+    },
+  };
+}
+
+/** Configuration of {@linkcode poolingLinear}. */
+export interface PoolingLinearConfig {
+  /** Output features (the first ncout·⌊ncin/ncout⌋ inputs are used). */
+  cout: number;
+  /** "mean" (√k·mean of groups of k, default), "max" (group max) or "trunc" (first cout). */
+  agg?: "mean" | "max" | "trunc";
+}
+
+/**
+ * The reference's `PoolingLinear`: reduces [B, D] to [B, cout] by aggregating consecutive
+ * groups of k = ⌊D/cout⌋ features: √k·mean (= sum/√k), max, or truncation. Lipschitz constant 1
+ * in every mode (Cauchy–Schwarz for the sum, max is 1-Lipschitz per group).
+ *
+ * @example
+ * ```ts
+ * import { ones } from "@sll/sll";
+ * const y = poolingLinear({ cout: 2 }).apply({}, ones([1, 8])); // [[2, 2]]
+ * ```
+ */
+export function poolingLinear(config: PoolingLinearConfig): Layer<NoParams> {
+  const cout = config.cout;
+  const agg = config.agg ?? "mean";
+  if (!["mean", "max", "trunc"].includes(agg)) {
+    throw new RangeError(`poolingLinear: agg must be "mean", "max" or "trunc", got ${agg}`);
+  }
+  return {
+    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+      expectShape("poolingLinear", inShape, [null]);
+      if (!(Number.isInteger(cout) && cout >= 1 && cout <= inShape[0])) {
+        throw new RangeError(`poolingLinear: cout must be in [1, ${inShape[0]}], got ${cout}`);
+      }
+      return { outShape: [cout], params: {} };
+    },
+    apply(_params: NoParams, x: Tensor): Tensor {
+      const [b, d] = x.shape;
+      if (agg === "trunc") return slice(x, [0, 0], [b, cout]);
+      const k = Math.floor(d / cout);
+      const g = reshape(slice(x, [0, 0], [b, cout * k]), [b, cout, k]);
+      return agg === "mean" ? mul(mean(g, 2), Math.sqrt(k)) : max(g, 2);
+    },
+  };
+}
+
+/** Parameters of {@linkcode linearNormalized}: weight [out, in] (rows normalised at use), bias [out]. */
+export interface LinearParams {
+  /** W [out, in]. */
+  weight: Tensor;
+  /** b [out]. */
+  bias: Tensor;
+}
+
+/**
+ * Rows of W scaled to unit L2 norm: Ŵ = W / max(‖W_i‖, 1e-12) (as `F.normalize`).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@sll/sll";
+ * const w = normalizeRows(tensor([[3, 4]])); // [[0.6, 0.8]]
+ * ```
+ */
+export function normalizeRows(w: Tensor): Tensor {
+  // maximum keeps the gradient of the norm wherever it exceeds the clamp.
+  return div(w, maximum(norm(w, 1, true), 1e-12));
+}
+
+/** Configuration of {@linkcode linearNormalized}. */
+export interface LinearNormalizedConfig {
+  /** Output features (classes). */
+  features: number;
+}
+
+/**
+ * The reference's last layer `LinearNormalized`: y = Ŵx + b with the rows of W L2-normalised at
+ * use. Each logit is 1-Lipschitz and logit differences are ‖ŵ_i − ŵ_j‖-Lipschitz (≤ √2), which
+ * the certificate uses. Init as `nn.Linear`: W, b ~ U(±1/√in). Input [B, in].
+ *
+ * @example
+ * ```ts
+ * import { normal, randomKey } from "@sll/sll";
+ * const layer = linearNormalized({ features: 10 });
+ * const { params } = layer.init(randomKey(0), [64]);
+ * const logits = layer.apply(params, normal(randomKey(1), [4, 64]));
+ * ```
+ */
+export function linearNormalized(config: LinearNormalizedConfig): Layer<LinearParams> {
+  const out = config.features;
+  return {
+    init(key: PRNGKey, inShape: readonly number[]): Initialized<LinearParams> {
+      expectShape("linearNormalized", inShape, [null]);
+      const [kw, kb] = split(key, 2);
+      const fin = inShape[0];
+      return {
+        outShape: [out],
+        params: {
+          weight: fanInUniform(kw, [out, fin], fin),
+          bias: fanInUniform(kb, [out], fin),
+        },
+      };
+    },
+    apply(params: LinearParams, x: Tensor): Tensor {
+      return add(matmul(x, swapLast(normalizeRows(params.weight))), params.bias);
+    },
+  };
+}
+
+/**
+ * MaxMin activation (Anil et al., 2019): splits the channels (axis 1) into halves a, b and
+ * returns concat(max(a, b), min(a, b)). A permutation of each (a_i, b_i) pair: gradient-norm
+ * preserving, Lipschitz constant 1. Axis 1 must be even.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@sll/sll";
+ * const y = maxMin().apply({}, tensor([[1, 5, 3, 2]])); // [[3, 5, 1, 2]]
+ * ```
+ */
+export function maxMin(): Layer<NoParams> {
+  return {
+    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+      if (inShape.length < 1 || inShape[0] % 2 !== 0) {
+        throw new RangeError(`maxMin: the channel axis must be even, got [${inShape.join(", ")}]`);
+      }
+      return { outShape: [...inShape], params: {} };
+    },
+    apply(_params: NoParams, x: Tensor): Tensor {
+      const c = x.shape[1];
+      if (c % 2 !== 0) throw new RangeError(`maxMin: axis 1 must be even, got ${c}`);
+      const begin = x.shape.map(() => 0);
+      const size = [...x.shape];
+      size[1] = c / 2;
+      const a = slice(x, begin, size);
+      const b = slice(x, begin.map((v, i) => (i === 1 ? c / 2 : v)), size);
+      return concat([maximum(a, b), minimum(a, b)], 1);
+    },
+  };
+}
+
+/**
+ * GroupSort activation (Anil et al., 2019): sorts each group of `groupSize` consecutive channels
+ * (axis 1) in descending order, by an odd–even transposition network of max/min exchanges.
+ * A permutation per input: Lipschitz constant 1. groupSize 2 sorts adjacent pairs.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@sll/sll";
+ * const y = groupSort({ groupSize: 4 }).apply({}, tensor([[1, 5, 3, 2]])); // [[5, 3, 2, 1]]
+ * ```
+ */
+export function groupSort(config: { groupSize?: number } = {}): Layer<NoParams> {
+  const g = config.groupSize ?? 2;
+  if (!(Number.isInteger(g) && g >= 1)) {
+    throw new RangeError(`groupSort: groupSize must be a positive integer, got ${g}`);
+  }
+  return {
+    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+      if (inShape.length < 1 || inShape[0] % g !== 0) {
+        throw new RangeError(
+          `groupSort: the channel axis of [${inShape.join(", ")}] is not divisible by ${g}`,
+        );
+      }
+      return { outShape: [...inShape], params: {} };
+    },
+    apply(_params: NoParams, x: Tensor): Tensor {
+      const [b, c, ...rest] = x.shape;
+      if (c % g !== 0) throw new RangeError(`groupSort: axis 1 (${c}) is not divisible by ${g}`);
+      const grouped = reshape(x, [b, c / g, g, ...rest]);
+      const zero = grouped.shape.map(() => 0);
+      const one = [...grouped.shape];
+      one[2] = 1;
+      let cols: Tensor[] = Array.from(
+        { length: g },
+        (_, i) => slice(grouped, zero.map((v, a) => (a === 2 ? i : v)), one),
+      );
+      for (let round = 0; round < g; round++) {
+        const next = [...cols];
+        for (let i = round % 2; i + 1 < g; i += 2) {
+          next[i] = maximum(cols[i], cols[i + 1]);
+          next[i + 1] = minimum(cols[i], cols[i + 1]);
+        }
+        cols = next;
+      }
+      return reshape(g === 1 ? grouped : concat(cols, 2), x.shape);
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * Convex potential layers (CPL; Meunier, Delattre, Araujo, Allauzen — "A Dynamical System
+ * Perspective for Lipschitz Neural Networks", ICML 2022): y = x − (2/‖W‖₂²)·Wᵀσ(Wx + b), σ = ReLU.
+ * ‖W‖₂ comes from power iteration whose vector `u` is EXPLICIT state in the parameter tree:
+ * `apply` never mutates it; `layer.refresh(params, n)` returns new params with u advanced n steps.
+ * @module
+ */
+import type { Tensor } from "../tensor/engine.ts";
+import {
+  add,
+  conv2d,
+  convTranspose2d,
+  div,
+  matmul,
+  maximum,
+  mul,
+  norm,
+  relu,
+  stopGradient,
+  sub,
+  sum,
+  swapLast,
+} from "../tensor/ops.ts";
+import { normal, type PRNGKey, split } from "../tensor/random.ts";
+import { fanInUniform, fans, xavierNormal } from "./init.ts";
+import { expectShape, type Initialized, type Layer } from "./layer.ts";
+
+/** Parameters of the CPL layers. `u` is power-iteration state, not trained (gradient 0). */
+export interface CplParams {
+  /** W [inner, features] (dense) or K [inner, cin, k, k] (conv). */
+  weight: Tensor;
+  /** b [1, inner] (dense) or [1, inner, 1, 1] (conv). */
+  bias: Tensor;
+  /** Unit power-iteration vector in input space: [1, features] or [1, cin, H, W]. */
+  u: Tensor;
+}
+
+/** A CPL layer: a {@linkcode Layer} plus `refresh`, the pure power-iteration state update. */
+export interface CplLayer extends Layer<CplParams> {
+  /**
+   * Returns `{ ...params, u }` with u advanced by `iterations` steps of u ← WᵀWu/‖WᵀWu‖ (u is
+   * cut from the gradient). Call it after each optimiser step (one iteration suffices then), or
+   * with many iterations before certifying: the bound is exact only when u has converged.
+   */
+  refresh(params: CplParams, iterations?: number): CplParams;
+}
+
+function unit(v: Tensor): Tensor {
+  return div(v, maximum(norm(v), 1e-12));
+}
+
+function makeCpl(
+  name: string,
+  fwd: (w: Tensor, x: Tensor) => Tensor,
+  adj: (w: Tensor, y: Tensor) => Tensor,
+  initParams: (key: PRNGKey, inShape: readonly number[]) => Initialized<CplParams>,
+  applyIterations: number,
+): CplLayer {
+  const step = (w: Tensor, u: Tensor): Tensor => unit(adj(w, fwd(w, u)));
+  const refresh = (params: CplParams, iterations = 1): CplParams => {
+    const w = stopGradient(params.weight);
+    let u = stopGradient(params.u);
+    for (let i = 0; i < iterations; i++) u = step(w, u);
+    return { ...params, u: stopGradient(u) };
+  };
+  return {
+    init(key: PRNGKey, inShape: readonly number[]): Initialized<CplParams> {
+      const r = initParams(key, inShape);
+      return { outShape: r.outShape, params: refresh(r.params, 50) };
+    },
+    apply(params: CplParams, x: Tensor): Tensor {
+      const w0 = stopGradient(params.weight);
+      let u = stopGradient(params.u);
+      for (let i = 0; i < applyIterations; i++) u = step(w0, u);
+      // ‖W‖₂² ≈ ‖W u‖² for the converged unit u (a constant); differentiable in W.
+      const wu = fwd(params.weight, stopGradient(u));
+      const sigma2 = sum(mul(wu, wu));
+      const h = relu(add(fwd(params.weight, x), params.bias));
+      return sub(x, mul(adj(params.weight, h), div(2, sigma2)));
+    },
+    refresh(params: CplParams, iterations?: number): CplParams {
+      if (!(params && params.u)) throw new TypeError(`${name}.refresh: params have no u state`);
+      return refresh(params, iterations);
+    },
+  };
+}
+
+/** Configuration of {@linkcode cplDense}. */
+export interface CplDenseConfig {
+  /** Input (= output) features. */
+  features: number;
+  /** Rows of W (default: features). */
+  inner?: number;
+  /** Power-iteration steps run (without storing) inside `apply` (default 1). */
+  iterations?: number;
+}
+
+/**
+ * CPL dense layer (Meunier et al., 2022): y = x − (2/‖W‖₂²)·Wᵀ relu(Wx + b). Lipschitz
+ * constant ≤ 1 when ‖W‖₂ is exact (u converged; keep it fresh with `refresh`). Init: W
+ * Xavier-normal, b U(±1/√features), u after 50 power iterations. Input [B, features].
+ *
+ * @example
+ * ```ts
+ * import { normal, randomKey } from "@sll/sll";
+ * const layer = cplDense({ features: 16, inner: 32 });
+ * let { params } = layer.init(randomKey(0), [16]);
+ * const y = layer.apply(params, normal(randomKey(1), [4, 16]));
+ * params = layer.refresh(params, 1); // after an optimiser step
+ * ```
+ */
+export function cplDense(config: CplDenseConfig): CplLayer {
+  const f = config.features;
+  const inner = config.inner ?? f;
+  return makeCpl(
+    "cplDense",
+    (w, x) => matmul(x, swapLast(w)),
+    (w, y) => matmul(y, w),
+    (key, inShape) => {
+      expectShape("cplDense", inShape, [f]);
+      const [kw, kb, ku] = split(key, 3);
+      return {
+        outShape: [f],
+        params: {
+          weight: xavierNormal(kw, [inner, f]),
+          bias: fanInUniform(kb, [1, inner], f),
+          u: unit(normal(ku, [1, f])),
+        },
+      };
+    },
+    config.iterations ?? 1,
+  );
+}
+
+/** Configuration of {@linkcode cplConv}. */
+export interface CplConvConfig {
+  /** Input (= output) channels. */
+  cin: number;
+  /** Inner channels of K (default: cin). */
+  inner?: number;
+  /** Odd kernel size (default 3). */
+  kernel?: number;
+  /** Power-iteration steps run (without storing) inside `apply` (default 1). */
+  iterations?: number;
+}
+
+/**
+ * CPL convolution (Meunier et al., 2022): y = x − (2/‖K‖₂²)·convT(relu(conv(x, K) + b), K),
+ * ‖K‖₂ the operator norm of the zero-padded convolution on the init's H×W (power iteration on
+ * u [1, cin, H, W]). Lipschitz constant ≤ 1 when u has converged. Input [B, cin, H, W].
+ *
+ * @example
+ * ```ts
+ * import { normal, randomKey } from "@sll/sll";
+ * const layer = cplConv({ cin: 4, inner: 8 });
+ * const { params } = layer.init(randomKey(0), [4, 8, 8]);
+ * const y = layer.apply(params, normal(randomKey(1), [2, 4, 8, 8]));
+ * ```
+ */
+export function cplConv(config: CplConvConfig): CplLayer {
+  const cin = config.cin;
+  const inner = config.inner ?? cin;
+  const ks = config.kernel ?? 3;
+  if (!(Number.isInteger(ks) && ks % 2 === 1)) {
+    throw new RangeError(`cplConv: kernel must be an odd integer, got ${ks}`);
+  }
+  const pad = Math.floor(ks / 2);
+  return makeCpl(
+    "cplConv",
+    (w, x) => conv2d(x, w, { padding: pad }),
+    (w, y) => convTranspose2d(y, w, { padding: pad }),
+    (key, inShape) => {
+      expectShape("cplConv", inShape, [cin, null, null]);
+      const [kw, kb, ku] = split(key, 3);
+      const shape = [inner, cin, ks, ks];
+      return {
+        outShape: [...inShape],
+        params: {
+          weight: xavierNormal(kw, shape),
+          bias: fanInUniform(kb, [1, inner, 1, 1], fans(shape)[0]),
+          u: unit(normal(ku, [1, ...inShape])),
+        },
+      };
+    },
+    config.iterations ?? 1,
+  );
+}

@@ -1,0 +1,244 @@
+/**
+ * SDP-based Lipschitz Layers (SLL; Araujo, Havens, Delattre, Allauzen, Hu — "A Unified Algebraic
+ * Perspective on Lipschitz Neural Networks", ICLR 2023): residual layers
+ * y = x − 2·Wᵀ(t ⊙ relu(Wx + b)) whose rescaling t makes them 1-Lipschitz for any W, b, q.
+ * Parameters are named as the reference PyTorch code (`kernel|weight`, `bias`, `q`) with the same
+ * shapes, so its state dicts map one-to-one.
+ * @module
+ */
+import type { Tensor } from "../tensor/engine.ts";
+import {
+  abs,
+  add,
+  conv2d,
+  convTranspose2d,
+  div,
+  equal,
+  exp,
+  matmul,
+  mul,
+  relu,
+  reshape,
+  sub,
+  sum,
+  swapLast,
+  where,
+} from "../tensor/ops.ts";
+import { normal, type PRNGKey, split } from "../tensor/random.ts";
+import { fanInUniform, fans, xavierNormal } from "./init.ts";
+import { expectShape, type Initialized, type Layer } from "./layer.ts";
+
+/**
+ * How q enters the SLL rescaling. `"paper"`: t_i = 1/Σ_j A_ij·exp(q_j − q_i) (Theorem 3 of the
+ * paper). `"reference"`: what the reference PyTorch conv layer computes — both exponentials act
+ * on the same axis, so q cancels (t_i = 1/Σ_j A_ij) and its gradient is 0. The dense layer of the
+ * reference follows the paper, so both modes agree there. Both modes are 1-Lipschitz.
+ */
+export type QMode = "paper" | "reference";
+
+/** Parameters of {@linkcode sllConv}: kernel [inner, cin, k, k], bias [1, inner, 1, 1], q [inner]. */
+export interface SllConvParams {
+  /** K [inner, cin, k, k] (OIHW). */
+  kernel: Tensor;
+  /** b [1, inner, 1, 1]. */
+  bias: Tensor;
+  /** q [inner]; the rescaling uses exp(q). */
+  q: Tensor;
+}
+
+/** Parameters of {@linkcode sllDense}: weight [inner, features], bias [1, inner], q [inner]. */
+export interface SllDenseParams {
+  /** W [inner, features]. */
+  weight: Tensor;
+  /** b [1, inner]. */
+  bias: Tensor;
+  /** q [inner]; the rescaling uses exp(q). */
+  q: Tensor;
+}
+
+/**
+ * 1/s elementwise, with 0 where s = 0; the denominator is selected before dividing so the
+ * gradient stays finite (0) there.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@sll/sll";
+ * const t = safeInverse(tensor([2, 0])); // [0.5, 0]
+ * ```
+ */
+export function safeInverse(s: Tensor): Tensor {
+  const isZero = equal(s, 0);
+  return where(isZero, 0, div(1, where(isZero, 1, s)));
+}
+
+/** Σ_j A_ij·exp(q_j − q_i) (paper) or Σ_j A_ij (reference), for A [n, n], q [n]. */
+function weightedRowSums(a: Tensor, q: Tensor | null): Tensor {
+  if (q === null) return sum(a, 1);
+  const n = q.shape[0];
+  const ratio = exp(sub(reshape(q, [1, n]), reshape(q, [n, 1]))); // [i, j] = exp(q_j − q_i)
+  return sum(mul(a, ratio), 1);
+}
+
+/**
+ * The SLL conv rescaling t [inner]: with G = conv2d(K, K, padding k−1) (the kernel [inner, cin,
+ * k, k] taken as a batch of `inner` images of `cin` channels, convolved with itself as weight)
+ * and A_ij = Σ_{u,v} |G_ijuv|, t_i = 1/Σ_j A_ij·exp(q_j − q_i) ("paper") or 1/Σ_j A_ij
+ * ("reference"); 0 where the sum is 0.
+ *
+ * @example
+ * ```ts
+ * import { randomKey } from "@sll/sll";
+ * const layer = sllConv({ cin: 4, inner: 6 });
+ * const { params } = layer.init(randomKey(0), [4, 8, 8]);
+ * const t = sllConvT(params, "paper"); // [6]
+ * ```
+ */
+export function sllConvT(params: SllConvParams, qMode: QMode = "paper"): Tensor {
+  const k = params.kernel;
+  const g = conv2d(k, k, { padding: [k.shape[2] - 1, k.shape[3] - 1] }); // [inner, inner, 2k−1, 2k−1]
+  const a = sum(abs(g), [2, 3]);
+  return safeInverse(weightedRowSums(a, qMode === "paper" ? params.q : null));
+}
+
+/**
+ * The SLL dense rescaling t [inner]: t_i = 1/Σ_j |WWᵀ|_ij·exp(q_j − q_i), 0 where the sum is 0
+ * (the same in both q modes).
+ *
+ * @example
+ * ```ts
+ * import { randomKey } from "@sll/sll";
+ * const layer = sllDense({ features: 4, inner: 6 });
+ * const { params } = layer.init(randomKey(0), [4]);
+ * const t = sllDenseT(params); // [6]
+ * ```
+ */
+export function sllDenseT(params: SllDenseParams): Tensor {
+  const w = params.weight;
+  const a = abs(matmul(w, swapLast(w)));
+  return safeInverse(weightedRowSums(a, params.q));
+}
+
+function checkPositiveInt(name: string, what: string, v: unknown): number {
+  if (!(typeof v === "number" && Number.isInteger(v) && v > 0)) {
+    throw new RangeError(`${name}: ${what} must be a positive integer, got ${String(v)}`);
+  }
+  return v;
+}
+
+function checkQMode(name: string, q: unknown): QMode {
+  if (q === undefined) return "paper";
+  if (q !== "paper" && q !== "reference") {
+    throw new RangeError(`${name}: qMode must be "paper" or "reference", got ${JSON.stringify(q)}`);
+  }
+  return q;
+}
+
+/** Configuration of {@linkcode sllConv}. */
+export interface SllConvConfig {
+  /** Input (= output) channels. */
+  cin: number;
+  /** Inner channels of K (the reference's `conv_inner_dim`). */
+  inner: number;
+  /** Odd kernel size (default 3); padding k//2 keeps the spatial size. */
+  kernel?: number;
+  /** How q enters t (default "paper"); see {@linkcode QMode}. */
+  qMode?: QMode;
+}
+
+/**
+ * SLL convolution (Araujo et al., ICLR 2023):
+ * y = x − 2·convT(t ⊙ relu(conv(x, K) + b), K), t from {@linkcode sllConvT}.
+ * Lipschitz constant ≤ 1 for every K, b, q (the SDP condition of the paper's Theorem 3).
+ * Init as the reference: K Xavier-normal, b U(±1/√(cin·k²)), q N(0, 1).
+ * Input [B, cin, H, W] → output of the same shape.
+ *
+ * @example
+ * ```ts
+ * import { normal, randomKey } from "@sll/sll";
+ * const layer = sllConv({ cin: 4, inner: 6 });
+ * const { params } = layer.init(randomKey(0), [4, 8, 8]);
+ * const y = layer.apply(params, normal(randomKey(1), [2, 4, 8, 8]));
+ * ```
+ */
+export function sllConv(config: SllConvConfig): Layer<SllConvParams> {
+  const name = "sllConv";
+  const cin = checkPositiveInt(name, "cin", config.cin);
+  const inner = checkPositiveInt(name, "inner", config.inner);
+  const ks = checkPositiveInt(name, "kernel", config.kernel ?? 3);
+  if (ks % 2 !== 1) throw new RangeError(`${name}: kernel must be odd, got ${ks}`);
+  const qMode = checkQMode(name, config.qMode);
+  const pad = Math.floor(ks / 2);
+  return {
+    init(key: PRNGKey, inShape: readonly number[]): Initialized<SllConvParams> {
+      expectShape(name, inShape, [cin, null, null]);
+      const [kk, kb, kq] = split(key, 3);
+      const shape = [inner, cin, ks, ks];
+      return {
+        outShape: [...inShape],
+        params: {
+          kernel: xavierNormal(kk, shape),
+          bias: fanInUniform(kb, [1, inner, 1, 1], fans(shape)[0]),
+          q: normal(kq, [inner]),
+        },
+      };
+    },
+    apply(params: SllConvParams, x: Tensor): Tensor {
+      expectShape(name, x.shape, [null, cin, null, null], "input");
+      const t = reshape(sllConvT(params, qMode), [1, inner, 1, 1]);
+      const k = params.kernel;
+      const h = mul(t, relu(add(conv2d(x, k, { padding: pad }), params.bias)));
+      return sub(x, mul(convTranspose2d(h, k, { padding: pad }), 2));
+    },
+  };
+}
+
+/** Configuration of {@linkcode sllDense}. */
+export interface SllDenseConfig {
+  /** Input (= output) features. */
+  features: number;
+  /** Rows of W (the reference's `dense_inner_dim`). */
+  inner: number;
+  /** Accepted for symmetry with sllConv; the dense layer uses q as the paper in both modes. */
+  qMode?: QMode;
+}
+
+/**
+ * SLL dense layer (Araujo et al., ICLR 2023): y = x − 2·Wᵀ(t ⊙ relu(Wx + b)),
+ * t_i = 1/Σ_j |WWᵀ|_ij·exp(q_j − q_i). Lipschitz constant ≤ 1 for every W, b, q.
+ * Init as the reference: W Xavier-normal, b U(±1/√features), q N(0, 1). Input [B, features].
+ *
+ * @example
+ * ```ts
+ * import { normal, randomKey } from "@sll/sll";
+ * const layer = sllDense({ features: 16, inner: 32 });
+ * const { params } = layer.init(randomKey(0), [16]);
+ * const y = layer.apply(params, normal(randomKey(1), [8, 16]));
+ * ```
+ */
+export function sllDense(config: SllDenseConfig): Layer<SllDenseParams> {
+  const name = "sllDense";
+  const features = checkPositiveInt(name, "features", config.features);
+  const inner = checkPositiveInt(name, "inner", config.inner);
+  checkQMode(name, config.qMode);
+  return {
+    init(key: PRNGKey, inShape: readonly number[]): Initialized<SllDenseParams> {
+      expectShape(name, inShape, [features]);
+      const [kw, kb, kq] = split(key, 3);
+      return {
+        outShape: [features],
+        params: {
+          weight: xavierNormal(kw, [inner, features]),
+          bias: fanInUniform(kb, [1, inner], features),
+          q: normal(kq, [inner]),
+        },
+      };
+    },
+    apply(params: SllDenseParams, x: Tensor): Tensor {
+      expectShape(name, x.shape, [null, features], "input");
+      const w = params.weight;
+      const t = sllDenseT(params);
+      const h = mul(t, relu(add(matmul(x, swapLast(w)), params.bias)));
+      return sub(x, mul(matmul(h, w), 2));
+    },
+  };
+}

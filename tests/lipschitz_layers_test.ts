@@ -1,0 +1,99 @@
+/**
+ * 1-Lipschitz property of every layer of layers/ and of whole networks: `isOneLipschitz` draws
+ * parameters (badly scaled W, K, q included) and input pairs, in float64 on the CPU backend.
+ * Shapes stay small: the CPU conv is plain TypeScript.
+ */
+import assert from "node:assert/strict";
+import {
+  aolConv,
+  aolDense,
+  cplConv,
+  cplDense,
+  flatten,
+  groupSort,
+  linearNormalized,
+  lipschitzNetwork,
+  maxMin,
+  orthogonalDense,
+  paddingChannels,
+  poolingLinear,
+  serial,
+  sllConv,
+  sllDense,
+  sumPool,
+} from "../layers/mod.ts";
+import type { CplParams, Layer } from "../layers/mod.ts";
+import { memory } from "../tensor/engine.ts";
+import { isOneLipschitz, type OneLipschitzOptions } from "../testing.ts";
+
+function lipTest<P>(name: string, layer: Layer<P>, options: OneLipschitzOptions<P>): void {
+  Deno.test(`1-Lipschitz: ${name}`, async () => {
+    const before = memory().tensors;
+    await isOneLipschitz(layer, { seed: 20240601, name, ...options });
+    assert.equal(memory().tensors, before, "live tensors back to baseline");
+  });
+}
+
+lipTest("sllConv paper", sllConv({ cin: 3, inner: 4 }), { inShape: [3, 5, 5] });
+lipTest("sllConv reference", sllConv({ cin: 3, inner: 4, qMode: "reference" }), {
+  inShape: [3, 5, 5],
+});
+lipTest("sllConv kernel 5", sllConv({ cin: 2, inner: 3, kernel: 5 }), { inShape: [2, 6, 6] });
+lipTest("sllDense", sllDense({ features: 7, inner: 5 }), { inShape: [7] });
+lipTest("sllDense wide inner", sllDense({ features: 4, inner: 12 }), { inShape: [4] });
+lipTest("paddingChannels", paddingChannels({ cout: 5 }), { inShape: [2, 4, 4] });
+lipTest("sumPool", sumPool(), { inShape: [2, 8, 8] });
+lipTest("flatten", flatten(), { inShape: [2, 3, 3] });
+lipTest("poolingLinear mean", poolingLinear({ cout: 3 }), { inShape: [10] });
+lipTest("poolingLinear max", poolingLinear({ cout: 3, agg: "max" }), { inShape: [9] });
+lipTest("poolingLinear trunc", poolingLinear({ cout: 3, agg: "trunc" }), { inShape: [9] });
+lipTest("linearNormalized per logit", serial(linearNormalized({ features: 1 })), {
+  inShape: [6],
+});
+lipTest("aolDense", aolDense({ features: 5 }), { inShape: [7] });
+lipTest("aolConv", aolConv({ cout: 4 }), { inShape: [3, 5, 5] });
+const cplD = cplDense({ features: 6, inner: 9 });
+lipTest("cplDense", cplD, {
+  inShape: [6],
+  prepare: (p: CplParams) => cplD.refresh(p, 300),
+});
+const cplC = cplConv({ cin: 2, inner: 3 });
+lipTest("cplConv", cplC, {
+  inShape: [2, 4, 4],
+  numRuns: 6,
+  prepare: (p: CplParams) => cplC.refresh(p, 300),
+});
+lipTest("orthogonalDense square", orthogonalDense({ features: 6 }), { inShape: [6] });
+lipTest("orthogonalDense wide", orthogonalDense({ features: 3, iterations: 5 }), {
+  inShape: [7],
+});
+lipTest("orthogonalDense tall", orthogonalDense({ features: 7 }), { inShape: [3] });
+lipTest("maxMin", maxMin(), { inShape: [6] });
+lipTest("maxMin conv", maxMin(), { inShape: [4, 2, 2] });
+lipTest("groupSort 3", groupSort({ groupSize: 3 }), { inShape: [9] });
+lipTest(
+  "serial mixed stack",
+  serial(aolDense({ features: 6 }), maxMin(), sllDense({ features: 6, inner: 4 })),
+  { inShape: [5] },
+);
+
+// The SLL network minus its last layer is 1-Lipschitz; with linearNormalized each logit is.
+const small = {
+  inputShape: [1, 8, 8] as [number, number, number],
+  numClasses: 1,
+  nConv: 2,
+  nDense: 2,
+  width: 3,
+  convInnerDim: 2,
+  denseInnerDim: 5,
+  mean: [0.5],
+};
+lipTest("lipschitzNetwork (paper q, one logit)", lipschitzNetwork(small), {
+  inShape: [1, 8, 8],
+  numRuns: 6,
+});
+lipTest(
+  "lipschitzNetwork (reference q, one logit)",
+  lipschitzNetwork({ ...small, qMode: "reference" }),
+  { inShape: [1, 8, 8], numRuns: 6 },
+);
