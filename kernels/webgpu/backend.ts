@@ -315,7 +315,13 @@ function checkGrid(lbl: string, k: KernelSource): void {
   }
 }
 
-function matmulRun(ctx: Ctx, [a, b]: Arg[], out: OutInfo): GpuStorage {
+function matmulRun(
+  ctx: Ctx,
+  [a, b]: Arg[],
+  out: OutInfo,
+  transA: boolean,
+  transB: boolean,
+): GpuStorage {
   const lbl = label("matmul", [a, b]);
   if (a.dtype === "int32") {
     const fa = castTo(ctx, `${lbl} (to float32)`, a, "float32");
@@ -324,6 +330,8 @@ function matmulRun(ctx: Ctx, [a, b]: Arg[], out: OutInfo): GpuStorage {
       ctx,
       [{ ...a, storage: fa, dtype: "float32" }, { ...b, storage: fb, dtype: "float32" }],
       { shape: out.shape, dtype: "float32" },
+      transA,
+      transB,
     );
     ctx.release(fa);
     ctx.release(fb);
@@ -337,29 +345,41 @@ function matmulRun(ctx: Ctx, [a, b]: Arg[], out: OutInfo): GpuStorage {
     return o;
   }
   const r = out.shape.length;
-  const m = a.shape[a.shape.length - 2], k = a.shape[a.shape.length - 1];
-  const n = b.shape[b.shape.length - 1];
+  const ra = a.shape.length, rb = b.shape.length;
+  const [m, k] = transA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+  const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
   const outBatch = out.shape.slice(0, r - 2);
   const nb = sizeOf(outBatch);
   const temps: GpuStorage[] = [];
-  const operand = (x: Arg, rows: number, cols: number): { buf: GpuStorage; stride: number } => {
+  // A is read as stored ([k, m] when transposed); B is copied to [k, n] when it is stored
+  // transposed, so the kernel's column loads stay contiguous vec4s
+  const operand = (x: Arg, trans: boolean): { buf: GpuStorage; stride: number } => {
+    const xr = x.shape.length;
+    const mat = x.shape[xr - 2] * x.shape[xr - 1];
     const xb = sizeOf(x.shape.slice(0, -2));
-    if (xb === nb) return { buf: x.storage, stride: rows * cols };
-    if (xb === 1) return { buf: x.storage, stride: 0 };
-    const full = [...outBatch, rows, cols];
-    const t = ctx.alloc(sizeOf(full) * BYTES);
+    if (!trans && (xb === nb || xb === 1)) return { buf: x.storage, stride: xb === 1 ? 0 : mat };
+    const batch = xb === 1 ? [] : outBatch;
+    const stored = [...batch, x.shape[xr - 2], x.shape[xr - 1]];
+    const v = broadcastView(x.shape, stored, x.dtype);
+    let shape = stored;
+    if (trans) {
+      const st = v.strides;
+      [st[st.length - 2], st[st.length - 1]] = [st[st.length - 1], st[st.length - 2]];
+      shape = [...batch, x.shape[xr - 1], x.shape[xr - 2]];
+    }
+    const t = ctx.alloc(sizeOf(shape) * BYTES);
     ctx.dispatch(
-      `${lbl} (broadcast batch)`,
-      mapKernel("a", [broadcastView(x.shape, full, x.dtype)], full, x.dtype),
+      `${lbl} (${trans ? "transpose" : "broadcast batch"})`,
+      mapKernel("a", [v], shape, x.dtype),
       [x.storage],
       t,
     );
     temps.push(t);
-    return { buf: t, stride: rows * cols };
+    return { buf: t, stride: xb === 1 ? 0 : mat };
   };
-  const A = operand(a, m, k), B = operand(b, k, n);
+  const A = operand(a, false), B = operand(b, transB);
   const { parts } = matmulParts(k);
-  const ks = matmulKernel(m, k, n, nb, A.stride, B.stride);
+  const ks = matmulKernel(m, k, n, nb, A.stride, B.stride, transA);
   checkGrid(lbl, ks);
   let o = ctx.alloc(parts * nb * m * n * BYTES);
   if (nb * m * n > 0) ctx.dispatch(lbl, ks, [A.buf, B.buf], o);
@@ -489,7 +509,7 @@ const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
     }
     void out;
   },
-  matmul: (ctx, inputs, _p, out) => matmulRun(ctx, inputs, out),
+  matmul: (ctx, inputs, p, out) => matmulRun(ctx, inputs, out, p.transA, p.transB),
   // reshape aliases storage in the engine; the kernel (a copy) exists for completeness
   reshape: (ctx, [x], _p, out) =>
     mapOut(ctx, "reshape", "a", [x], [contiguous(x.shape, x.dtype)], out),

@@ -31,6 +31,7 @@ export function matmulKernel(
   batch: number,
   aStride: number,
   bStride: number,
+  transA = false,
 ): KernelSource {
   const { parts, kChunk } = matmulParts(k);
   const vec = n % 4 === 0;
@@ -45,9 +46,11 @@ export function matmulKernel(
     u("cStride", batch * m * n, "elements between the parts' outputs"),
   ]);
   const rows = Array.from({ length: TM }, (_, r) => r);
-  const bLoad = vec ? "let bv = b4[(kk * p.n + col) / 4u];" : `let bo = kk * p.n;
-      let bv = vec4<f32>(b[bo + c0], b[bo + c1], b[bo + c2], b[bo + c3]);`;
-  const code = `// C[z][r, c] = Σ_{kk ∈ chunk(part)} A[z][r, kk] · B[z][kk, c]
+  const bLoad = vec ? "let bv = b4[(bBase + kk * p.n + col) / 4u];" : `let bo = bBase + kk * p.n;
+    let bv = vec4<f32>(b[bo + c0], b[bo + c1], b[bo + c2], b[bo + c3]);`;
+  const code = `// C[z][r, c] = Σ_{kk ∈ chunk(part)} A[z][r, kk] · B[z][kk, c]${
+    transA ? ", A stored transposed [k, m]" : ""
+  }
 // workgroup (x, y, z): columns [x·${MM_WG * 4}, +${MM_WG * 4}), rows [y·${TM}, +${TM}),
 // z = part · batch + item; each invocation accumulates a ${TM}×4 block, ≤ ${LOOP_BUDGET} k steps.
 ${decl}
@@ -65,21 +68,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let k1 = min(p.k, k0 + p.kChunk);
   // clamp out-of-range rows/columns for the loads; their results are not stored
   ${
-    rows.map((r) => `let ar${r} = item * p.aStride + min(row0 + ${r}u, p.m - 1u) * p.k;`).join(
-      "\n  ",
-    )
+    rows.map((r) =>
+      `let ar${r} = item * p.aStride + min(row0 + ${r}u, p.m - 1u)${transA ? "" : " * p.k"};`
+    ).join("\n  ")
   }
   ${vec ? "" : [0, 1, 2, 3].map((j) => `let c${j} = min(col + ${j}u, p.n - 1u);`).join("\n  ")}
-  ${vec ? "let bBase = item * p.bStride;" : "let bBase = item * p.bStride;"}
+  let bBase = item * p.bStride;
   ${rows.map((r) => `var acc${r} = vec4<f32>(0.0);`).join("\n  ")}
   for (var kk0 = k0; kk0 < k1; kk0++) {
     let kk = kk0;
-    ${
-    vec
-      ? "let bv = b4[(bBase + kk * p.n + col) / 4u];"
-      : bLoad.replace("kk * p.n", "bBase + kk * p.n")
-  }
-    ${rows.map((r) => `acc${r} += a[ar${r} + kk] * bv;`).join("\n    ")}
+    ${bLoad}
+    ${rows.map((r) => `acc${r} += a[ar${r} + ${transA ? "kk * p.m" : "kk"}] * bv;`).join("\n    ")}
   }
   if (col >= p.n) { return; }
   let cBase = part * p.cStride + item * p.m * p.n;
