@@ -16,3 +16,12 @@
  */
 export * from "./tensor/mod.ts";
 export * from "./autodiff/mod.ts";
+export * from "./layers/mod.ts";
+export * from "./certify/mod.ts";
+export {
+  marginBoosting,
+  marginLoss,
+  offsetCrossEntropy,
+  type OffsetCrossEntropyOptions,
+  xentMargin,
+} from "./train/losses.ts";

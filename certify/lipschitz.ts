@@ -137,8 +137,10 @@ export interface LipschitzRow {
 
 /** The parts of a network {@linkcode lipschitzReport} needs (a `lipschitzNetwork` has them). */
 export interface LayeredModel {
+  /** The modules, in order. */
   // deno-lint-ignore no-explicit-any
   readonly layers: readonly Layer<any>[];
+  /** Per-example input shape of each module. */
   readonly shapes: readonly (readonly number[])[];
 }
 

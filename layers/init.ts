@@ -7,7 +7,14 @@ import type { Tensor } from "../tensor/engine.ts";
 import { mul } from "../tensor/ops.ts";
 import { normal, type PRNGKey, uniform } from "../tensor/random.ts";
 
-/** fan_in and fan_out of a weight [out, in, ...receptive field], as PyTorch computes them. */
+/**
+ * fan_in and fan_out of a weight [out, in, ...receptive field], as PyTorch computes them.
+ *
+ * @example
+ * ```ts
+ * fans([5, 8, 3, 3]); // [72, 45]
+ * ```
+ */
 export function fans(shape: readonly number[]): [number, number] {
   const rf = shape.slice(2).reduce((a, b) => a * b, 1);
   return [shape[1] * rf, shape[0] * rf];

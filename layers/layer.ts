@@ -39,7 +39,15 @@ export interface Layer<P = Params> {
   apply(params: P, x: Tensor): Tensor;
 }
 
-/** Shape check shared by the layers: a readable TypeError naming the layer and the shapes. */
+/**
+ * Shape check shared by the layers: a readable TypeError naming the layer and the shapes
+ * (`null` matches any size).
+ *
+ * @example
+ * ```ts
+ * expectShape("sllConv", [8, 28, 28], [8, null, null]); // ok
+ * ```
+ */
 export function expectShape(
   name: string,
   got: readonly number[],
