@@ -1,0 +1,386 @@
+/**
+ * The training loop: deterministic batches from (seed, epoch), one update per batch inside a
+ * `scope` (parameters and optimizer state are kept, the previous ones disposed), metrics lines,
+ * per-epoch evaluation, atomic checkpoints and exact resume. Invariants: the state after step s
+ * depends only on the config and s (so resume is bit-for-bit), live tensors stay flat, and a
+ * non-finite loss never reaches a checkpoint. It never exits the process; the CLI does.
+ * @module
+ */
+import { join } from "node:path";
+import { batches, DATASET_MEANS, loadDataset, type Split } from "../data/mod.ts";
+import { dispose, keep, memory, scope, type Tensor, tensor } from "../tensor/mod.ts";
+import { valueAndGrad } from "../autodiff/autodiff.ts";
+import { randomKey, split } from "../tensor/random.ts";
+import { keyFromSeed } from "../tensor/prng.ts";
+import { leaves } from "../tensor/tree.ts";
+import {
+  type CheckpointMeta,
+  type EvalResult,
+  listCheckpoints,
+  loadCheckpoint,
+  saveCheckpoint,
+  treeFromHost,
+} from "./checkpoint.ts";
+import { clipByGlobalNorm, clipByValue } from "./clip.ts";
+import type { TrainConfig } from "./config.ts";
+import { evaluate } from "./evaluate.ts";
+import { makeLoss } from "./loss_select.ts";
+import { buildNetwork, type Network } from "./model.ts";
+import { makeOptimizer, type OptState } from "./optimizers.ts";
+import { makeSchedule } from "./schedules.ts";
+
+/** Progress of one update, for progress bars. */
+export interface StepInfo {
+  /** Epoch index (from 0). */
+  epoch: number;
+  /** Global update count after this step. */
+  step: number;
+  /** Updates done in this epoch. */
+  stepInEpoch: number;
+  /** Updates per epoch. */
+  stepsPerEpoch: number;
+  /** Updates of the whole run. */
+  totalSteps: number;
+  /** Training loss of this batch. */
+  loss: number;
+  /** Learning rate used. */
+  lr: number;
+  /** Training images per second (since this run started). */
+  imagesPerSecond: number;
+  /** Estimated seconds left (training only). */
+  etaSeconds: number;
+}
+
+/** One finished epoch. */
+export interface EpochInfo {
+  /** Epoch index (from 0). */
+  epoch: number;
+  /** Global update count. */
+  step: number;
+  /** Mean training loss over the epoch's batches run in this process. */
+  trainLoss: number;
+  /** Test evaluation (natural and certified accuracy). */
+  test: EvalResult;
+  /** Seconds spent in this epoch's training steps. */
+  seconds: number;
+  /** Checkpoint written after the epoch, if any. */
+  checkpoint?: string;
+}
+
+/** Options of `train`. */
+export interface TrainOptions {
+  /** Data already in memory (else loaded from `config.dataset`). */
+  data?: Split;
+  /** Continue from the latest checkpoint in `config.trainDir`. */
+  resume?: boolean;
+  /** Stops after the step in progress, saving a checkpoint (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Stop (and checkpoint) once this many global steps are done. */
+  stopAfterStep?: number;
+  /** Called after every update. */
+  onStep?: (s: StepInfo) => void;
+  /** Called after every epoch's evaluation. */
+  onEpoch?: (e: EpochInfo) => void;
+  /** Informational messages (data loaded, checkpoint written, resumed from …). */
+  onMessage?: (m: string) => void;
+}
+
+/** The outcome of `train`. */
+export interface TrainResult {
+  /** "done", "interrupted" (signal or stopAfterStep). */
+  status: "done" | "interrupted";
+  /** Final parameters (kept; dispose them when done). */
+  params: unknown;
+  /** The network they belong to. */
+  network: Network;
+  /** Global steps done. */
+  step: number;
+  /** Last evaluation on the test set. */
+  final?: EvalResult;
+  /** Last checkpoint written. */
+  checkpoint?: string;
+  /** Wall time in seconds. */
+  seconds: number;
+}
+
+/** Thrown when the loss becomes NaN or infinite; names the step and the last checkpoint. */
+export class DivergedError extends Error {
+  /** Step at which the loss was not finite. */
+  readonly step: number;
+  /** Last checkpoint on disk (untouched), if any. */
+  readonly lastCheckpoint?: string;
+  constructor(step: number, loss: number, lastCheckpoint?: string) {
+    super(
+      `training diverged: the loss is ${loss} at step ${step}; ` +
+        (lastCheckpoint
+          ? `the last good checkpoint is ${lastCheckpoint}. `
+          : "no checkpoint was written yet. ") +
+        "Lower --lr, or add --clip-norm 1",
+    );
+    this.name = "DivergedError";
+    this.step = step;
+    this.lastCheckpoint = lastCheckpoint;
+  }
+}
+
+/** Replaces kept tree `old` by `next`: keeps `next`, disposes leaves of `old` not reused. */
+function swapKept<T>(old: T, next: T): T {
+  keep(next);
+  const reused = new Set<Tensor>(leaves(next));
+  for (const t of leaves(old)) if (!reused.has(t)) t.dispose();
+  return next;
+}
+
+async function appendLine(path: string, obj: unknown): Promise<void> {
+  await Deno.writeTextFile(path, JSON.stringify(obj) + "\n", { append: true });
+}
+
+/** Radii (×1/255) of the certified-accuracy curve stored with each epoch (for plots). */
+const CURVE_EPS: number[] = Array.from({ length: 52 }, (_, i) => i * 5);
+
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+/**
+ * Trains the network described by `config` and returns the final parameters and evaluation.
+ * Writes `metrics.jsonl` and checkpoints under `config.trainDir`. With `resume`, continues
+ * from the latest checkpoint there (bit-for-bit the same as an uninterrupted run). Throws
+ * `DivergedError` on a non-finite loss (no checkpoint is written for it).
+ *
+ * @example
+ * ```ts ignore
+ * import { DEFAULT_CONFIG, train } from "./mod.ts";
+ * const r = await train({ ...DEFAULT_CONFIG, epochs: 1, limitTrain: 1000, trainDir: "runs/t" });
+ * console.log(r.final?.accuracy);
+ * ```
+ */
+export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  const t0 = performance.now();
+  const msg = opts.onMessage ?? (() => {});
+  const data = opts.data ?? await loadDataset(config.dataset, {
+    dataDir: config.dataDir,
+    limitTrain: config.limitTrain,
+    limitTest: config.limitTest,
+  });
+  const { train: trainSet, test: testSet } = data;
+  const mean = config.mean ??
+    [...((DATASET_MEANS as Record<string, readonly number[]>)[config.dataset] ?? [0])];
+  const network = buildNetwork(config.arch, trainSet.shape, trainSet.numClasses, mean);
+  const stepsPerEpoch = Math.ceil(trainSet.n / config.batchSize);
+  const totalSteps = stepsPerEpoch * config.epochs;
+  const schedule = makeSchedule({
+    name: config.scheduler,
+    lr: config.lr,
+    totalSteps,
+    stepsPerEpoch,
+    milestones: config.decay,
+    gamma: config.gamma,
+    warmup: config.warmup,
+  });
+  const optimizer = makeOptimizer({
+    name: config.optimizer,
+    beta1: config.beta1,
+    beta2: config.beta2,
+    weightDecay: config.weightDecay,
+    momentum: config.momentum,
+    nesterov: config.nesterov,
+  });
+  const lossOf = makeLoss(config, trainSet.numClasses);
+  const dataKey = keyFromSeed(config.seed);
+  const [initKey] = split(randomKey(config.seed), 2);
+
+  await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
+  const metricsPath = join(config.trainDir, "metrics.jsonl");
+
+  // ----- state: fresh or from the latest checkpoint
+  let params: unknown;
+  let state: OptState<unknown>;
+  let step = 0;
+  let lastCheckpoint: string | undefined;
+  let final: EvalResult | undefined;
+  const template = scope(() => network.init(initKey));
+  keep(template);
+  if (opts.resume) {
+    const latest = (await listCheckpoints(config.trainDir)).at(-1);
+    if (!latest) {
+      dispose(template);
+      throw new Error(
+        `--resume: no checkpoint in ${
+          join(config.trainDir, "checkpoints")
+        }; train without --resume first`,
+      );
+    }
+    const ck = await loadCheckpoint(latest);
+    try {
+      params = keep(treeFromHost(template, ck.params, latest));
+      const slots: Record<string, unknown> = {};
+      for (const name of optimizer.slotNames) {
+        slots[name] = keep(treeFromHost(template, ck.slots[name] ?? {}, `${latest} (${name})`));
+      }
+      state = { step: ck.meta.optimizer.step, slots };
+    } finally {
+      dispose(template);
+    }
+    step = ck.meta.step;
+    lastCheckpoint = latest;
+    final = ck.meta.metrics;
+    msg(`resumed from ${latest} (step ${step}, epoch ${ck.meta.epoch.toFixed(2)})`);
+  } else {
+    params = template;
+    state = keep(optimizer.init(params));
+  }
+
+  const lossAndGrad = valueAndGrad((p: unknown, x: Tensor, y: Tensor) =>
+    lossOf(network.apply(p, x), y)
+  );
+  const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
+    await evaluate(network.apply, params, testSet, {
+      eps: config.eps,
+      batchSize: config.evalBatchSize,
+      lastWeight: network.lastWeight(params),
+      curve: CURVE_EPS,
+    });
+
+  const meta = (reason: string, metrics?: EvalResult): CheckpointMeta => ({
+    format: "sll-checkpoint",
+    version: 1,
+    config,
+    epoch: step / stepsPerEpoch,
+    step,
+    stepInEpoch: step % stepsPerEpoch,
+    optimizer: { name: optimizer.name, step: state.step },
+    rng: { seed: config.seed, key: [dataKey[0], dataKey[1]] },
+    metrics,
+    reason,
+    savedAt: new Date().toISOString(),
+  });
+  const save = async (reason: string, metrics?: EvalResult): Promise<string> => {
+    lastCheckpoint = await saveCheckpoint(
+      config.trainDir,
+      params,
+      state.slots,
+      meta(reason, metrics),
+    );
+    msg(`checkpoint ${lastCheckpoint}`);
+    return lastCheckpoint;
+  };
+
+  const baseline = memory().tensors;
+  const tTrain = performance.now();
+  const stepAtStart = step;
+  let trainSeconds = 0;
+  let status: TrainResult["status"] = "done";
+  try {
+    outer: for (let epoch = Math.floor(step / stepsPerEpoch); epoch < config.epochs; epoch++) {
+      const skip = step - epoch * stepsPerEpoch;
+      const tEpoch = performance.now();
+      let lossSum = 0, lossCount = 0;
+      for (const batch of batches(trainSet, { batchSize: config.batchSize, key: dataKey, epoch })) {
+        if (batch.index < skip) continue;
+        const lr = schedule(step);
+        const [loss, nextParams, nextState] = scope(() => {
+          const x = tensor(batch.x, { shape: batch.shape });
+          const y = tensor(batch.y, { shape: [batch.size], dtype: "int32" });
+          const [l, g0] = lossAndGrad(params, x, y);
+          let g = g0;
+          if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
+          if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
+          const u = optimizer.update(g, state, params, lr);
+          return [l, u.params, u.state] as const;
+        });
+        const lossValue = (await loss.data())[0];
+        loss.dispose();
+        if (!Number.isFinite(lossValue)) {
+          dispose([nextParams, nextState.slots]);
+          throw new DivergedError(step + 1, lossValue, lastCheckpoint);
+        }
+        params = swapKept(params, nextParams);
+        state = { step: nextState.step, slots: swapKept(state.slots, nextState.slots) };
+        step++;
+        lossSum += lossValue;
+        lossCount++;
+        const elapsed = (performance.now() - tTrain) / 1000;
+        const done = step - stepAtStart;
+        const perStep = elapsed / done;
+        const info: StepInfo = {
+          epoch,
+          step,
+          stepInEpoch: batch.index + 1,
+          stepsPerEpoch,
+          totalSteps,
+          loss: lossValue,
+          lr,
+          imagesPerSecond: (done * config.batchSize) / elapsed,
+          etaSeconds: perStep * (totalSteps - step),
+        };
+        opts.onStep?.(info);
+        if (step % config.logEvery === 0 || step === 1) {
+          await appendLine(metricsPath, {
+            type: "step",
+            epoch: step / stepsPerEpoch,
+            step,
+            loss: lossValue,
+            lr,
+            imagesPerSecond: Math.round(info.imagesPerSecond),
+            time: new Date().toISOString(),
+          });
+        }
+        await yieldToEventLoop(); // lets Ctrl-C and the metrics writes through
+        if (
+          opts.signal?.aborted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep)
+        ) {
+          status = "interrupted";
+          await save("interrupt");
+          break outer;
+        }
+      }
+      trainSeconds += (performance.now() - tEpoch) / 1000;
+      const { curve, ...test } = await evalTest();
+      final = test;
+      const isLast = epoch + 1 === config.epochs;
+      let ckpt: string | undefined;
+      if ((epoch + 1) % config.saveEvery === 0 || isLast) {
+        ckpt = await save(isLast ? "final" : "epoch", test);
+      }
+      const info: EpochInfo = {
+        epoch,
+        step,
+        trainLoss: lossCount ? lossSum / lossCount : NaN,
+        test,
+        seconds: (performance.now() - tEpoch) / 1000,
+        checkpoint: ckpt,
+      };
+      await appendLine(metricsPath, {
+        type: "epoch",
+        epoch: epoch + 1,
+        step,
+        trainLoss: info.trainLoss,
+        test,
+        curve,
+        seconds: info.seconds,
+        time: new Date().toISOString(),
+      });
+      opts.onEpoch?.(info);
+      const live = memory().tensors;
+      if (live > baseline) {
+        msg(`warning: ${live - baseline} tensors leaked during epoch ${epoch + 1}`);
+      }
+    }
+  } catch (e) {
+    dispose([params, state.slots]);
+    throw e;
+  }
+  if (status === "done" && final === undefined) {
+    const { curve: _c, ...test } = await evalTest();
+    final = test;
+  }
+  dispose(state.slots);
+  return {
+    status,
+    params,
+    network,
+    step,
+    final,
+    checkpoint: lastCheckpoint,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

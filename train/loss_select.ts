@@ -1,0 +1,41 @@
+/**
+ * Picks the training loss named by the configuration (the reference's `get_loss`): `xent`
+ * (offset cross-entropy), `margin` (multi-class hinge), `xent+margin`, `margin_boosting`.
+ * @module
+ */
+import type { Tensor } from "../tensor/mod.ts";
+import type { TrainConfig } from "./config.ts";
+import { marginBoosting, marginLoss, offsetCrossEntropy, xentMargin } from "./losses.ts";
+
+/** A loss: logits [B, K] and int32 labels [B] → scalar. */
+export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
+
+/**
+ * The loss function for `config.loss` with its hyper-parameters (offset, temperature, margin).
+ *
+ * @example
+ * ```ts ignore
+ * import { makeLoss } from "./loss_select.ts";
+ * const loss = makeLoss({ ...DEFAULT_CONFIG, loss: "xent" }, 10);
+ * ```
+ */
+export function makeLoss(
+  config: Pick<TrainConfig, "loss" | "offset" | "temperature" | "margin">,
+  _numClasses: number,
+): LossFn {
+  const { offset, temperature, margin } = config;
+  switch (config.loss) {
+    case "xent":
+      return (z, y) => offsetCrossEntropy(z, y, { offset, temperature });
+    case "margin":
+      return (z, y) => marginLoss(z, y, { margin });
+    case "xent+margin":
+      return (z, y) => xentMargin(z, y, { offset, temperature, margin });
+    case "margin_boosting":
+      return (z, y) => marginBoosting(z, y);
+    default:
+      throw new RangeError(
+        `unknown loss "${config.loss}", expected one of xent, margin, xent+margin, margin_boosting`,
+      );
+  }
+}
