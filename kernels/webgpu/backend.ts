@@ -638,7 +638,10 @@ export function createWebGpuBackend(
   const uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
   const maxBinding = device.limits.maxStorageBufferBindingSize;
   const pool = new Map<number, GpuStorage[]>();
-  const deferred: GpuStorage[] = [];
+  // freed while the pending batch uses them: fine as kernel outputs later in the same batch
+  // (the GPU orders dispatches), not for uploads (writeBuffer runs before the batch)
+  const deferred = new Map<number, GpuStorage[]>();
+  let deferredCount = 0, deferredBytes = 0;
   const stagingPool = new Map<number, GPUBuffer[]>();
   const pipelines = new Map<string, GPUComputePipeline>();
   let batchId = 1;
@@ -680,15 +683,24 @@ export function createWebGpuBackend(
     }
   }
 
-  function alloc(bytes: number): GpuStorage {
+  function alloc(bytes: number, forUpload = false): GpuStorage {
     if (bytes > maxBinding) {
       throw new RangeError(
         `needs a ${bytes}-byte buffer, over this adapter's ${maxBinding}-byte storage binding limit; use smaller batches`,
       );
     }
     const cls = sizeClass(Math.max(bytes, 4));
-    const list = pool.get(cls);
     live++;
+    const d = forUpload ? undefined : deferred.get(cls);
+    if (d && d.length) {
+      const s = d.pop()!;
+      deferredCount--;
+      deferredBytes -= cls;
+      s.bytes = bytes;
+      s.freed = false;
+      return s;
+    }
+    const list = pool.get(cls);
     if (list && list.length) {
       const s = list.pop()!;
       pooledCount--;
@@ -719,8 +731,13 @@ export function createWebGpuBackend(
     s.freed = true;
     live--;
     // pending work still reads or writes it: reuse only after that batch is submitted
-    if (s.batch === batchId && encoder) deferred.push(s);
-    else toPool(s);
+    if (s.batch === batchId && encoder) {
+      let list = deferred.get(s.cls);
+      if (!list) deferred.set(s.cls, list = []);
+      list.push(s);
+      deferredCount++;
+      deferredBytes += s.cls;
+    } else toPool(s);
   }
 
   function pipeline(code: string, lbl: string): GPUComputePipeline {
@@ -771,8 +788,10 @@ export function createWebGpuBackend(
     uniformUsed = 0;
     labels = [];
     batchId++;
-    for (const s of deferred) toPool(s);
-    deferred.length = 0;
+    for (const list of deferred.values()) for (const s of list) toPool(s);
+    deferred.clear();
+    deferredCount = 0;
+    deferredBytes = 0;
   }
 
   const ctx: Ctx = {
@@ -839,7 +858,7 @@ export function createWebGpuBackend(
     adapter,
     upload(data: TypedArray, _dtype: DType): GpuStorage {
       checkAlive("upload");
-      const s = alloc(data.byteLength);
+      const s = alloc(data.byteLength, true);
       if (data.byteLength) {
         queue.writeBuffer(
           s.buffer,
@@ -907,8 +926,8 @@ export function createWebGpuBackend(
     stats(): WebGpuStats {
       return {
         liveBuffers: live,
-        pooledBuffers: pooledCount + deferred.length,
-        pooledBytes: pooledBytes + deferred.reduce((s, d) => s + d.cls, 0),
+        pooledBuffers: pooledCount + deferredCount,
+        pooledBytes: pooledBytes + deferredBytes,
         allocatedBytes,
         pipelines: pipelines.size,
         dispatches,
