@@ -4,7 +4,7 @@
  * weight (for certificates). Kept in one place so the loop and the CLI agree on the network.
  * @module
  */
-import { lipschitzNetwork, presets } from "../layers/network.ts";
+import { type LipschitzNetwork, lipschitzNetwork, presets } from "../layers/network.ts";
 import type { Tensor } from "../tensor/mod.ts";
 import type { PRNGKey } from "../tensor/random.ts";
 import { flattenTree } from "../tensor/tree.ts";
@@ -21,6 +21,8 @@ export interface Network {
   fromStateDict(sd: Record<string, HostTensor>): unknown;
   /** The last (row-normalised) layer's weight [K, F]. */
   lastWeight(params: unknown): Tensor;
+  /** The underlying `lipschitzNetwork` (modules, shapes, state-dict mapping). */
+  readonly net: LipschitzNetwork;
 }
 
 /** Names of the architecture presets (the reference's and the CPU-sized ones). */
@@ -83,6 +85,7 @@ export function buildNetwork(
     qMode: arch.qMode,
   });
   return {
+    net,
     init: (key) => net.init(key, [...inputShape]).params,
     // deno-lint-ignore no-explicit-any
     apply: (params, x) => net.apply(params as any, x),

@@ -1,0 +1,64 @@
+/**
+ * `sll certify --checkpoint <file|dir>`: natural and certified accuracy of a checkpoint (ours,
+ * architecture from its metadata; or the reference's `.pth`, architecture from the flags) on the
+ * test set, as a table on stderr and, with `--json`, one JSON line on stdout.
+ * @module
+ */
+import { dispose } from "../tensor/mod.ts";
+import { DEFAULT_EPS } from "../train/config.ts";
+import { evaluate } from "../train/evaluate.ts";
+import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
+import {
+  accuracyTable,
+  ARCH_FLAGS,
+  DATA_FLAGS,
+  loadModel,
+  loadTest,
+  resultJson,
+  RUN_FLAGS,
+  selectBackend,
+} from "./common.ts";
+
+/** Flags of `sll certify`. */
+export const CERTIFY_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "checkpoint",
+    kind: "string",
+    help: "checkpoint file (.safetensors or .pth) or train dir",
+  },
+  ...DATA_FLAGS,
+  { name: "eps", kind: "numlist", help: "radii ×1/255 (default 36,72,108,255)" },
+  { name: "batch-size", kind: "posint", help: "images per forward pass (default 500)" },
+  ...ARCH_FLAGS,
+  ...RUN_FLAGS,
+];
+
+/** Runs `sll certify`; returns the exit code. */
+export async function certifyCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseFlags("certify", argv, CERTIFY_FLAGS);
+  if (values.help) {
+    console.log(helpText("certify", "certified accuracy of a checkpoint", CERTIFY_FLAGS));
+    return 0;
+  }
+  if (values.checkpoint === undefined) {
+    throw new UsageError("certify needs --checkpoint <file or train dir>");
+  }
+  const t0 = performance.now();
+  await selectBackend((values.backend as string | undefined) ?? "auto");
+  const model = await loadModel(values.checkpoint as string, values);
+  try {
+    const { test } = await loadTest(model.dataset, values);
+    const r = await evaluate(model.network.apply, model.params, test, {
+      eps: (values.eps as number[] | undefined) ?? DEFAULT_EPS,
+      batchSize: (values["batch-size"] as number | undefined) ?? 500,
+      lastWeight: model.network.lastWeight(model.params),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    console.error(`${model.path} on ${model.dataset}:`);
+    console.error(accuracyTable(r));
+    if (values.json) console.log(resultJson(r, seconds));
+    return 0;
+  } finally {
+    dispose(model.params);
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Pieces shared by the subcommands: the architecture and backend flags, choosing the backend,
+ * loading a model from our checkpoints or the reference's `.pth`, loading the test split, and
+ * printing the accuracy table / `--json` line. Errors are thrown; only main.ts exits.
+ * @module
+ */
+import {
+  DATASET_MEANS,
+  DATASET_NAMES,
+  type DatasetName,
+  loadDataset,
+  type Split,
+} from "../data/mod.ts";
+import { readPth } from "../io/pth.ts";
+import { toFloat32 } from "../io/host_tensor.ts";
+import { getBackend, setBackend } from "../tensor/mod.ts";
+import { randomKey, split } from "../tensor/random.ts";
+import { dispose, keep, scope } from "../tensor/mod.ts";
+import type { FlagSpec } from "./args.ts";
+import { UsageError } from "./args.ts";
+import {
+  type EvalResult,
+  loadCheckpoint,
+  resolveCheckpoint,
+  treeFromHost,
+} from "../train/checkpoint.ts";
+import type { Arch, TrainConfig } from "../train/config.ts";
+import { archFromPreset, buildNetwork, type Network, presetNames } from "../train/model.ts";
+
+/** Per-example shape and class count of each dataset (to build a network before loading). */
+export const DATASET_INFO: Readonly<
+  Record<DatasetName, { shape: [number, number, number]; classes: number }>
+> = {
+  "fashion-mnist": { shape: [1, 28, 28], classes: 10 },
+  mnist: { shape: [1, 28, 28], classes: 10 },
+  cifar10: { shape: [3, 32, 32], classes: 10 },
+  cifar100: { shape: [3, 32, 32], classes: 100 },
+  "tiny-imagenet": { shape: [3, 64, 64], classes: 200 },
+};
+
+/** `--backend` values. */
+export const BACKENDS = ["cpu", "webgpu", "auto"] as const;
+
+/** Flags naming the network (the reference's), for `.pth` checkpoints and training. */
+export const ARCH_FLAGS: readonly FlagSpec[] = [
+  { name: "model-name", kind: "string", help: "preset: small, medium, large, xlarge, tiny, xs" },
+  { name: "n-conv", kind: "int", help: "number of SLL convolutions" },
+  { name: "n-dense", kind: "int", help: "number of SLL dense layers" },
+  { name: "w", kind: "posint", help: "channels after zero padding" },
+  { name: "conv-inner-dim", kind: "posint", help: "inner channels of each SLL convolution" },
+  { name: "dense-inner-dim", kind: "posint", help: "inner features of each SLL dense layer" },
+  {
+    name: "q-mode",
+    kind: ["paper", "reference"],
+    help: "how SLL conv uses q (reference for .pth)",
+  },
+  { name: "mean", kind: "numlist", help: "channel means subtracted by the network" },
+];
+
+/** Flags common to every command that runs a network. */
+export const RUN_FLAGS: readonly FlagSpec[] = [
+  { name: "backend", kind: BACKENDS, help: "compute backend (default auto: WebGPU when usable)" },
+  { name: "json", kind: "bool", help: "print the result as one JSON line on stdout" },
+  { name: "help", kind: "bool", help: "show this help" },
+];
+
+/** Flags choosing the data. */
+export const DATA_FLAGS: readonly FlagSpec[] = [
+  { name: "dataset", kind: DATASET_NAMES, help: "dataset (default fashion-mnist)" },
+  { name: "data-dir", kind: "string", help: "where the dataset files are" },
+  { name: "limit-test", kind: "posint", help: "use only the first N test images" },
+];
+
+/**
+ * Selects the compute backend: "cpu", "webgpu" (error when no adapter) or "auto".
+ *
+ * @example
+ * ```ts ignore
+ * import { selectBackend } from "./common.ts";
+ * await selectBackend("auto"); // "webgpu" or "cpu"
+ * ```
+ */
+export async function selectBackend(name: string): Promise<string> {
+  if (name === "cpu") {
+    await setBackend("cpu");
+    return "cpu";
+  }
+  // The WebGPU module registers itself on import; it may be absent in a partial checkout.
+  let mod: Record<string, unknown> | undefined;
+  try {
+    const spec = new URL("../kernels/webgpu/mod.ts", import.meta.url).href;
+    mod = await import(spec);
+  } catch (e) {
+    if (name === "webgpu") {
+      throw new Error(
+        `--backend webgpu: the WebGPU backend could not be loaded (${
+          (e as Error).message
+        }); use --backend cpu`,
+      );
+    }
+  }
+  if (name === "auto") {
+    if (mod && typeof mod.autoBackend === "function") {
+      const picked = await (mod.autoBackend as () => Promise<string>)();
+      return picked ?? getBackend();
+    }
+    await setBackend("cpu");
+    return "cpu";
+  }
+  if (mod && typeof mod.initWebGpu === "function") {
+    await (mod.initWebGpu as () => Promise<unknown>)();
+  }
+  await setBackend("webgpu");
+  return "webgpu";
+}
+
+/**
+ * The architecture from `--model-name` and explicit size flags (explicit ones win), starting
+ * from `base`.
+ */
+export function archFromFlags(values: Record<string, unknown>, base: Arch): Arch {
+  let arch: Arch = { ...base };
+  if (values["model-name"] !== undefined) {
+    const name = String(values["model-name"]);
+    if (!presetNames().includes(name)) {
+      throw new UsageError(
+        `invalid value for --model-name: "${name}" (expected one of ${presetNames().join(", ")})`,
+      );
+    }
+    arch = { ...archFromPreset(name), qMode: base.qMode };
+  }
+  const set = (flag: string, key: keyof Arch): void => {
+    if (values[flag] !== undefined) {
+      (arch as unknown as Record<string, unknown>)[key] = values[flag];
+      if (values["model-name"] === undefined) arch.name = undefined;
+    }
+  };
+  set("n-conv", "nConv");
+  set("n-dense", "nDense");
+  set("w", "width");
+  set("conv-inner-dim", "convInnerDim");
+  set("dense-inner-dim", "denseInnerDim");
+  if (values["q-mode"] !== undefined) arch.qMode = values["q-mode"] as Arch["qMode"];
+  for (const k of ["nConv", "nDense"] as const) {
+    if (arch[k] < 0) {
+      throw new UsageError(
+        `invalid value for --${k === "nConv" ? "n-conv" : "n-dense"}: ${
+          arch[k]
+        } (expected an integer ≥ 0)`,
+      );
+    }
+  }
+  return arch;
+}
+
+/** A model ready to run: network, kept parameters, and where it came from. */
+export interface LoadedModel {
+  /** The network. */
+  network: Network;
+  /** Its parameters (kept; dispose when done). */
+  params: unknown;
+  /** Dataset it was trained on (ours) or given by --dataset (.pth). */
+  dataset: DatasetName;
+  /** Architecture. */
+  arch: Arch;
+  /** The checkpoint file. */
+  path: string;
+  /** Our training config, when the checkpoint is ours. */
+  config?: TrainConfig;
+  /** Metrics stored with the checkpoint. */
+  metrics?: EvalResult;
+}
+
+/**
+ * Loads `--checkpoint` (ours, or the reference's `.pth` with the architecture from flags).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel } from "./common.ts";
+ * const m = await loadModel("runs/a", {});
+ * ```
+ */
+export async function loadModel(
+  checkpoint: string,
+  values: Record<string, unknown>,
+): Promise<LoadedModel> {
+  const path = await resolveCheckpoint(checkpoint);
+  const flagDataset = values.dataset as DatasetName | undefined;
+  if (path.endsWith(".pth") || path.endsWith(".pt")) {
+    const dataset = flagDataset ?? "cifar10";
+    const info = DATASET_INFO[dataset];
+    const hasArch = ["model-name", "n-conv", "n-dense", "w", "dense-inner-dim"].some((f) =>
+      values[f] !== undefined
+    );
+    if (!hasArch) {
+      throw new UsageError(
+        `${path} is a PyTorch checkpoint without architecture metadata: pass --model-name or --n-conv/--n-dense/--w/--conv-inner-dim/--dense-inner-dim (and --dataset)`,
+      );
+    }
+    const arch = archFromFlags(values, {
+      nConv: 30,
+      nDense: 5,
+      width: 1,
+      convInnerDim: 5,
+      denseInnerDim: 2048,
+      qMode: "reference",
+    });
+    const mean = (values.mean as number[] | undefined) ??
+      [...((DATASET_MEANS as Record<string, readonly number[]>)[dataset] ?? [0])];
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (e) {
+      throw new Error(`${path}: cannot read (${(e as Error).message})`);
+    }
+    let sd;
+    try {
+      sd = readPth(bytes, { source: path }).stateDict;
+    } catch (e) {
+      throw new Error(`${path}: corrupt PyTorch checkpoint (${(e as Error).message})`);
+    }
+    const f32: Record<string, ReturnType<typeof toFloat32>> = {};
+    for (const [k, v] of Object.entries(sd)) {
+      f32[k] = v.dtype === "float32" || v.dtype === "float64" ? v : toFloat32(v);
+    }
+    const network = buildNetwork(arch, info.shape, info.classes, mean);
+    let params: unknown;
+    try {
+      params = keep(scope(() => network.fromStateDict(f32)));
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message.split("\n").join(" ")}`);
+    }
+    return { network, params, dataset, arch, path };
+  }
+  const ck = await loadCheckpoint(path);
+  const cfg = ck.meta.config;
+  const dataset = cfg.dataset;
+  if (flagDataset !== undefined && flagDataset !== dataset) {
+    throw new UsageError(
+      `${path} was trained on ${dataset}, not ${flagDataset}; drop --dataset or pass a matching checkpoint`,
+    );
+  }
+  const info = DATASET_INFO[dataset];
+  const mean = cfg.mean ??
+    [...((DATASET_MEANS as Record<string, readonly number[]>)[dataset] ?? [0])];
+  const network = buildNetwork(cfg.arch, info.shape, info.classes, mean);
+  const [initKey] = split(randomKey(cfg.seed), 2);
+  const template = keep(scope(() => network.init(initKey)));
+  let params: unknown;
+  try {
+    params = keep(treeFromHost(template, ck.params, path));
+  } finally {
+    dispose(template);
+  }
+  return { network, params, dataset, arch: cfg.arch, path, config: cfg, metrics: ck.meta.metrics };
+}
+
+/**
+ * Loads the test split (and a 1-image train split) of `dataset`.
+ */
+export async function loadTest(
+  dataset: DatasetName,
+  values: Record<string, unknown>,
+): Promise<Split> {
+  return await loadDataset(dataset, {
+    dataDir: values["data-dir"] as string | undefined,
+    limitTrain: 1,
+    limitTest: values["limit-test"] as number | undefined,
+  });
+}
+
+/**
+ * The accuracy table: natural accuracy and certified accuracy at each ε, in percent.
+ *
+ * @example
+ * ```ts
+ * import { accuracyTable } from "./common.ts";
+ * console.log(accuracyTable({ n: 10, accuracy: 0.9, certified: { "36": 0.8 } }));
+ * ```
+ */
+export function accuracyTable(r: EvalResult): string {
+  const keys = Object.keys(r.certified);
+  const head = ["natural", ...keys.map((k) => `ε=${k}/255`)];
+  const vals = [r.accuracy, ...keys.map((k) => r.certified[k])].map((v) =>
+    (v * 100).toFixed(2) + "%"
+  );
+  const w = head.map((h, i) => Math.max(h.length, vals[i].length));
+  const line = (cells: string[]): string =>
+    "| " + cells.map((c, i) => c.padStart(w[i])).join(" | ") + " |";
+  const sep = "+" + w.map((x) => "-".repeat(x + 2)).join("+") + "+";
+  return [sep, line(head), sep, line(vals), sep, `(${r.n} test images)`].join("\n");
+}
+
+/** The `--json` result line of train and certify. */
+export function resultJson(r: EvalResult, seconds: number): string {
+  return JSON.stringify({
+    n: r.n,
+    accuracy: r.accuracy,
+    certified: r.certified,
+    seconds: Math.round(seconds * 1000) / 1000,
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * `sll lipschitz --checkpoint …`: per-layer power-method estimates of the Lipschitz constant of
+ * every SLL layer of a checkpoint, as a table like the reference's compute_lip.py.
+ * @module
+ */
+import { lipschitzReport } from "../certify/lipschitz.ts";
+import type { Params } from "../layers/layer.ts";
+import { dispose } from "../tensor/mod.ts";
+import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
+import { ARCH_FLAGS, loadModel, RUN_FLAGS, selectBackend } from "./common.ts";
+import { DATASET_NAMES } from "../data/mod.ts";
+
+/** Flags of `sll lipschitz`. */
+export const LIPSCHITZ_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "checkpoint",
+    kind: "string",
+    help: "checkpoint file (.safetensors or .pth) or train dir",
+  },
+  { name: "dataset", kind: DATASET_NAMES, help: "dataset of a .pth checkpoint (input shape)" },
+  { name: "iterations", kind: "posint", help: "power iterations per layer (default 100)" },
+  {
+    name: "conv-size",
+    kind: "posint",
+    help: "spatial size of conv inputs (default: the network's)",
+  },
+  ...ARCH_FLAGS,
+  ...RUN_FLAGS,
+];
+
+/** Runs `sll lipschitz`; returns the exit code. */
+export async function lipschitzCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseFlags("lipschitz", argv, LIPSCHITZ_FLAGS);
+  if (values.help) {
+    console.log(helpText("lipschitz", "per-layer Lipschitz estimates", LIPSCHITZ_FLAGS));
+    return 0;
+  }
+  if (values.checkpoint === undefined) {
+    throw new UsageError("lipschitz needs --checkpoint <file or train dir>");
+  }
+  await selectBackend((values.backend as string | undefined) ?? "auto");
+  const model = await loadModel(values.checkpoint as string, values);
+  try {
+    const rows = await lipschitzReport(model.network.net, model.params as Params[], {
+      iterations: (values.iterations as number | undefined) ?? 100,
+      convSize: values["conv-size"] as number | undefined,
+    });
+    if (values.json) {
+      console.log(JSON.stringify({ checkpoint: model.path, layers: rows }));
+      return 0;
+    }
+    const w = Math.max(5, ...rows.map((r) => r.name.length));
+    console.log(`${"layer".padEnd(w)}  ${"input".padEnd(14)}  Lipschitz estimate`);
+    for (const r of rows) {
+      console.log(
+        `${r.name.padEnd(w)}  ${`[${r.inputShape.join(", ")}]`.padEnd(14)}  ${
+          r.estimate.toFixed(6)
+        }`,
+      );
+    }
+    const worst = Math.max(...rows.map((r) => r.estimate));
+    console.log(`max over layers: ${worst.toFixed(6)} (≤ 1 up to rounding for 1-Lipschitz layers)`);
+    return 0;
+  } finally {
+    dispose(model.params);
+  }
+}
