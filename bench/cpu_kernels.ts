@@ -109,6 +109,7 @@ export function ours(): Impl {
         },
         dispose: shutdownWasmThreads,
       }),
+    labels: { mlp: "ours (autodiff core, cpu backend)" },
     mlp: ourMlp,
   };
 }

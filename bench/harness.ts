@@ -63,6 +63,8 @@ export interface Prepared {
 /** One contender: builds a prepared run for a workload, or says why it cannot. */
 export interface Impl {
   name: string;
+  /** A different label for one workload (e.g. when it runs through other code). */
+  labels?: Partial<Record<WorkloadName, string>>;
   /** Extra note for the table (e.g. "extrapolated from b=4"). */
   note?: string;
   matmul?(a: Float32Array, b: Float32Array, n: number): Promise<Prepared>;

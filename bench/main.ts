@@ -93,7 +93,11 @@ function parse(): {
   };
 }
 
-function prepare(impl: Impl, w: WorkloadName, batch: number): Promise<Prepared | undefined> | undefined {
+function prepare(
+  impl: Impl,
+  w: WorkloadName,
+  batch: number,
+): Promise<Prepared | undefined> | undefined {
   if (w === "matmul") {
     return impl.matmul?.(randomArray(MATMUL_N ** 2, 1), randomArray(MATMUL_N ** 2, 2), MATMUL_N);
   }
@@ -120,12 +124,13 @@ async function runWorkload(
   const rows: Row[] = [];
   let reference: Float32Array[] | undefined;
   for (const impl of impls) {
+    const name = impl.labels?.[w] ?? impl.name;
     const batch = w === "conv" ? impl.convBatch ?? CONV.b : CONV.b;
     let p: Prepared | undefined;
     try {
       p = await prepare(impl, w, batch);
       if (!p) {
-        rows.push({ impl: impl.name, note: "not implemented" });
+        rows.push({ impl: name, note: "not implemented" });
         continue;
       }
       const slow = batch !== CONV.b;
@@ -136,11 +141,11 @@ async function runWorkload(
       const seconds = (t.medianMs / 1000) * (CONV.b / batch);
       const value = w === "matmul" ? (2 * MATMUL_N ** 3) / (t.medianMs / 1000) / 1e9 : seconds;
       const diff = ref && ref !== outs ? maxRelDiff(outs, ref) : undefined;
-      rows.push({ impl: impl.name, value, runs: t.runs, diff, note: slow ? impl.note : undefined });
+      rows.push({ impl: name, value, runs: t.runs, diff, note: slow ? impl.note : undefined });
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       rows.push({
-        impl: impl.name,
+        impl: name,
         note: w === "mlp" && mlpPendingReason && impl.name.startsWith("ours")
           ? mlpPendingReason
           : `failed: ${msg.split("\n")[0].slice(0, 120)}`,

@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { sleb, uleb } from "./emit.ts";
+import { gemmBlocked, type Kernels, TILE } from "./driver.ts";
+import { buildKernelModule } from "./kernels.ts";
 import {
   type GemmOptions,
   setWasmThreads,
@@ -188,4 +190,26 @@ Deno.test("sgemm: argument errors name the problem", () => {
     () => sgemm(new Float32Array(4), new Float32Array(4), { m: 2, n: 2, k: 2, batch: 2 }),
     /batch 2/,
   );
+});
+
+Deno.test("sgemm: the mul+add fallback kernel (no relaxed SIMD) agrees with the reference", () => {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: false });
+  const bytes = buildKernelModule({ mr: TILE.mr, nr: TILE.nr, ku: TILE.ku, relaxed: false }, false);
+  assert.ok(WebAssembly.validate(bytes));
+  const kx = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } })
+    .exports as unknown as Kernels;
+  const [m, n, k] = [37, 29, 300];
+  const mPad = Math.ceil(m / TILE.mr) * TILE.mr, nPad = Math.ceil(n / TILE.nr) * TILE.nr;
+  const a = randomArray(m * k, 71), b = randomArray(k * n, 72);
+  const [aAt, bAt, cAt, scratch] = [1024, 1024 + 4 * m * k, 1024 + 4 * (m * k + k * n), 1 << 20];
+  new Float32Array(memory.buffer, aAt, m * k).set(a);
+  new Float32Array(memory.buffer, bAt, k * n).set(b);
+  gemmBlocked(kx, aAt, bAt, cAt, m, 0, n, k, k, 1, 1, n, nPad, scratch);
+  const c = new Float32Array(memory.buffer, cAt, mPad * nPad);
+  const { ref, scale } = naiveGemm(a, b, { m, n, k });
+  let err = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) err = Math.max(err, Math.abs(c[i * nPad + j] - ref[i * n + j]));
+  }
+  assert.ok(err <= 1e-5 * scale, `fallback kernel error ${err} vs scale ${scale}`);
 });
