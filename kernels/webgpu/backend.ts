@@ -15,7 +15,7 @@ import type { AdapterDescription } from "./device.ts";
 import { broadcastView, mapKernel, type View } from "./map.wgsl.ts";
 import { concatPartKernel, gatherKernel, padKernel, scatterAddKernel } from "./layout.wgsl.ts";
 import { argmaxPass, partsOf, reducePass } from "./reduce.wgsl.ts";
-import { matmulKernel, matmulParts } from "./matmul.wgsl.ts";
+import { CPU_TILE, GPU_TILE, matmulKernel, matmulParts, type MatmulTile } from "./matmul.wgsl.ts";
 import {
   avgPoolKernel,
   avgPoolTransposeKernel,
@@ -81,6 +81,10 @@ interface Ctx {
   alloc(bytes: number): GpuStorage;
   release(s: GpuStorage): void;
   dispatch(label: string, k: KernelSource, inputs: GpuStorage[], out: GpuStorage): void;
+  /** True on CPU-backed adapters (llvmpipe, lavapipe): kernels pick large register tiles. */
+  cpuLike: boolean;
+  /** Matmul register tile for this adapter. */
+  tile: MatmulTile;
 }
 
 type GpuKernel<P extends PrimName> = (
@@ -379,7 +383,7 @@ function matmulRun(
   };
   const A = operand(a, false), B = operand(b, transB);
   const { parts } = matmulParts(k);
-  const ks = matmulKernel(m, k, n, nb, A.stride, B.stride, transA);
+  const ks = matmulKernel(m, k, n, nb, A.stride, B.stride, transA, ctx.tile);
   checkGrid(lbl, ks);
   let o = ctx.alloc(parts * nb * m * n * BYTES);
   if (nb * m * n > 0) ctx.dispatch(lbl, ks, [A.buf, B.buf], o);
@@ -794,9 +798,13 @@ export function createWebGpuBackend(
     deferredBytes = 0;
   }
 
+  const cpuLike = adapter.isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader|softpipe/i.test(adapter.description);
   const ctx: Ctx = {
     alloc,
     release,
+    cpuLike,
+    tile: cpuLike ? CPU_TILE : GPU_TILE,
     dispatch(lbl, k, inputs, out) {
       const bytes = k.params.byteLength;
       const slot = Math.ceil(bytes / uniformAlign) * uniformAlign;

@@ -1,18 +1,29 @@
 /**
- * WGSL builder for batched matmul, register-blocked: each invocation computes a TM×4 block of
- * C = A·B (TM rows shared by the whole workgroup, 4 adjacent columns per invocation), so the A
- * loads are workgroup-uniform (one scalar load on SIMD software rasterisers such as llvmpipe)
- * and the B loads are one vec4 when n % 4 = 0. The k loop is cut into parts of at most
- * LOOP_BUDGET iterations (Mesa truncates loops past 65,535): with more than one part the
- * partial products are written [part, batch, m, n] and summed by the reduction kernel.
+ * WGSL builder for batched matmul, register-blocked: each invocation computes a tm × (4·tn4)
+ * block of C = op(A)·B, tm rows shared by the workgroup (workgroup-uniform A loads) and tn4
+ * adjacent vec4 column groups of its own (contiguous vec4 B loads when n % 4 = 0). The tile is
+ * chosen per adapter: software rasterisers (llvmpipe, lavapipe) run a workgroup as SIMD lanes
+ * on one core and want large per-invocation tiles; GPUs want small ones. The k loop is cut into
+ * parts of at most LOOP_BUDGET iterations (Mesa truncates loops past 65,535): with more than
+ * one part the partial products are written [part, batch, m, n] and summed by the reduction.
  * @module
  */
 import { type KernelSource, LOOP_BUDGET, paramsStruct, u } from "./wgsl.ts";
 
-/** Rows of C per workgroup (and per invocation). */
-export const TM = 4;
-/** Invocations per workgroup, side by side along n (4 columns each). */
-export const MM_WG = 64;
+/** Register tile of the matmul kernel. */
+export interface MatmulTile {
+  /** Rows of C per workgroup (each invocation computes all of them). */
+  tm: number;
+  /** vec4 column groups per invocation (at most; shrunk for narrow outputs). */
+  tn4: number;
+  /** Invocations per workgroup, side by side along n. */
+  wg: number;
+}
+
+/** Tile for GPUs. */
+export const GPU_TILE: MatmulTile = { tm: 4, tn4: 1, wg: 64 };
+/** Tile for CPU-backed adapters (measured on llvmpipe: 4×128 per invocation, 8 per group). */
+export const CPU_TILE: MatmulTile = { tm: 4, tn4: 32, wg: 8 };
 
 /** The k range one invocation covers (k parts split longer products). */
 export function matmulParts(k: number): { parts: number; kChunk: number } {
@@ -21,8 +32,9 @@ export function matmulParts(k: number): { parts: number; kChunk: number } {
 }
 
 /**
- * C[z] (+ part offset) = A[z] · B[z] over k ∈ chunk(part). `aStride`/`bStride` are the matrix
- * strides between batch items (0 broadcasts one matrix over the batch).
+ * C[z] (+ part offset) = op(A[z]) · B[z] over k ∈ chunk(part). `aStride`/`bStride` are the
+ * matrix strides between batch items (0 broadcasts one matrix over the batch); with `transA`,
+ * A is stored [k, m].
  */
 export function matmulKernel(
   m: number,
@@ -31,13 +43,19 @@ export function matmulKernel(
   batch: number,
   aStride: number,
   bStride: number,
-  transA = false,
+  transA: boolean,
+  tile: MatmulTile,
 ): KernelSource {
   const { parts, kChunk } = matmulParts(k);
   const vec = n % 4 === 0;
+  const wg = tile.wg;
+  // narrow outputs: fewer column groups per invocation, so no lane idles over empty columns
+  let tn4 = tile.tn4;
+  while (tn4 > 1 && (tn4 / 2) * 4 * wg >= n) tn4 /= 2;
+  const tm = tile.tm;
   const { decl, data } = paramsStruct([
-    u("m", m, "rows of A and C"),
-    u("k", k, "columns of A, rows of B"),
+    u("m", m, "rows of C"),
+    u("k", k, "reduced length"),
     u("n", n, "columns of B and C"),
     u("batch", batch, "batch items (grid z = part · batch + item)"),
     u("aStride", aStride, "elements between A matrices (0: broadcast)"),
@@ -45,59 +63,74 @@ export function matmulKernel(
     u("kChunk", kChunk, "k entries per part"),
     u("cStride", batch * m * n, "elements between the parts' outputs"),
   ]);
-  const rows = Array.from({ length: TM }, (_, r) => r);
-  const bLoad = vec ? "let bv = b4[(bBase + kk * p.n + col) / 4u];" : `let bo = bBase + kk * p.n;
-    let bv = vec4<f32>(b[bo + c0], b[bo + c1], b[bo + c2], b[bo + c3]);`;
+  const R = Array.from({ length: tm }, (_, r) => r);
+  const G = Array.from({ length: tn4 }, (_, g) => g);
+  const aRow = (r: number) =>
+    `let ar${r} = item * p.aStride + min(row0 + ${r}u, p.m - 1u)${transA ? "" : " * p.k"};`;
+  const aAt = (r: number) => `a[ar${r} + ${transA ? "kk * p.m" : "kk"}]`;
+  // column offsets (clamped for the loads; stores are masked) are computed once, outside k
+  const colOff = G.map((g) =>
+    vec
+      ? `let cg${g} = min(col4 + ${g}u, n4 - 1u);`
+      : [0, 1, 2, 3].map((j) => `let c${g}_${j} = min((col4 + ${g}u) * 4u + ${j}u, p.n - 1u);`)
+        .join(" ")
+  );
+  const bLoad = G.map((g) =>
+    vec
+      ? `let b${g} = b4[kb + cg${g}];`
+      : `let b${g} = vec4<f32>(${[0, 1, 2, 3].map((j) => `b[kb + c${g}_${j}]`).join(", ")});`
+  );
   const code = `// C[z][r, c] = Σ_{kk ∈ chunk(part)} A[z][r, kk] · B[z][kk, c]${
-    transA ? ", A stored transposed [k, m]" : ""
+    transA ? " (A stored transposed, [k, m])" : ""
   }
-// workgroup (x, y, z): columns [x·${MM_WG * 4}, +${MM_WG * 4}), rows [y·${TM}, +${TM}),
-// z = part · batch + item; each invocation accumulates a ${TM}×4 block, ≤ ${LOOP_BUDGET} k steps.
+// workgroup (x, y, z): columns [x·${wg * tn4 * 4}, +${wg * tn4 * 4}), rows [y·${tm}, +${tm}),
+// z = part · batch + item; each invocation accumulates ${tm}×${
+    tn4 * 4
+  } of C over ≤ ${LOOP_BUDGET} k steps.
 ${decl}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> ${vec ? "b4: array<vec4<f32>>" : "b: array<f32>"};
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(${MM_WG})
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let item = wid.z % p.batch;
   let part = wid.z / p.batch;
-  let col = (wid.x * ${MM_WG}u + lid.x) * 4u;
-  let row0 = wid.y * ${TM}u;
+  let col4 = (wid.x * ${wg}u + lid.x) * ${tn4}u;
+  let row0 = wid.y * ${tm}u;
   let k0 = part * p.kChunk;
   let k1 = min(p.k, k0 + p.kChunk);
-  // clamp out-of-range rows/columns for the loads; their results are not stored
-  ${
-    rows.map((r) =>
-      `let ar${r} = item * p.aStride + min(row0 + ${r}u, p.m - 1u)${transA ? "" : " * p.k"};`
-    ).join("\n  ")
+  let n4 = (p.n + 3u) / 4u;
+  ${R.map(aRow).join("\n  ")}
+  ${colOff.join("\n  ")}
+  let bBase = item * p.bStride${vec ? " / 4u" : ""};
+  ${R.map((r) => G.map((g) => `var acc${r}_${g} = vec4<f32>(0.0);`).join(" ")).join("\n  ")}
+  for (var kk = k0; kk < k1; kk++) {
+    let kb = bBase + kk * ${vec ? "n4" : "p.n"};
+    ${bLoad.join("\n    ")}
+    ${R.map((r) => `let a${r} = ${aAt(r)};`).join("\n    ")}
+    ${R.map((r) => G.map((g) => `acc${r}_${g} += a${r} * b${g};`).join(" ")).join("\n    ")}
   }
-  ${vec ? "" : [0, 1, 2, 3].map((j) => `let c${j} = min(col + ${j}u, p.n - 1u);`).join("\n  ")}
-  let bBase = item * p.bStride;
-  ${rows.map((r) => `var acc${r} = vec4<f32>(0.0);`).join("\n  ")}
-  for (var kk0 = k0; kk0 < k1; kk0++) {
-    let kk = kk0;
-    ${bLoad}
-    ${rows.map((r) => `acc${r} += a[ar${r} + ${transA ? "kk * p.m" : "kk"}] * bv;`).join("\n    ")}
-  }
-  if (col >= p.n) { return; }
   let cBase = part * p.cStride + item * p.m * p.n;
   ${
-    rows.map((r) =>
-      `if (row0 + ${r}u < p.m) { store(cBase + (row0 + ${r}u) * p.n, col, acc${r}); }`
+    R.map((r) =>
+      `if (row0 + ${r}u < p.m) {\n    ${
+        G.map((g) => `store(cBase + (row0 + ${r}u) * p.n, (col4 + ${g}u) * 4u, acc${r}_${g});`)
+          .join("\n    ")
+      }\n  }`
     ).join("\n  ")
   }
 }
 fn store(base: u32, col: u32, v: vec4<f32>) {
-  out[base + col] = v.x;
+  if (col < p.n) { out[base + col] = v.x; }
   if (col + 1u < p.n) { out[base + col + 1u] = v.y; }
   if (col + 2u < p.n) { out[base + col + 2u] = v.z; }
   if (col + 3u < p.n) { out[base + col + 3u] = v.w; }
 }
 `;
   const grid: [number, number, number] = [
-    Math.ceil(n / (MM_WG * 4)),
-    Math.ceil(m / TM),
+    Math.ceil(n / (wg * tn4 * 4)),
+    Math.ceil(m / tm),
     batch * parts,
   ];
   return { code, grid, params: data };
