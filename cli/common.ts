@@ -69,6 +69,7 @@ export const DATA_FLAGS: readonly FlagSpec[] = [
   { name: "dataset", kind: DATASET_NAMES, help: "dataset (default fashion-mnist)" },
   { name: "data-dir", kind: "string", help: "where the dataset files are" },
   { name: "limit-test", kind: "posint", help: "use only the first N test images" },
+  { name: "offline", kind: "bool", help: "never download a missing dataset" },
 ];
 
 /**
@@ -266,6 +267,7 @@ export async function loadTest(
     dataDir: values["data-dir"] as string | undefined,
     limitTrain: 1,
     limitTest: values["limit-test"] as number | undefined,
+    download: !values.offline,
   });
 }
 

@@ -215,6 +215,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     dataDir: config.dataDir,
     limitTrain: config.limitTrain,
     limitTest: config.limitTest,
+    download: !values.offline,
   });
   bar.log(
     `${config.dataset}: ${data.train.n} train / ${data.test.n} test images; model ${

@@ -169,7 +169,7 @@ export async function listCheckpoints(trainDir: string): Promise<string[]> {
       } catch { /* incomplete: skip */ }
     }
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return [];
     throw e;
   }
   return found.sort((a, b) => a[0] - b[0]).map(([, p]) => p);
