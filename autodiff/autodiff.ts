@@ -75,7 +75,8 @@ export function vjp<Args extends unknown[], Out>(
       if (!g) continue;
       // deno-lint-ignore no-explicit-any
       const def = PRIMS[node.prim] as any;
-      const ins: (Tensor | null)[] = def.vjp(g, node.inputs, node.output, node.params);
+      const needs = node.inputs.map((x) => trace.tracked.has(x.id));
+      const ins: (Tensor | null)[] = def.vjp(g, node.inputs, node.output, node.params, needs);
       ins.forEach((ct, i) => {
         const x = node.inputs[i];
         if (!ct || !trace.tracked.has(x.id)) return;

@@ -16,7 +16,8 @@ import {
 } from "../kernels/dtype.ts";
 import type { Backend, BackendName, KernelArg, PrimName, PrimParams } from "../kernels/prims.ts";
 import { fmt, sizeOf } from "../kernels/shape.ts";
-import { createCpuBackend } from "../kernels/cpu/backend.ts";
+import { createCpuBackend, setFastCpuKernels } from "../kernels/cpu/backend.ts";
+import { wasmCpuKernels } from "../kernels/cpu/fast.ts";
 import type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
 import { PRIMS } from "./primitives.ts";
 
@@ -149,6 +150,16 @@ export class Tensor {
 const backends = new Map<BackendName, Backend>();
 const factories = new Map<BackendName, () => Promise<Backend>>();
 let current: Backend = createCpuBackend();
+setFastCpuKernels(cpuKernelChoice() === "reference" ? {} : wasmCpuKernels());
+
+/** `SLL_CPU_KERNELS=reference` keeps float32 on the plain TypeScript loops (for debugging). */
+function cpuKernelChoice(): string {
+  try {
+    return Deno.env.get("SLL_CPU_KERNELS") ?? "wasm";
+  } catch {
+    return "wasm"; // no env permission: the default
+  }
+}
 backends.set("cpu", current);
 
 /** @internal Registers a lazily created backend (used by the WebGPU module). */

@@ -17,8 +17,17 @@ type Abstract = { shape: readonly number[]; dtype: DType };
 export interface PrimDef<P extends PrimName> {
   /** Output shape and dtype; throws TypeError/RangeError naming the shapes. */
   shape(inputs: Abstract[], params: PrimParams[P]): OutInfo;
-  /** Cotangents of the inputs (null: not differentiable there). Absent: not differentiable. */
-  vjp?(g: Tensor, inputs: Tensor[], out: Tensor, params: PrimParams[P]): (Tensor | null)[];
+  /**
+   * Cotangents of the inputs (null: not differentiable there, or not needed). `needs[i]` says
+   * whether input i is traced: rules skip the work for the others. Absent: not differentiable.
+   */
+  vjp?(
+    g: Tensor,
+    inputs: Tensor[],
+    out: Tensor,
+    params: PrimParams[P],
+    needs: readonly boolean[],
+  ): (Tensor | null)[];
   /** The output shares the input's storage (no kernel runs). */
   alias?: boolean;
 }
@@ -104,21 +113,33 @@ export const PRIMS: { [P in PrimName]: PrimDef<P> } = {
   sign: { shape: unaryShape("sign", false) },
   add: {
     shape: binaryShape("add"),
-    vjp: (g, [a, b]) => [unbroadcast(g, a.shape), unbroadcast(g, b.shape)],
+    vjp: (
+      g,
+      [a, b],
+      _y,
+      _p,
+      n,
+    ) => [n[0] ? unbroadcast(g, a.shape) : null, n[1] ? unbroadcast(g, b.shape) : null],
   },
   sub: {
     shape: binaryShape("sub"),
-    vjp: (g, [a, b]) => [unbroadcast(g, a.shape), unbroadcast(o.neg(g), b.shape)],
+    vjp: (g, [a, b], _y, _p, n) => [
+      n[0] ? unbroadcast(g, a.shape) : null,
+      n[1] ? unbroadcast(o.neg(g), b.shape) : null,
+    ],
   },
   mul: {
     shape: binaryShape("mul"),
-    vjp: (g, [a, b]) => [unbroadcast(o.mul(g, b), a.shape), unbroadcast(o.mul(g, a), b.shape)],
+    vjp: (g, [a, b], _y, _p, n) => [
+      n[0] ? unbroadcast(o.mul(g, b), a.shape) : null,
+      n[1] ? unbroadcast(o.mul(g, a), b.shape) : null,
+    ],
   },
   div: {
     shape: binaryShape("div"),
-    vjp: (g, [a, b], y) => [
-      unbroadcast(o.div(g, b), a.shape),
-      unbroadcast(o.neg(o.div(o.mul(g, y), b)), b.shape),
+    vjp: (g, [a, b], y, _p, n) => [
+      n[0] ? unbroadcast(o.div(g, b), a.shape) : null,
+      n[1] ? unbroadcast(o.neg(o.div(o.mul(g, y), b)), b.shape) : null,
     ],
   },
   maximum: {
@@ -155,10 +176,11 @@ export const PRIMS: { [P in PrimName]: PrimDef<P> } = {
         dtype: sameDType("where", [a, b]),
       };
     },
-    vjp: (g, [c, a, b]) => {
-      const z = o.zerosLike(g);
-      return [null, unbroadcast(o.where(c, g, z), a.shape), unbroadcast(o.where(c, z, g), b.shape)];
-    },
+    vjp: (g, [c, a, b], _y, _p, n) => [
+      null,
+      n[1] ? unbroadcast(o.where(c, g, 0), a.shape) : null,
+      n[2] ? unbroadcast(o.where(c, 0, g), b.shape) : null,
+    ],
   },
   cast: {
     shape: ([x], p) => ({ shape: [...x.shape], dtype: p.dtype }),
@@ -224,12 +246,12 @@ export const PRIMS: { [P in PrimName]: PrimDef<P> } = {
       return { shape: [...batch, m, n], dtype: sameDType("matmul", [a, b]) };
     },
     // C = op(A)·op(B): each cotangent is again one matmul with flags, no transposed copies
-    vjp: (g, [a, b], _y, { transA: tA, transB: tB }) => {
+    vjp: (g, [a, b], _y, { transA: tA, transB: tB }, n) => {
       const mm = (x: Tensor, y: Tensor, transA: boolean, transB: boolean) =>
         o.matmulT(x, y, transA, transB);
-      const ga = tA ? mm(b, g, tB, true) : mm(g, b, false, !tB);
-      const gb = tB ? mm(g, a, true, tA) : mm(a, g, !tA, false);
-      return [unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)];
+      const ga = n[0] ? (tA ? mm(b, g, tB, true) : mm(g, b, false, !tB)) : null;
+      const gb = n[1] ? (tB ? mm(g, a, true, tA) : mm(a, g, !tA, false)) : null;
+      return [ga && unbroadcast(ga, a.shape), gb && unbroadcast(gb, b.shape)];
     },
   },
   reshape: {
@@ -336,18 +358,22 @@ export const PRIMS: { [P in PrimName]: PrimDef<P> } = {
       const [ho, wo] = convGeometry("conv2d", x.shape, w.shape, p.stride, p.padding);
       return { shape: [x.shape[0], w.shape[0], ho, wo], dtype: sameDType("conv2d", [x, w]) };
     },
-    vjp: (g, [x, w], _y, p) => {
+    vjp: (g, [x, w], _y, p, n) => {
       const op: Pair = [
         x.shape[2] - ((g.shape[2] - 1) * p.stride[0] - 2 * p.padding[0] + w.shape[2]),
         x.shape[3] - ((g.shape[3] - 1) * p.stride[1] - 2 * p.padding[1] + w.shape[3]),
       ];
       return [
-        o.convTranspose2d(g, w, { stride: p.stride, padding: p.padding, outputPadding: op }),
-        o.conv2dFilterGrad(x, g, {
-          stride: p.stride,
-          padding: p.padding,
-          kernel: [w.shape[2], w.shape[3]],
-        }),
+        n[0]
+          ? o.convTranspose2d(g, w, { stride: p.stride, padding: p.padding, outputPadding: op })
+          : null,
+        n[1]
+          ? o.conv2dFilterGrad(x, g, {
+            stride: p.stride,
+            padding: p.padding,
+            kernel: [w.shape[2], w.shape[3]],
+          })
+          : null,
       ];
     },
   },
@@ -371,13 +397,15 @@ export const PRIMS: { [P in PrimName]: PrimDef<P> } = {
         dtype: sameDType("convTranspose2d", [y, w]),
       };
     },
-    vjp: (g, [y, w], _x, p) => [
-      o.conv2d(g, w, { stride: p.stride, padding: p.padding }),
-      o.conv2dFilterGrad(g, y, {
-        stride: p.stride,
-        padding: p.padding,
-        kernel: [w.shape[2], w.shape[3]],
-      }),
+    vjp: (g, [y, w], _x, p, n) => [
+      n[0] ? o.conv2d(g, w, { stride: p.stride, padding: p.padding }) : null,
+      n[1]
+        ? o.conv2dFilterGrad(g, y, {
+          stride: p.stride,
+          padding: p.padding,
+          kernel: [w.shape[2], w.shape[3]],
+        })
+        : null,
     ],
   },
   conv2dFilterGrad: {
