@@ -18,6 +18,7 @@ import { loadModel, loadTest, selectBackend } from "./common.ts";
 export const REPRODUCE_FLAGS: readonly FlagSpec[] = [
   { name: "data-dir", kind: "string", help: "where the dataset files are" },
   { name: "limit-test", kind: "posint", help: "use only the first N test images" },
+  { name: "offline", kind: "bool", help: "never download a missing dataset" },
   { name: "backend", kind: ["cpu", "webgpu", "auto"], help: "compute backend (default auto)" },
   { name: "json", kind: "bool", help: "print the averages as one JSON line" },
   { name: "help", kind: "bool", help: "show this help" },
