@@ -109,6 +109,7 @@ export class DivergedError extends Error {
   readonly step: number;
   /** Last checkpoint on disk (untouched), if any. */
   readonly lastCheckpoint?: string;
+  /** Builds the message from the step, the loss value and the last checkpoint. */
   constructor(step: number, loss: number, lastCheckpoint?: string) {
     super(
       `training diverged: the loss is ${loss} at step ${step}; ` +

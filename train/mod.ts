@@ -1,0 +1,66 @@
+/**
+ * Training: pure optimizers and schedules, gradient clipping, the training loop with
+ * checkpoints and exact resume, and evaluation (natural and certified accuracy).
+ *
+ * @example
+ * ```ts ignore
+ * import { DEFAULT_CONFIG, train } from "@sll/sll";
+ * const r = await train({ ...DEFAULT_CONFIG, epochs: 1, limitTrain: 2048, trainDir: "runs/quick" });
+ * console.log(r.final);
+ * ```
+ * @module
+ */
+export {
+  adam,
+  type AdamOptions,
+  adamw,
+  makeOptimizer,
+  type Optimizer,
+  OPTIMIZER_NAMES,
+  type OptimizerSettings,
+  type OptState,
+  sgd,
+  type SgdOptions,
+} from "./optimizers.ts";
+export {
+  constantSchedule,
+  cosineSchedule,
+  interpSchedule,
+  makeSchedule,
+  multistepSchedule,
+  type Schedule,
+  SCHEDULER_NAMES,
+  type ScheduleSettings,
+  withWarmup,
+} from "./schedules.ts";
+export { clipByGlobalNorm, clipByValue, globalNorm } from "./clip.ts";
+export {
+  type Arch,
+  DEFAULT_CONFIG,
+  DEFAULT_EPS,
+  LOSS_NAMES,
+  parseTrainConfig,
+  type TrainConfig,
+} from "./config.ts";
+export {
+  type CheckpointMeta,
+  type EvalResult,
+  listCheckpoints,
+  loadCheckpoint,
+  type LoadedCheckpoint,
+  resolveCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
+export { type LossFn, makeLoss } from "./loss_select.ts";
+export { archFromPreset, buildNetwork, type Network } from "./model.ts";
+export {
+  DivergedError,
+  type EpochInfo,
+  type StepInfo,
+  train,
+  type TrainOptions,
+  type TrainResult,
+} from "./loop.ts";
+export type { Dataset, DatasetName, Split } from "../data/mod.ts";
+export type { HostData, HostDType, HostTensor } from "../io/host_tensor.ts";
