@@ -25,3 +25,4 @@ export {
   type OffsetCrossEntropyOptions,
   xentMargin,
 } from "./train/losses.ts";
+export * from "./train/mod.ts";
