@@ -142,6 +142,20 @@ Deno.test(
 );
 
 Deno.test(
+  "webgpu limits: wide matmuls use every register-tile column group (n = 140, 300, 1030)",
+  leakCheck(async () => {
+    for (const n of [140, 300, 1030]) {
+      const a = rand(3 * 50, 9), b = rand(50 * n, 10);
+      const r = await both("matmul", [{ shape: [3, 50], data: a }, { shape: [50, n], data: b }], {
+        transA: false,
+        transB: false,
+      });
+      assertClose(r.gpu, r.cpu, { ...tol(r.cpu, 1e-4), what: `matmul [3, 50]·[50, ${n}]` });
+    }
+  }),
+);
+
+Deno.test(
   "webgpu limits: scatterAdd of 70,000 slices",
   leakCheck(async () => {
     const m = 70_000;

@@ -22,6 +22,7 @@ import {
   type ConvGeom,
   convKernel,
   filterGradKernel,
+  im2colKernel,
   type PoolGeom,
 } from "./conv.wgsl.ts";
 import { type KernelSource, LOOP_BUDGET, MAX_GROUPS, strides } from "./wgsl.ts";
@@ -382,13 +383,158 @@ function matmulRun(
     return { buf: t, stride: xb === 1 ? 0 : mat };
   };
   const A = operand(a, false), B = operand(b, transB);
-  const { parts } = matmulParts(k);
-  const ks = matmulKernel(m, k, n, nb, A.stride, B.stride, transA, ctx.tile);
-  checkGrid(lbl, ks);
-  let o = ctx.alloc(parts * nb * m * n * BYTES);
-  if (nb * m * n > 0) ctx.dispatch(lbl, ks, [A.buf, B.buf], o);
-  o = sumParts(ctx, lbl, o, parts, nb * m * n);
+  const o = gemm(ctx, lbl, A.buf, A.stride, transA, B.buf, B.stride, m, k, n, nb);
   for (const t of temps) ctx.release(t);
+  return o;
+}
+
+/** C[z] = op(A[z])·B[z] for z < nb from raw buffers (k split into parts when long). */
+function gemm(
+  ctx: Ctx,
+  lbl: string,
+  a: GpuStorage,
+  aStride: number,
+  transA: boolean,
+  b: GpuStorage,
+  bStride: number,
+  m: number,
+  k: number,
+  n: number,
+  nb: number,
+): GpuStorage {
+  const { parts } = matmulParts(k);
+  const ks = matmulKernel(m, k, n, nb, aStride, bStride, transA, ctx.tile);
+  checkGrid(lbl, ks);
+  const o = ctx.alloc(parts * nb * m * n * BYTES);
+  if (nb * m * n > 0) ctx.dispatch(lbl, ks, [a, b], o);
+  return sumParts(ctx, lbl, o, parts, nb * m * n);
+}
+
+/** Bytes of one im2col buffer at most (batch items are processed in chunks under it). */
+const COLS_BYTES = 1 << 27;
+
+/**
+ * conv2d / convTranspose2d as im2col + GEMM: per chunk of batch items, the column matrix
+ * [nb, red·kh·kw, space] is built and multiplied by the weight matrix [rows, red·kh·kw].
+ */
+function convGemm(
+  ctx: Ctx,
+  prim: string,
+  inputs: Arg[],
+  g: ConvGeom,
+  transposed: boolean,
+): GpuStorage {
+  const lbl = label(prim, inputs);
+  const w = inputs[1];
+  const kk = g.kh * g.kw;
+  const rows = transposed ? g.c : g.o;
+  const red = transposed ? g.o : g.c;
+  const R = red * kk;
+  const Q = transposed ? g.h * g.w : g.ho * g.wo;
+  const total = g.b * rows * Q;
+  let wm = w.storage;
+  if (transposed) {
+    // w [O, C, kk] → [C, O, kk]: the weight matrix [C, O·kk] of the transposed convolution
+    wm = ctx.alloc(sizeOf(w.shape) * BYTES);
+    ctx.dispatch(
+      `${lbl} (weight transpose)`,
+      mapKernel("a", [{ offset: 0, strides: [kk, g.c * kk, 1], dtype: "float32" }], [
+        g.c,
+        g.o,
+        kk,
+      ], "float32"),
+      [w.storage],
+      wm,
+    );
+  }
+  const chunk = Math.max(1, Math.min(g.b, Math.floor(COLS_BYTES / Math.max(1, R * Q * BYTES))));
+  let result: GpuStorage | null = null;
+  for (let b0 = 0; b0 < g.b; b0 += chunk) {
+    const nb = Math.min(chunk, g.b - b0);
+    const cols = ctx.alloc(nb * R * Q * BYTES);
+    ctx.dispatch(
+      `${lbl} (im2col)`,
+      im2colKernel(g, transposed, b0, nb, R, { sB: R * Q, sR: Q, sQ: 1 }),
+      [inputs[0].storage],
+      cols,
+    );
+    const o = gemm(ctx, lbl, wm, 0, false, cols, R * Q, rows, R, Q, nb);
+    ctx.release(cols);
+    if (nb === g.b) {
+      result = o;
+      break;
+    }
+    result ??= ctx.alloc(total * BYTES);
+    ctx.dispatch(
+      `${lbl} (gather chunks)`,
+      concatPartKernel(1, nb * rows * Q, 1, total, b0 * rows * Q, "float32"),
+      [o],
+      result,
+    );
+    ctx.release(o);
+  }
+  if (transposed) ctx.release(wm);
+  return result!;
+}
+
+/**
+ * conv2dFilterGrad as GEMM: dw [O, C·kh·kw] = Σ_chunks gyᵀ [O, nb·space] · cols [nb·space, R]
+ * with the column matrix laid out row-major and its width padded to a multiple of 4 (vec4
+ * loads); the padding columns are dropped at the end.
+ */
+function filterGradGemm(ctx: Ctx, inputs: Arg[], g: ConvGeom): GpuStorage {
+  const lbl = label("conv2dFilterGrad", inputs);
+  const [x, gy] = inputs;
+  const R = g.c * g.kh * g.kw, Rp = Math.ceil(R / 4) * 4;
+  const Q = g.ho * g.wo;
+  const chunk = Math.max(1, Math.min(g.b, Math.floor(COLS_BYTES / Math.max(1, Rp * Q * BYTES))));
+  let acc: GpuStorage | null = null;
+  for (let b0 = 0; b0 < g.b; b0 += chunk) {
+    const nb = Math.min(chunk, g.b - b0);
+    const cols = ctx.alloc(nb * Q * Rp * BYTES);
+    ctx.dispatch(
+      `${lbl} (im2col)`,
+      im2colKernel(g, false, b0, nb, Rp, { sB: Q * Rp, sR: 1, sQ: Rp }),
+      [x.storage],
+      cols,
+    );
+    // gy[b0 : b0 + nb] [nb, O, Q] → [O, nb, Q]
+    const gt = ctx.alloc(g.o * nb * Q * BYTES);
+    ctx.dispatch(
+      `${lbl} (output-gradient transpose)`,
+      mapKernel("a", [{ offset: b0 * g.o * Q, strides: [Q, g.o * Q, 1], dtype: "float32" }], [
+        g.o,
+        nb,
+        Q,
+      ], "float32"),
+      [gy.storage],
+      gt,
+    );
+    const part = gemm(ctx, lbl, gt, 0, false, cols, 0, g.o, nb * Q, Rp, 1);
+    ctx.release(cols);
+    ctx.release(gt);
+    if (!acc) acc = part;
+    else {
+      const s = ctx.alloc(g.o * Rp * BYTES);
+      const v = contiguous([g.o * Rp], "float32");
+      ctx.dispatch(`${lbl} (sum of chunks)`, mapKernel("a + b", [v, v], [g.o * Rp], "float32"), [
+        acc,
+        part,
+      ], s);
+      ctx.release(acc);
+      ctx.release(part);
+      acc = s;
+    }
+  }
+  if (Rp === R) return acc!;
+  const o = ctx.alloc(g.o * R * BYTES);
+  ctx.dispatch(
+    `${lbl} (drop padding columns)`,
+    mapKernel("a", [{ offset: 0, strides: [Rp, 1], dtype: "float32" }], [g.o, R], "float32"),
+    [acc!],
+    o,
+  );
+  ctx.release(acc!);
   return o;
 }
 
@@ -445,6 +591,8 @@ function convRun(
   outSize: number,
 ): GpuStorage {
   inputs.forEach((x) => floatOnly(prim, x));
+  // CPU-backed adapters: im2col + the large-tile GEMM; GPUs: the direct implicit-GEMM kernel
+  if (ctx.cpuLike && outSize > 0) return convGemm(ctx, prim, inputs, g, transposed);
   const lbl = label(prim, inputs);
   const ks = convKernel(g, transposed);
   checkGrid(lbl, ks);
@@ -599,8 +747,10 @@ const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
   conv2dFilterGrad: (ctx, [x, gy], p, out) => {
     floatOnly("conv2dFilterGrad", x);
     floatOnly("conv2dFilterGrad", gy);
+    const g = convGeom(x.shape, out.shape, gy.shape, p);
+    if (ctx.cpuLike && sizeOf(out.shape) > 0) return filterGradGemm(ctx, [x, gy], g);
     const lbl = label("conv2dFilterGrad", [x, gy]);
-    const ks = filterGradKernel(convGeom(x.shape, out.shape, gy.shape, p));
+    const ks = filterGradKernel(g);
     checkGrid(lbl, ks);
     const size = sizeOf(out.shape);
     const o = ctx.alloc(ks.parts * size * BYTES);

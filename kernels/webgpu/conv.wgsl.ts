@@ -357,3 +357,81 @@ ${ENTRY_1D}
 `;
   return { code, grid: grid1d(Math.ceil(n / WG)), params: data };
 }
+
+/**
+ * im2col for the GEMM convolutions. For batch items b ∈ [b0, b0 + nb), rows r < rows, columns
+ * q < space it writes out[b·sB + r·sR + q·sQ] =
+ *   forward (r = (c, i, j), q = (oh, ow)):     x[b, c, oh·sh − ph + i, ow·sw − pw + j]
+ *   transposed (r = (o, i, j), q = (h, w)):    y[b, o, (h + ph − i)/sh, (w + pw − j)/sw] when exact
+ * and 0 outside the input (and for padding rows rows ≤ r < rowsPad). No loops.
+ */
+export function im2colKernel(
+  g: ConvGeom,
+  transposed: boolean,
+  b0: number,
+  nb: number,
+  rowsPad: number,
+  layout: { sB: number; sR: number; sQ: number },
+): KernelSource {
+  const red = transposed ? g.o : g.c;
+  const [inH, inW] = transposed ? [g.ho, g.wo] : [g.h, g.w];
+  const [outH, outW] = transposed ? [g.h, g.w] : [g.ho, g.wo];
+  const KK = g.kh * g.kw;
+  const space = outH * outW;
+  const n = nb * rowsPad * space;
+  const { decl, data } = paramsStruct([
+    u("n", n, "invocations: nb · rowsPad · space"),
+    u("b0", b0, "first batch item"),
+    u("red", red, "input channels"),
+    u("rows", red * KK, "rows of the column matrix: channels · kh · kw"),
+    u("rowsPad", rowsPad, "rows including zero padding rows"),
+    u("inH", inH, "input height"),
+    u("inW", inW, "input width"),
+    u("outW", outW, "output width"),
+    u("space", space, "output positions"),
+    u("sh", g.stride[0], "stride along h"),
+    u("sw", g.stride[1], "stride along w"),
+    u("ph", g.padding[0], "padding along h"),
+    u("pw", g.padding[1], "padding along w"),
+    u("sB", layout.sB, "output stride of a batch item"),
+    u("sR", layout.sR, "output stride of a row"),
+    u("sQ", layout.sQ, "output stride of a column"),
+  ]);
+  const src = transposed
+    ? `let yh = i32(oh) + i32(p.ph) - i32(ti); let yw = i32(ow) + i32(p.pw) - i32(tj);
+  let ok = r < p.rows && yh >= 0 && yw >= 0 && u32(yh) % p.sh == 0u && u32(yw) % p.sw == 0u &&
+    u32(yh) / p.sh < p.inH && u32(yw) / p.sw < p.inW;
+  let ih = select(0u, u32(yh) / p.sh, ok); let iw = select(0u, u32(yw) / p.sw, ok);`
+    : `let yh = i32(oh * p.sh + ti) - i32(p.ph); let yw = i32(ow * p.sw + tj) - i32(p.pw);
+  let ok = r < p.rows && yh >= 0 && yw >= 0 && u32(yh) < p.inH && u32(yw) < p.inW;
+  let ih = select(0u, u32(yh), ok); let iw = select(0u, u32(yw), ok);`;
+  const code = `// ${
+    transposed
+      ? "cols[b, (o,i,j), (h,w)] = y[b, o, (h + ph − i)/sh, (w + pw − j)/sw] (0 unless exact, in range)"
+      : "cols[b, (c,i,j), (oh,ow)] = x[b, c, oh·sh − ph + i, ow·sw − pw + j] (0 outside)"
+  }
+// one invocation per column-matrix entry (padding rows included), no loops
+const WG = ${WG}u;
+${decl}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+${ENTRY_1D}
+  ${FLAT_INDEX}
+  if (i >= p.n) { return; }
+  let q = i % p.space;
+  let r = (i / p.space) % p.rowsPad;
+  let b = i / (p.space * p.rowsPad);
+  let ch = min(r, p.rows - 1u) / ${KK}u;
+  let tap = min(r, p.rows - 1u) % ${KK}u;
+  let ti = tap / ${g.kw}u;
+  let tj = tap % ${g.kw}u;
+  let oh = q / p.outW;
+  let ow = q % p.outW;
+  ${src}
+  let v = select(0.0, x[(((p.b0 + b) * p.red + ch) * p.inH + ih) * p.inW + iw], ok);
+  out[b * p.sB + r * p.sR + q * p.sQ] = v;
+}
+`;
+  return { code, grid: grid1d(Math.ceil(n / WG)), params: data };
+}

@@ -22,8 +22,8 @@ export interface MatmulTile {
 
 /** Tile for GPUs. */
 export const GPU_TILE: MatmulTile = { tm: 4, tn4: 1, wg: 64 };
-/** Tile for CPU-backed adapters (measured on llvmpipe: 4×128 per invocation, 8 per group). */
-export const CPU_TILE: MatmulTile = { tm: 4, tn4: 32, wg: 8 };
+/** Tile for CPU-backed adapters (measured on llvmpipe: 8×32 per invocation, 8 per group). */
+export const CPU_TILE: MatmulTile = { tm: 8, tn4: 8, wg: 8 };
 
 /** The k range one invocation covers (k parts split longer products). */
 export function matmulParts(k: number): { parts: number; kChunk: number } {
@@ -77,8 +77,8 @@ export function matmulKernel(
   );
   const bLoad = G.map((g) =>
     vec
-      ? `let b${g} = b4[kb + cg${g}];`
-      : `let b${g} = vec4<f32>(${[0, 1, 2, 3].map((j) => `b[kb + c${g}_${j}]`).join(", ")});`
+      ? `let bv${g} = b4[kb + cg${g}];`
+      : `let bv${g} = vec4<f32>(${[0, 1, 2, 3].map((j) => `b[kb + c${g}_${j}]`).join(", ")});`
   );
   const code = `// C[z][r, c] = Σ_{kk ∈ chunk(part)} A[z][r, kk] · B[z][kk, c]${
     transA ? " (A stored transposed, [k, m])" : ""
@@ -109,7 +109,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let kb = bBase + kk * ${vec ? "n4" : "p.n"};
     ${bLoad.join("\n    ")}
     ${R.map((r) => `let a${r} = ${aAt(r)};`).join("\n    ")}
-    ${R.map((r) => G.map((g) => `acc${r}_${g} += a${r} * b${g};`).join(" ")).join("\n    ")}
+    ${R.map((r) => G.map((g) => `acc${r}_${g} += a${r} * bv${g};`).join(" ")).join("\n    ")}
   }
   let cBase = part * p.cStride + item * p.m * p.n;
   ${
