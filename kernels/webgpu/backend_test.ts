@@ -1,0 +1,89 @@
+/**
+ * The GPU-tuned kernel paths (direct implicit-GEMM convolutions, small matmul tiles) checked on
+ * whatever adapter is present by building a second backend that believes it runs on a GPU, and
+ * comparing each against the CPU reference kernels.
+ */
+import { AssertionError } from "node:assert/strict";
+import { createCpuBackend } from "../cpu/backend.ts";
+import type { PrimName, PrimParams } from "../prims.ts";
+import { acquireWebGpu } from "./mod.ts";
+import { createWebGpuBackend, sizeClass } from "./backend.ts";
+
+const real = await acquireWebGpu(); // fails the file without an adapter
+const gpuPath = createWebGpuBackend(real.device, {
+  ...real.adapter,
+  isFallbackAdapter: false,
+  description: "forced GPU kernel path",
+});
+const cpu = createCpuBackend();
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed;
+  return new Float32Array(n).map(() => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648 - 0.5;
+  });
+}
+
+async function same<P extends PrimName>(
+  prim: P,
+  shapes: number[][],
+  params: PrimParams[P],
+  outShape: number[],
+): Promise<void> {
+  const data = shapes.map((s, i) => rand(s.reduce((a, b) => a * b, 1), i + 1));
+  const out = { shape: outShape, dtype: "float32" as const };
+  const want = cpu.run(
+    prim,
+    shapes.map((s, i) => ({ storage: data[i], shape: s, dtype: "float32" })),
+    params,
+    out,
+  );
+  const ins = shapes.map((s, i) => ({
+    storage: gpuPath.upload(data[i], "float32"),
+    shape: s,
+    dtype: "float32" as const,
+  }));
+  const st = gpuPath.run(prim, ins, params, out);
+  const got = await gpuPath.read(st, "float32", want.length);
+  [...ins.map((x) => x.storage), st].forEach((s) => gpuPath.free(s));
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])))) {
+      throw new AssertionError({
+        message: `${prim} (GPU path): element ${i} is ${got[i]}, expected ${want[i]}`,
+      });
+    }
+  }
+}
+
+Deno.test("webgpu GPU-path kernels: conv2d, convTranspose2d, filter gradient, matmul", async () => {
+  const p = { stride: [2, 1] as [number, number], padding: [1, 0] as [number, number] };
+  await same("conv2d", [[2, 3, 7, 6], [4, 3, 3, 2]], p, [2, 4, 4, 5]);
+  await same("convTranspose2d", [[2, 4, 4, 5], [4, 3, 3, 2]], { ...p, outputPadding: [0, 0] }, [
+    2,
+    3,
+    7,
+    6,
+  ]);
+  await same("conv2dFilterGrad", [[2, 3, 7, 6], [2, 4, 4, 5]], { ...p, kernel: [3, 2] }, [
+    4,
+    3,
+    3,
+    2,
+  ]);
+  await same("matmul", [[2, 5, 9], [9, 13]], { transA: false, transB: false }, [2, 5, 13]);
+  await same("matmul", [[9, 5], [13, 9]], { transA: true, transB: true }, [5, 13]);
+  const s = gpuPath.stats();
+  if (s.liveBuffers !== 0) {
+    throw new AssertionError({ message: `${s.liveBuffers} buffers still live` });
+  }
+});
+
+Deno.test("webgpu size classes: 256 B minimum, at most 25% slack", () => {
+  for (const b of [1, 256, 257, 1000, 4096, 5000, 1 << 20, (1 << 20) + 1]) {
+    const c = sizeClass(b);
+    if (c < b || (b > 256 && c > b * 1.25 + 1)) {
+      throw new AssertionError({ message: `sizeClass(${b}) = ${c}` });
+    }
+  }
+});
