@@ -7,7 +7,7 @@
  */
 
 /** Workload names accepted by `--only`. */
-export type WorkloadName = "matmul" | "conv" | "mlp";
+export type WorkloadName = "matmul" | "conv" | "mlp" | "sll-conv";
 
 /** Conv workload geometry: x [B, C, H, W], w [O, C, k, k], stride 1, padding 1. */
 export const CONV = {
@@ -21,6 +21,22 @@ export const CONV = {
   stride: 1,
   padding: 1,
 } as const;
+/** SLL conv workload: the few-channel 3×3 pad 1 convolutions of the SLL net, C→C. */
+export const SLL_CONV = { b: 256, channels: [8, 16], h: 28, w: 28 } as const;
+
+/** Inputs of the SLL conv workload, one {@linkcode ConvInputs} per channel count. */
+export function sllConvInputs(): ConvInputs[] {
+  return SLL_CONV.channels.map((c, i) => {
+    const geom = { b: SLL_CONV.b, c, h: SLL_CONV.h, w: SLL_CONV.w, o: c, kh: 3, kw: 3 };
+    const g = { ...geom, stride: 1, padding: 1 }, px = c * g.h * g.w;
+    return {
+      x: randomArray(g.b * px, 50 + i),
+      w: randomArray(c * c * 9, 60 + i, -0.1, 0.1),
+      gy: randomArray(g.b * px, 70 + i),
+      geom: g,
+    };
+  });
+}
 /** Matmul workload size (n×n times n×n). */
 export const MATMUL_N = 1024;
 /** MLP workload: layer widths and batch. */

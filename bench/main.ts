@@ -2,7 +2,7 @@
  * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
- * Flags: --backend cpu|webgpu, --only matmul|conv|mlp, --repeats N, --warmup N,
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv, --repeats N, --warmup N,
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
  * @module
  */
@@ -22,12 +22,14 @@ import {
   mlpInputs,
   type Prepared,
   randomArray,
+  SLL_CONV,
+  sllConvInputs,
   timeIt,
   type WorkloadName,
   WRONG_ABOVE,
 } from "./harness.ts";
 
-const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp"];
+const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp", "sll-conv"];
 const COMPETITORS: Record<string, () => Impl> = {
   "jax": jaxJs,
   "tfjs-wasm": () => tfjs("wasm"),
@@ -102,7 +104,22 @@ function prepare(
     return impl.matmul?.(randomArray(MATMUL_N ** 2, 1), randomArray(MATMUL_N ** 2, 2), MATMUL_N);
   }
   if (w === "conv") return impl.conv?.(convInputs(batch));
+  if (w === "sll-conv") return impl.name.startsWith("ours") ? sllConv(impl) : undefined;
   return impl.mlp?.(mlpInputs());
+}
+
+/** Both SLL conv geometries in one run (ours only: the competitors take seconds per step). */
+async function sllConv(impl: Impl): Promise<Prepared | undefined> {
+  const parts = await Promise.all(sllConvInputs().map((inp) => impl.conv?.(inp)));
+  if (parts.some((p) => !p)) return undefined;
+  return {
+    run: async (): Promise<Float32Array[]> => {
+      const out: Float32Array[] = [];
+      for (const p of parts) out.push(...await p!.run());
+      return out;
+    },
+    dispose: (): void => parts.forEach((p) => p!.dispose?.()),
+  };
 }
 
 /** Our conv outputs at a smaller batch, to check contenders that run fewer images. */
@@ -193,6 +210,10 @@ const TITLES: Record<WorkloadName, string> = {
   conv:
     `conv2d fwd + grad x + grad w, x [${CONV.b},${CONV.c},${CONV.h},${CONV.w}], ${CONV.c}→${CONV.o} ${CONV.kh}×${CONV.kw} pad ${CONV.padding} (seconds, lower is better)`,
   mlp: "MLP step 784→1024→1024→10 batch 256: loss + all gradients (seconds, lower is better)",
+  "sll-conv":
+    `SLL conv fwd + grad x + grad w, x [${SLL_CONV.b},C,${SLL_CONV.h},${SLL_CONV.w}] C→C 3×3 pad 1 for C = ${
+      SLL_CONV.channels.join(" and ")
+    } (seconds, lower is better)`,
 };
 
 async function main(): Promise<void> {
