@@ -1,0 +1,337 @@
+/**
+ * `deno task bench --backend webgpu`: our WebGPU backend beside TensorFlow.js's WebGPU backend
+ * and jax-js's WebGPU device on the same adapter in the same process: matmul 1024³, conv2d
+ * forward + both gradients, an MLP step (loss + all gradients), and dispatches per second over a
+ * chain of 1,000 small elementwise ops. Every run reads its outputs back to the host; every
+ * competitor's outputs are compared with ours and flagged WRONG when they disagree.
+ * @module
+ */
+import * as jax from "@jax-js/jax";
+import * as tf from "@tensorflow/tfjs";
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import {
+  autoBackend,
+  dispose,
+  initWebGpu,
+  keep,
+  scope,
+  setBackend,
+  type Tensor,
+} from "../tensor/engine.ts";
+import * as o from "../tensor/ops.ts";
+import { valueAndGrad, vjp } from "../autodiff/autodiff.ts";
+import { tfjs } from "./competitors.ts";
+import {
+  CONV,
+  convInputs,
+  formatTable,
+  type Impl,
+  MATMUL_N,
+  maxRelDiff,
+  mlpInputs,
+  type Prepared,
+  randomArray,
+  timeIt,
+  WRONG_ABOVE,
+} from "./harness.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+/** Options of the WebGPU bench (the CLI flags of bench/main.ts). */
+export interface WebGpuBenchOptions {
+  only?: "matmul" | "conv" | "mlp" | "chain";
+  repeats: number;
+  warmup: number;
+  /** Competitor names: "tfjs-webgpu", "jax-webgpu" (empty: ours only). */
+  competitors: string[];
+}
+
+const f32 = (d: ArrayLike<number>): Float32Array =>
+  d instanceof Float32Array ? d : Float32Array.from(d);
+
+/** Our library on the WebGPU backend. */
+function ours(): Impl & { chain(): Promise<Prepared> } {
+  const read = async (ts: Tensor[]): Promise<Float32Array[]> => {
+    const out = await Promise.all(ts.map((t) => t.data()));
+    dispose(ts);
+    return out.map(f32);
+  };
+  return {
+    name: "sll (webgpu)",
+    matmul: async (a, b, n) => {
+      await setBackend("webgpu");
+      const A = keep(o.tensor(a, { shape: [n, n] })), B = keep(o.tensor(b, { shape: [n, n] }));
+      return {
+        run: () => read([o.matmul(A, B)]),
+        dispose: () => dispose([A, B]),
+      };
+    },
+    conv: async (inp) => {
+      await setBackend("webgpu");
+      const g = inp.geom;
+      const X = keep(o.tensor(inp.x, { shape: [g.b, g.c, g.h, g.w] }));
+      const W = keep(o.tensor(inp.w, { shape: [g.o, g.c, g.kh, g.kw] }));
+      const GY = keep(o.tensor(inp.gy, { shape: [g.b, g.o, g.h, g.w] }));
+      return {
+        run: () =>
+          read(scope(() => {
+            const [y, pb] = vjp(
+              (x: Tensor, w: Tensor) => o.conv2d(x, w, { stride: g.stride, padding: g.padding }),
+              X,
+              W,
+            );
+            return [y, ...pb(GY)];
+          })),
+        dispose: () => dispose([X, W, GY]),
+      };
+    },
+    mlp: async (inp) => {
+      await setBackend("webgpu");
+      const { sizes, batch } = inp;
+      const params = keep(inp.weights.map((w, l) => ({
+        weight: o.tensor(w, { shape: [sizes[l], sizes[l + 1]] }),
+        bias: o.tensor(inp.biases[l], { shape: [sizes[l + 1]] }),
+      })));
+      const X = keep(o.tensor(inp.x, { shape: [batch, sizes[0]] }));
+      const Y = keep(o.tensor(inp.labels, { dtype: "int32" }));
+      type P = typeof params;
+      const loss = (ps: P): Tensor => {
+        let h = X;
+        ps.forEach((l, i) => {
+          h = o.add(o.matmul(h, l.weight), l.bias);
+          if (i + 1 < ps.length) h = o.relu(h);
+        });
+        return o.crossEntropy(h, Y);
+      };
+      const step = valueAndGrad(loss);
+      return {
+        run: () =>
+          read(scope(() => {
+            const [v, gr] = step(params);
+            return [v, ...gr.flatMap((l) => [l.weight, l.bias])];
+          })),
+        dispose: () => dispose([params, X, Y]),
+      };
+    },
+    chain: async () => {
+      await setBackend("webgpu");
+      const s = keep(o.tensor(randomArray(64, 9, 0.99, 1.01)));
+      return {
+        run: () =>
+          read([scope(() => {
+            let z = s;
+            for (let i = 0; i < 1000; i++) z = i % 2 ? o.add(z, s) : o.mul(z, s);
+            return z;
+          })]),
+        dispose: () => s.dispose(),
+      };
+    },
+  };
+}
+
+/** jax-js on its WebGPU device. */
+function jaxWebGpu(): Impl & { chain(): Promise<Prepared> } {
+  const np = jax.numpy as Any, lax = jax.lax as Any, nn = jax.nn as Any;
+  let ready: Promise<void> | undefined;
+  const init = () =>
+    ready ??= jax.init("webgpu").then((devices: string[]) => {
+      if (!devices.includes("webgpu")) {
+        throw new Error(`jax-js found no webgpu device (${devices})`);
+      }
+      jax.defaultDevice("webgpu");
+    });
+  return {
+    name: "jax-js 0.1 (webgpu)",
+    matmul: async (a, b, n) => {
+      await init();
+      const A = np.array(a, { shape: [n, n] }), B = np.array(b, { shape: [n, n] });
+      return {
+        run: async () => [f32(await np.matmul(A.ref, B.ref).data())],
+        dispose: () => (A.dispose(), B.dispose()),
+      };
+    },
+    conv: async (inp) => {
+      await init();
+      const g = inp.geom, p = g.padding;
+      const X = np.array(inp.x, { shape: [g.b, g.c, g.h, g.w] });
+      const W = np.array(inp.w, { shape: [g.o, g.c, g.kh, g.kw] });
+      const GY = np.array(inp.gy, { shape: [g.b, g.o, g.h, g.w] });
+      const f = (x: Any, w: Any): Any => lax.conv(x, w, [g.stride, g.stride], [[p, p], [p, p]]);
+      return {
+        run: async () => {
+          const [y, pullback] = (jax.vjp as Any)(f, [X.ref, W.ref]);
+          const [dx, dw] = pullback(GY.ref);
+          pullback.dispose();
+          return [f32(await y.data()), f32(await dx.data()), f32(await dw.data())];
+        },
+        dispose: () => (X.dispose(), W.dispose(), GY.dispose()),
+      };
+    },
+    mlp: async (inp) => {
+      await init();
+      const { sizes, batch } = inp;
+      const params = inp.weights.map((w, l) => ({
+        weight: np.array(w, { shape: [sizes[l], sizes[l + 1]] }),
+        bias: np.array(inp.biases[l], { shape: [sizes[l + 1]] }),
+      }));
+      const X = np.array(inp.x, { shape: [batch, sizes[0]] });
+      const classes = sizes[sizes.length - 1];
+      const onehot = new Float32Array(batch * classes);
+      inp.labels.forEach((c, i) => (onehot[i * classes + c] = 1));
+      const Y = np.array(onehot, { shape: [batch, classes] });
+      const loss = (ps: Any[]): Any => {
+        let h = X.ref;
+        ps.forEach((l: Any, i: number) => {
+          h = np.matmul(h, l.weight).add(l.bias);
+          if (i + 1 < ps.length) h = nn.relu(h);
+        });
+        return nn.logSoftmax(h, -1).mul(Y.ref).sum().mul(-1 / batch);
+      };
+      const step = (jax.valueAndGrad as Any)(loss);
+      return {
+        run: async () => {
+          const [v, grads] = step(params.map((l) => ({ weight: l.weight.ref, bias: l.bias.ref })));
+          const out = [f32(await v.data())];
+          for (const gl of grads) out.push(f32(await gl.weight.data()), f32(await gl.bias.data()));
+          return out;
+        },
+        dispose: () => {
+          for (const l of params) l.weight.dispose(), l.bias.dispose();
+          X.dispose(), Y.dispose();
+        },
+      };
+    },
+    chain: async () => {
+      await init();
+      const s = np.array(randomArray(64, 9, 0.99, 1.01));
+      return {
+        run: async () => {
+          let z = s.ref;
+          for (let i = 0; i < 1000; i++) z = i % 2 ? z.add(s.ref) : z.mul(s.ref);
+          return [f32(await z.data())];
+        },
+        dispose: () => s.dispose(),
+      };
+    },
+  };
+}
+
+/** TensorFlow.js on its WebGPU backend (the CPU bench's TF.js contender, pointed at webgpu). */
+function tfjsWebGpu(): Impl & { chain(): Promise<Prepared> } {
+  const impl = tfjs("webgpu" as "cpu");
+  return {
+    ...impl,
+    name: "tfjs 4 (webgpu)",
+    convBatch: undefined,
+    note: undefined,
+    chain: async () => {
+      if (!(await tf.setBackend("webgpu"))) throw new Error("TF.js webgpu failed to initialise");
+      const s = tf.tensor1d(randomArray(64, 9, 0.99, 1.01));
+      return {
+        run: async () => {
+          const z = tf.tidy(() => {
+            let z: tf.Tensor = s;
+            for (let i = 0; i < 1000; i++) z = i % 2 ? tf.add(z, s) : tf.mul(z, s);
+            return z;
+          });
+          const d = f32(await z.data() as Float32Array);
+          z.dispose();
+          return [d];
+        },
+        dispose: () => s.dispose(),
+      };
+    },
+  };
+}
+
+const COMPETITORS: Record<string, () => Impl & { chain(): Promise<Prepared> }> = {
+  "tfjs-webgpu": tfjsWebGpu,
+  "jax-webgpu": jaxWebGpu,
+};
+
+/** Competitor names the WebGPU bench knows. */
+export const WEBGPU_COMPETITORS: readonly string[] = Object.keys(COMPETITORS);
+
+type W = "matmul" | "conv" | "mlp" | "chain";
+
+const TITLES: Record<W, string> = {
+  matmul: `matmul ${MATMUL_N}³ f32 (GFLOP/s, higher is better)`,
+  conv:
+    `conv2d fwd + grad x + grad w, x [${CONV.b},${CONV.c},${CONV.h},${CONV.w}], ${CONV.c}→${CONV.o} 3×3 pad 1 (s, lower is better)`,
+  mlp: "MLP step 784→1024→1024→10 batch 256: loss + all gradients (ms, lower is better)",
+  chain: "chain of 1,000 elementwise ops on [64], one read (dispatches/s, higher is better)",
+};
+
+function prepare(impl: Impl & { chain(): Promise<Prepared> }, w: W): Promise<Prepared> | undefined {
+  if (w === "matmul") {
+    return impl.matmul?.(randomArray(MATMUL_N ** 2, 1), randomArray(MATMUL_N ** 2, 2), MATMUL_N);
+  }
+  if (w === "conv") return impl.conv?.(convInputs());
+  if (w === "mlp") return impl.mlp?.(mlpInputs());
+  return impl.chain();
+}
+
+function figure(w: W, ms: number): number {
+  if (w === "matmul") return 2 * MATMUL_N ** 3 / (ms * 1e6);
+  if (w === "conv") return ms / 1000;
+  if (w === "mlp") return ms;
+  return 1000 / (ms / 1000);
+}
+
+/**
+ * Runs the WebGPU workloads for us and the named competitors, printing one table per workload.
+ *
+ * @example
+ * ```ts
+ * import { runWebGpuBench } from "./webgpu.ts";
+ * await runWebGpuBench({ repeats: 5, warmup: 2, competitors: ["tfjs-webgpu", "jax-webgpu"] });
+ * ```
+ */
+export async function runWebGpuBench(opts: WebGpuBenchOptions): Promise<void> {
+  const adapter = await initWebGpu();
+  await autoBackend();
+  console.log(
+    `sll bench (webgpu): adapter "${adapter.description}" (${adapter.backend}${
+      adapter.isFallbackAdapter ? ", software" : ""
+    }), ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+  );
+  console.log(
+    `repeats ${opts.repeats} (median), warm-up ${opts.warmup}; every run reads its outputs back; diff = max|a−ours| / max|ours|, WRONG above ${WRONG_ABOVE}\n`,
+  );
+  const impls = [ours(), ...opts.competitors.map((c) => COMPETITORS[c]())];
+  for (const w of opts.only ? [opts.only] : (["matmul", "conv", "mlp", "chain"] as W[])) {
+    const rows: string[][] = [["implementation", "figure", "runs", "diff vs ours", "note"]];
+    let ref: Float32Array[] | undefined;
+    for (const impl of impls) {
+      let p: Prepared | undefined;
+      try {
+        p = await prepare(impl, w);
+        if (!p) continue;
+        const t = await timeIt(p, opts.repeats, opts.warmup, 60_000);
+        let outs = t.outputs;
+        const conv = (p as { toReference?(o: Float32Array[]): Float32Array[] }).toReference;
+        if (conv) outs = conv(outs);
+        const diff = ref ? maxRelDiff(outs, ref) : undefined;
+        ref ??= outs;
+        rows.push([
+          impl.name,
+          figure(w, t.medianMs).toPrecision(3),
+          String(t.runs),
+          diff === undefined
+            ? "(reference)"
+            : diff.toExponential(1) + (diff > WRONG_ABOVE ? " WRONG" : ""),
+          impl.note ?? "",
+        ]);
+      } catch (e) {
+        rows.push([impl.name, "—", "0", "", `failed: ${(e as Error).message.slice(0, 120)}`]);
+      } finally {
+        try {
+          p?.dispose?.();
+        } catch { /* a failed competitor may not dispose cleanly */ }
+      }
+    }
+    console.log(`## ${TITLES[w]}\n${formatTable(rows)}\n`);
+  }
+  await setBackend("cpu");
+}
