@@ -219,10 +219,13 @@ const TITLES: Record<WorkloadName, string> = {
 async function main(): Promise<void> {
   const opts = parse();
   if (opts.backend === "webgpu") {
-    console.log(
-      "--backend webgpu: our WebGPU kernels are not wired into the bench yet; run --backend cpu.",
-    );
-    return;
+    const { runWebGpuBench, WEBGPU_COMPETITORS } = await import("./webgpu.ts");
+    return await runWebGpuBench({
+      only: opts.only,
+      repeats: opts.repeats,
+      warmup: opts.warmup,
+      competitors: opts.competitors.length ? [...WEBGPU_COMPETITORS] : [],
+    });
   }
   const impls = [ours(), ...opts.competitors.map((c) => COMPETITORS[c]())];
   console.log(

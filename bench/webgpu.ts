@@ -40,7 +40,8 @@ type Any = any;
 
 /** Options of the WebGPU bench (the CLI flags of bench/main.ts). */
 export interface WebGpuBenchOptions {
-  only?: "matmul" | "conv" | "mlp" | "chain";
+  /** One workload (matmul, conv, mlp, chain); others of the CPU bench are not run here. */
+  only?: string;
   repeats: number;
   warmup: number;
   /** Competitor names: "tfjs-webgpu", "jax-webgpu" (empty: ours only). */
@@ -300,7 +301,12 @@ export async function runWebGpuBench(opts: WebGpuBenchOptions): Promise<void> {
     `repeats ${opts.repeats} (median), warm-up ${opts.warmup}; every run reads its outputs back; diff = max|a−ours| / max|ours|, WRONG above ${WRONG_ABOVE}\n`,
   );
   const impls = [ours(), ...opts.competitors.map((c) => COMPETITORS[c]())];
-  for (const w of opts.only ? [opts.only] : (["matmul", "conv", "mlp", "chain"] as W[])) {
+  const all: W[] = ["matmul", "conv", "mlp", "chain"];
+  if (opts.only && !all.includes(opts.only as W)) {
+    console.log(`--only ${opts.only}: no WebGPU workload of that name (have ${all.join(", ")})`);
+    return;
+  }
+  for (const w of opts.only ? [opts.only as W] : all) {
     const rows: string[][] = [["implementation", "figure", "runs", "diff vs ours", "note"]];
     let ref: Float32Array[] | undefined;
     for (const impl of impls) {
