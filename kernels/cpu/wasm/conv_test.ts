@@ -1,6 +1,7 @@
 // Tests of the wasm convolutions: forward and filter gradient against float64 loops, the input
 // gradient through the adjoint identity ⟨conv(x), y⟩ = ⟨x, convT(y)⟩ and a direct loop, on random
-// shapes/strides/paddings; one vs two threads. fast-check is seeded; FC_SEED=<n> reproduces.
+// shapes/strides/paddings; both code paths (direct 3×3 and im2col + GEMM), one vs two threads.
+// fast-check is seeded; FC_SEED=<n> reproduces.
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
@@ -11,6 +12,7 @@ import {
   setWasmThreads,
   shutdownWasmThreads,
 } from "./mod.ts";
+import { setDirectLimit } from "./ops.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? 20250118);
 
@@ -152,46 +154,91 @@ Deno.test("conv2d: random geometry (fast-check)", () => {
   }
 });
 
-Deno.test("conv2d: one and two threads agree", () => {
-  const prev = setWasmThreads(2);
+Deno.test("conv2d: 3×3 on both paths, small and odd channels, 1 or 2 threads (fast-check)", () => {
+  const prevThreads = setWasmThreads(2), prevLimit = setDirectLimit(1 << 30);
   try {
-    const o: Conv2dOptions = {
-      b: 4,
-      c: 16,
-      h: 16,
-      w: 16,
-      o: 24,
-      kh: 3,
-      kw: 3,
-      stride: 1,
-      padding: 1,
-    };
-    const n = sizes(o);
-    const x = randomArray(n.x, 3), w = randomArray(n.w, 4), gy = randomArray(n.y, 5);
-    const run = (): Float32Array[] => [
-      conv2d(x, w, o),
-      conv2dBackwardInput(gy, w, o),
-      conv2dBackwardFilter(x, gy, o),
-    ];
-    setWasmThreads(1);
-    const one = run();
-    setWasmThreads(2);
-    const two = run();
-    assert.deepEqual(two[0], one[0]);
-    assert.deepEqual(two[1], one[1]);
-    // The filter gradient sums per-thread partials in another order: equal up to rounding.
-    let err = 0, scale = 0;
-    for (let i = 0; i < one[2].length; i++) {
-      err = Math.max(err, Math.abs(one[2][i] - two[2][i])),
-        scale = Math.max(scale, Math.abs(one[2][i]));
-    }
-    assert.ok(err <= 1e-5 * scale, `filter gradients differ by ${err}`);
-    checkAll({ ...o, b: 2 }, 17);
+    fc.assert(
+      fc.property(
+        fc.record({
+          b: fc.integer({ min: 1, max: 5 }),
+          c: fc.integer({ min: 1, max: 19 }),
+          h: fc.integer({ min: 1, max: 13 }),
+          w: fc.integer({ min: 1, max: 13 }),
+          o: fc.integer({ min: 1, max: 19 }),
+          kh: fc.constant(3),
+          kw: fc.constant(3),
+          stride: fc.integer({ min: 1, max: 2 }),
+          padding: fc.integer({ min: 0, max: 2 }),
+        }).filter((o) => o.h + 2 * o.padding >= 3 && o.w + 2 * o.padding >= 3),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 0, max: 1 << 20 }),
+        (o, direct, threads, seed) => {
+          setDirectLimit(direct ? 1 << 30 : 0);
+          setWasmThreads(threads);
+          checkAll(o, seed);
+        },
+      ),
+      { seed: SEED, numRuns: 120 },
+    );
+  } catch (e) {
+    console.error(`conv2d 3×3 property failed; reproduce with FC_SEED=${SEED}`);
+    throw e;
   } finally {
-    setWasmThreads(prev);
+    setWasmThreads(prevThreads);
+    setDirectLimit(prevLimit);
     shutdownWasmThreads();
   }
 });
+
+Deno.test("conv2d: the SLL shapes (batch 256 and kernel self-convolution) on the direct path", () => {
+  try {
+    checkAll({ b: 256, c: 8, h: 28, w: 28, o: 8, kh: 3, kw: 3, stride: 1, padding: 1 }, 5);
+    checkAll({ b: 16, c: 16, h: 3, w: 3, o: 16, kh: 3, kw: 3, stride: 1, padding: 2 }, 6);
+  } finally {
+    shutdownWasmThreads();
+  }
+});
+
+for (const path of ["direct", "im2col"]) {
+  Deno.test(`conv2d: one and two threads give identical bits (${path})`, () => {
+    const prev = setWasmThreads(2);
+    const prevLimit = setDirectLimit(path === "direct" ? 1 << 30 : 0);
+    try {
+      const o: Conv2dOptions = {
+        b: 4,
+        c: 16,
+        h: 16,
+        w: 16,
+        o: 24,
+        kh: 3,
+        kw: 3,
+        stride: 1,
+        padding: 1,
+      };
+      const n = sizes(o);
+      const x = randomArray(n.x, 3), w = randomArray(n.w, 4), gy = randomArray(n.y, 5);
+      const run = (): Float32Array[] => [
+        conv2d(x, w, o),
+        conv2dBackwardInput(gy, w, o),
+        conv2dBackwardFilter(x, gy, o),
+      ];
+      setWasmThreads(1);
+      const one = run();
+      setWasmThreads(2);
+      const two = run();
+      assert.deepEqual(two[0], one[0]);
+      assert.deepEqual(two[1], one[1]);
+      // The filter gradient sums fixed image groups in a fixed order, whoever ran them.
+      assert.deepEqual(two[2], one[2]);
+      checkAll({ ...o, b: 2 }, 17);
+    } finally {
+      setWasmThreads(prev);
+      setDirectLimit(prevLimit);
+      shutdownWasmThreads();
+    }
+  });
+}
 
 Deno.test("conv2d: argument errors name the problem", () => {
   const o: Conv2dOptions = { b: 1, c: 1, h: 2, w: 2, o: 1, kh: 3, kw: 3 };

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
+
 /** Tile and cache-block sizes shared by the planner (main thread) and the drivers. */
 export const TILE = {
   /** Micro-tile rows (A panel width). */
@@ -77,6 +79,44 @@ export interface Kernels {
   ): void;
   /** dst[i] = 0 for i < n (f32 elements). */
   zero(dst: number, n: number): void;
+  /** yf[o][q] = Σ_c Σ_ij wp·xp[c][q + i·Wp + j] over nob blocks of channels (direct.ts). */
+  direct_conv(
+    xp: number,
+    wp: number,
+    yf: number,
+    c: number,
+    wpad: number,
+    planeX: number,
+    nq: number,
+    nob: number,
+    ldy: number,
+  ): void;
+  /** dw[o][c][i][j] += Σ_q gyf[o][q]·xp[c][q + i·Wp + j] (direct.ts). */
+  direct_filter(
+    xp: number,
+    gyf: number,
+    dw: number,
+    c: number,
+    wpad: number,
+    planeX: number,
+    nv: number,
+    nob: number,
+    ldg: number,
+  ): void;
+  /** dst[pl·dps + r·drs + k] = src[pl·sps + r·srs + k] (elements). */
+  copy_planes(
+    dst: number,
+    src: number,
+    planes: number,
+    rows: number,
+    n: number,
+    drs: number,
+    srs: number,
+    dps: number,
+    sps: number,
+  ): void;
+  /** Returns the i32 at addr and increments it (atomically on shared memory). */
+  next(addr: number): number;
 }
 
 /** Job kinds. */
@@ -85,6 +125,8 @@ export const JobKind = {
   convForward: 2,
   convBackwardInput: 3,
   convBackwardFilter: 4,
+  directForward: 5,
+  directFilter: 6,
 } as const;
 
 /** Field indices of a job record (Int32). Addresses are in bytes, strides in elements. */
@@ -121,6 +163,13 @@ export const J = {
   // per-thread scratch: base address and bytes per thread
   scratch: 27,
   scratchStride: 28,
+  // byte address of the i32 work-stealing counter (images handed out so far), zeroed by the caller
+  counter: 29,
+  // filter gradients: images are split into this many fixed groups, one dW partial per group, so
+  // the sum (and its rounding) does not depend on which thread took which group
+  groups: 30,
+  // bytes between the groups' dW partials
+  groupStride: 31,
   size: 32,
 } as const;
 
@@ -219,50 +268,152 @@ export function runJob(kx: Kernels, p: Int32Array, t: number, T: number): void {
     case JobKind.convForward:
     case JobKind.convBackwardInput:
     case JobKind.convBackwardFilter:
-      runConv(kx, p, t, T, scratch);
+      runConv(kx, p, scratch);
+      return;
+    case JobKind.directForward:
+    case JobKind.directFilter:
+      runDirect(kx, p, scratch);
       return;
     default:
       throw new RangeError(`Unknown wasm job kind ${p[J.kind]}`);
   }
 }
 
+/** Layout of one image for the direct 3×3 kernels (elements; see direct.ts). */
+export interface DirectLayout {
+  /** Padded height and width. */
+  hp: number;
+  wp: number;
+  /** Output height and width (stride 1). */
+  ho: number;
+  wo: number;
+  /** Flattened output length ho·wp, rounded up to whole chunks (the yf/gyf row stride). */
+  ld: number;
+  /** Chunks of 4·v positions of the forward kernel. */
+  nq: number;
+  /** Elements of the padded image incl. the slack read past its end. */
+  xpElems: number;
+  /** Channel blocks of the forward output and of the filter gradient. */
+  nob: number;
+  nobFilter: number;
+  /** Bytes of per-thread scratch: padded image, then yf or gyf. */
+  scratchBytes: number;
+}
+
+/** The direct-kernel layout for C input channels (H×W, padding p) and O output channels. */
+export function directLayout(C: number, H: number, W: number, O: number, p: number): DirectLayout {
+  const { ob, v, obFilter } = DIRECT_TILE;
+  const hp = H + 2 * p, wp = W + 2 * p, ho = hp - DIRECT_K + 1, wo = wp - DIRECT_K + 1;
+  const L = ho * wp, nq = Math.ceil(L / (4 * v)), ld = nq * 4 * v;
+  // The last chunk reads up to ld − 1 + (k−1)·(wp+1) + 3 past the last channel's start.
+  const xpElems = roundUp(C * hp * wp + ld - L + 8, 16);
+  const nob = Math.ceil(O / ob), nobFilter = Math.ceil(O / obFilter);
+  const out = Math.max(nob * ob, nobFilter * obFilter) * ld;
+  return {
+    hp,
+    wp,
+    ho,
+    wo,
+    ld,
+    nq,
+    xpElems,
+    nob,
+    nobFilter,
+    scratchBytes: roundUp(xpElems * 4, 64) + roundUp(out * 4, 64),
+  };
+}
+
 /**
- * Convolutions by im2col blocks, one image at a time; thread t takes images [t·B/T, (t+1)·B/T).
+ * Direct 3×3 stride-1 convolutions, one image per ticket (work stealing through J.counter, so
+ * a thread slowed by other load takes fewer images):
+ *  forward: xp = pad(x_b); yf = direct_conv(xp, wp); y_b = yf without its garbage columns
+ *           (the input gradient runs this with x = gy, padding k−1−p and the flipped kernel)
+ *  filter:  xp = pad(x_b); gyf = gy_b on wp-wide rows; dW_t += direct_filter(xp, gyf)
+ * a = x, b = packed weights (forward) or gy (filter), c = y or the per-thread dW partials.
+ */
+function runDirect(kx: Kernels, p: Int32Array, scratch: number): void {
+  const C = p[J.cc], H = p[J.ch], W = p[J.cw], O = p[J.co], pad = p[J.cp];
+  const L = directLayout(C, H, W, O, pad);
+  const xp = scratch, buf = scratch + roundUp(L.xpElems * 4, 64);
+  const plane = L.hp * L.wp, inner = xp + (pad * L.wp + pad) * 4;
+  const forward = p[J.kind] === JobKind.directForward;
+  const oFilter = L.nobFilter * DIRECT_TILE.obFilter;
+  forEachTicket(kx, p, !forward, (bi, group) => {
+    kx.zero(xp, L.xpElems);
+    kx.copy_planes(inner, p[J.a] + bi * C * H * W * 4, C, H, W, L.wp, W, plane, H * W);
+    if (forward) {
+      kx.direct_conv(xp, p[J.b], buf, C, L.wp, plane, L.nq, L.nob, L.ld);
+      const y = p[J.c] + bi * O * L.ho * L.wo * 4;
+      kx.copy_planes(y, buf, O, L.ho, L.wo, L.wo, L.wp, L.ho * L.wo, L.ld);
+    } else {
+      const P = L.ho * L.wo;
+      kx.zero(buf, oFilter * L.ld);
+      kx.copy_planes(buf, p[J.b] + bi * O * P * 4, O, L.ho, L.wo, L.wp, L.wo, L.ld, P);
+      const dw = p[J.c] + group * p[J.groupStride];
+      kx.direct_filter(xp, buf, dw, C, L.wp, plane, L.ld / 4, L.nobFilter, L.ld);
+    }
+  });
+}
+
+/**
+ * Hands out work by tickets from the shared counter until none is left: one image per ticket,
+ * or, when `grouped` (filter gradients), one of J.groups fixed runs of images, passed with its
+ * group index so each group accumulates into its own partial.
+ */
+function forEachTicket(
+  kx: Kernels,
+  p: Int32Array,
+  grouped: boolean,
+  body: (bi: number, group: number) => void,
+): void {
+  const B = p[J.cb], G = grouped ? p[J.groups] : B;
+  for (let u = kx.next(p[J.counter]); u < G; u = kx.next(p[J.counter])) {
+    if (!grouped) body(u, 0);
+    else {for (let bi = Math.floor((u * B) / G); bi < Math.floor(((u + 1) * B) / G); bi++) {
+        body(bi, u);
+      }}
+  }
+}
+
+/**
+ * Convolutions by im2col blocks, one image per ticket (work stealing through J.counter).
  * K = C·kh·kw, P = Ho·Wo; the column buffer col[K][Ppad] lives in the thread's scratch.
  *  forward:  y_b[O][P]   = W[O][K] · col_b[K][P]
  *  bwd in:   dcol[K][P]  = Wᵀ[K][O] · gy_b[O][P];  dx_b = col2im(dcol)
- *  bwd filt: dW_t[O][K] += gy_b[O][P] · col_bᵀ[P][K]  (one dW_t per thread, summed by the caller)
+ *  bwd filt: dW_g[O][K] += gy_b[O][P] · col_bᵀ[P][K]  (one dW_g per image group, summed by the
+ *            caller in group order)
  */
-function runConv(kx: Kernels, p: Int32Array, t: number, T: number, scratch: number): void {
-  const B = p[J.cb], C = p[J.cc], H = p[J.ch], W = p[J.cw], O = p[J.co];
+function runConv(kx: Kernels, p: Int32Array, scratch: number): void {
+  forEachTicket(kx, p, p[J.kind] === JobKind.convBackwardFilter, (bi, group) => {
+    convImage(kx, p, bi, group, scratch);
+  });
+}
+
+function convImage(kx: Kernels, p: Int32Array, bi: number, group: number, scratch: number): void {
+  const C = p[J.cc], H = p[J.ch], W = p[J.cw], O = p[J.co];
   const kh = p[J.ckh], kw = p[J.ckw], s = p[J.cs], pad = p[J.cp], ho = p[J.cho], wo = p[J.cwo];
   const K = C * kh * kw, P = ho * wo;
   const { mr, nr } = TILE;
-  const pPad = roundUp(P, nr),
-    oPad = roundUp(O, mr),
-    kPadR = roundUp(K, mr),
-    kPadC = roundUp(K, nr);
+  const pPad = roundUp(P, nr), oPad = roundUp(O, mr), kPadR = roundUp(K, mr);
+  const kPadC = roundUp(K, nr);
   const col = scratch;
-  const packs = scratch + roundUp(roundUp(K, mr) * pPad * 4, 64);
-  const b0 = Math.floor((t * B) / T), b1 = Math.floor(((t + 1) * B) / T);
+  const packs = scratch + roundUp(kPadR * pPad * 4, 64);
   const kind = p[J.kind];
-  for (let bi = b0; bi < b1; bi++) {
-    if (kind === JobKind.convForward) {
-      const x = p[J.a] + bi * C * H * W * 4, w = p[J.b], y = p[J.c] + bi * oPad * pPad * 4;
-      kx.im2col(col, x, C, H, W, kh, kw, s, pad, ho, wo, pPad);
-      gemmBlocked(kx, w, col, y, O, 0, P, K, K, 1, 1, pPad, pPad, packs);
-    } else if (kind === JobKind.convBackwardInput) {
-      const gy = p[J.a] + bi * O * P * 4, w = p[J.b], dx = p[J.c] + bi * C * H * W * 4;
-      kx.zero(col, kPadR * pPad);
-      // A = Wᵀ: A(i=kIdx, k=o) = W[o][kIdx] → rsA = 1, csA = K.
-      gemmBlocked(kx, w, gy, col, K, 0, P, O, 1, K, 1, P, pPad, packs);
-      kx.col2im(dx, col, C, H, W, kh, kw, s, pad, ho, wo, pPad);
-    } else {
-      const x = p[J.a] + bi * C * H * W * 4, gy = p[J.b] + bi * O * P * 4;
-      const dW = p[J.c] + t * oPad * kPadC * 4;
-      kx.im2col(col, x, C, H, W, kh, kw, s, pad, ho, wo, pPad);
-      // B(k=pIdx, j=kIdx) = col[kIdx][pIdx] → rsB = pPad, csB = 1.
-      gemmBlocked(kx, gy, col, dW, O, 0, K, P, P, 1, pPad, 1, kPadC, packs);
-    }
+  if (kind === JobKind.convForward) {
+    const x = p[J.a] + bi * C * H * W * 4, w = p[J.b], y = p[J.c] + bi * oPad * pPad * 4;
+    kx.im2col(col, x, C, H, W, kh, kw, s, pad, ho, wo, pPad);
+    gemmBlocked(kx, w, col, y, O, 0, P, K, K, 1, 1, pPad, pPad, packs);
+  } else if (kind === JobKind.convBackwardInput) {
+    const gy = p[J.a] + bi * O * P * 4, w = p[J.b], dx = p[J.c] + bi * C * H * W * 4;
+    kx.zero(col, kPadR * pPad);
+    // A = Wᵀ: A(i=kIdx, k=o) = W[o][kIdx] → rsA = 1, csA = K.
+    gemmBlocked(kx, w, gy, col, K, 0, P, O, 1, K, 1, P, pPad, packs);
+    kx.col2im(dx, col, C, H, W, kh, kw, s, pad, ho, wo, pPad);
+  } else {
+    const x = p[J.a] + bi * C * H * W * 4, gy = p[J.b] + bi * O * P * 4;
+    const dW = p[J.c] + group * p[J.groupStride];
+    kx.im2col(col, x, C, H, W, kh, kw, s, pad, ho, wo, pPad);
+    // B(k=pIdx, j=kIdx) = col[kIdx][pIdx] → rsB = pPad, csB = 1.
+    gemmBlocked(kx, gy, col, dW, O, 0, K, P, P, 1, pPad, 1, kPadC, packs);
   }
 }

@@ -1,11 +1,20 @@
 /**
  * WebAssembly kernel builders for the CPU backend: the register-blocked GEMM macro-kernel, the
- * panel packers, and the im2col/col2im transforms used by convolutions. All take byte addresses
+ * panel packers, the im2col/col2im transforms used by convolutions, and the direct 3×3
+ * convolutions of direct.ts. All take byte addresses
  * into one imported (shared) memory; f32 row-major throughout. The module is emitted at startup
  * by `buildKernelModule` (same bytes on every thread).
  * @module
  */
 
+import {
+  DIRECT_TILE,
+  type DirectConfig,
+  emitCopyPlanes,
+  emitDirectConv,
+  emitDirectFilter,
+  emitFetchAdd,
+} from "./direct.ts";
 import { type FuncBuilder, ModuleBuilder, Op, Simd, T } from "./emit.ts";
 
 /** Micro-tile geometry shared by the packers and the macro-kernel. */
@@ -187,8 +196,15 @@ function emitIm2col(f: FuncBuilder, adjoint: boolean): void {
   });
 }
 
-/** Builds the kernel module for a tile configuration; the memory is imported as env.memory. */
-export function buildKernelModule(cfg: TileConfig, shared: boolean): Uint8Array<ArrayBuffer> {
+/**
+ * Builds the kernel module for a tile configuration (and the direct kernels' blocking); the
+ * memory is imported as env.memory.
+ */
+export function buildKernelModule(
+  cfg: TileConfig,
+  shared: boolean,
+  direct: Omit<DirectConfig, "relaxed"> = DIRECT_TILE,
+): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder().importMemory({
     module: "env",
     name: "memory",
@@ -202,6 +218,12 @@ export function buildKernelModule(cfg: TileConfig, shared: boolean): Uint8Array<
   const conv = [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32];
   m.func("im2col", conv, [], (f) => emitIm2col(f, false));
   m.func("col2im", conv, [], (f) => emitIm2col(f, true));
+  const dcfg: DirectConfig = { ...direct, relaxed: cfg.relaxed };
+  const nine = [i32, i32, i32, i32, i32, i32, i32, i32, i32];
+  m.func("direct_conv", nine, [], (f) => emitDirectConv(f, dcfg));
+  m.func("direct_filter", nine, [], (f) => emitDirectFilter(f, dcfg));
+  m.func("copy_planes", nine, [], emitCopyPlanes);
+  m.func("next", [i32], [i32], (f) => emitFetchAdd(f, shared));
   // zero(dst, n): memory.fill(dst, 0, 4n)
   m.func("zero", [i32, i32], [], (f) => {
     f.get(0).i32(0).get(1).i32(2).op(Op.i32_shl).op(0xfc, 0x0b, 0x00);
