@@ -363,7 +363,9 @@ ${ENTRY_1D}
  * q < space it writes out[b·sB + r·sR + q·sQ] =
  *   forward (r = (c, i, j), q = (oh, ow)):     x[b, c, oh·sh − ph + i, ow·sw − pw + j]
  *   transposed (r = (o, i, j), q = (h, w)):    y[b, o, (h + ph − i)/sh, (w + pw − j)/sw] when exact
- * and 0 outside the input (and for padding rows rows ≤ r < rowsPad). No loops.
+ * and 0 outside the input (and for padding rows rows ≤ r < rowsPad). The geometry is baked in as
+ * constants (divisions by constants are cheap; a model has few conv shapes); when columns are
+ * contiguous (sQ = 1) each invocation writes 4 of them as one vec4. No loops.
  */
 export function im2colKernel(
   g: ConvGeom,
@@ -378,59 +380,73 @@ export function im2colKernel(
   const [outH, outW] = transposed ? [g.h, g.w] : [g.ho, g.wo];
   const KK = g.kh * g.kw;
   const space = outH * outW;
-  const n = nb * rowsPad * space;
+  const vec = layout.sQ === 1 && space % 4 === 0 && layout.sB % 4 === 0 && layout.sR % 4 === 0;
+  const per = vec ? 4 : 1;
+  const n = nb * rowsPad * space / per;
   const { decl, data } = paramsStruct([
-    u("n", n, "invocations: nb · rowsPad · space"),
+    u("n", n, `invocations: nb · rowsPad · space${vec ? " / 4" : ""}`),
     u("b0", b0, "first batch item"),
-    u("red", red, "input channels"),
-    u("rows", red * KK, "rows of the column matrix: channels · kh · kw"),
-    u("rowsPad", rowsPad, "rows including zero padding rows"),
-    u("inH", inH, "input height"),
-    u("inW", inW, "input width"),
-    u("outW", outW, "output width"),
-    u("space", space, "output positions"),
-    u("sh", g.stride[0], "stride along h"),
-    u("sw", g.stride[1], "stride along w"),
-    u("ph", g.padding[0], "padding along h"),
-    u("pw", g.padding[1], "padding along w"),
-    u("sB", layout.sB, "output stride of a batch item"),
-    u("sR", layout.sR, "output stride of a row"),
-    u("sQ", layout.sQ, "output stride of a column"),
   ]);
+  const C = (name: string, v: number, doc: string) => `const ${name} = ${v}u; // ${doc}`;
+  const consts = [
+    C("RED", red, "input channels"),
+    C("ROWS", red * KK, "rows of the column matrix: channels · kh · kw"),
+    C("ROWS_PAD", rowsPad, "rows including zero padding rows"),
+    C("IN_H", inH, "input height"),
+    C("IN_W", inW, "input width"),
+    C("OUT_W", outW, "output width"),
+    C("SPACE", space, "output positions"),
+    C("SH", g.stride[0], "stride along h"),
+    C("SW", g.stride[1], "stride along w"),
+    C("PH", g.padding[0], "padding along h"),
+    C("PW", g.padding[1], "padding along w"),
+    C("SB", layout.sB, "output stride of a batch item"),
+    C("SR", layout.sR, "output stride of a row"),
+    C("SQ", layout.sQ, "output stride of a column"),
+  ];
   const src = transposed
-    ? `let yh = i32(oh) + i32(p.ph) - i32(ti); let yw = i32(ow) + i32(p.pw) - i32(tj);
-  let ok = r < p.rows && yh >= 0 && yw >= 0 && u32(yh) % p.sh == 0u && u32(yw) % p.sw == 0u &&
-    u32(yh) / p.sh < p.inH && u32(yw) / p.sw < p.inW;
-  let ih = select(0u, u32(yh) / p.sh, ok); let iw = select(0u, u32(yw) / p.sw, ok);`
-    : `let yh = i32(oh * p.sh + ti) - i32(p.ph); let yw = i32(ow * p.sw + tj) - i32(p.pw);
-  let ok = r < p.rows && yh >= 0 && yw >= 0 && u32(yh) < p.inH && u32(yw) < p.inW;
+    ? `let yh = i32(oh) + i32(PH) - i32(ti); let yw = i32(ow) + i32(PW) - i32(tj);
+  let ok = r < ROWS && yh >= 0 && yw >= 0 && u32(yh) % SH == 0u && u32(yw) % SW == 0u &&
+    u32(yh) / SH < IN_H && u32(yw) / SW < IN_W;
+  let ih = select(0u, u32(yh) / SH, ok); let iw = select(0u, u32(yw) / SW, ok);`
+    : `let yh = i32(oh * SH + ti) - i32(PH); let yw = i32(ow * SW + tj) - i32(PW);
+  let ok = r < ROWS && yh >= 0 && yw >= 0 && u32(yh) < IN_H && u32(yw) < IN_W;
   let ih = select(0u, u32(yh), ok); let iw = select(0u, u32(yw), ok);`;
   const code = `// ${
     transposed
       ? "cols[b, (o,i,j), (h,w)] = y[b, o, (h + ph − i)/sh, (w + pw − j)/sw] (0 unless exact, in range)"
       : "cols[b, (c,i,j), (oh,ow)] = x[b, c, oh·sh − ph + i, ow·sw − pw + j] (0 outside)"
   }
-// one invocation per column-matrix entry (padding rows included), no loops
+// one invocation per ${
+    vec ? "4 adjacent columns (one vec4 store)" : "entry"
+  } of the column matrix, padding rows included; no loops
 const WG = ${WG}u;
+${consts.join("\n")}
 ${decl}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<${vec ? "vec4<f32>" : "f32"}>;
+fn entry(b: u32, r: u32, q: u32) -> f32 {
+  let ch = min(r, ROWS - 1u) / ${KK}u;
+  let tap = min(r, ROWS - 1u) % ${KK}u;
+  let ti = tap / ${g.kw}u;
+  let tj = tap % ${g.kw}u;
+  let oh = q / OUT_W;
+  let ow = q % OUT_W;
+  ${src}
+  return select(0.0, x[(((p.b0 + b) * RED + ch) * IN_H + ih) * IN_W + iw], ok);
+}
 ${ENTRY_1D}
   ${FLAT_INDEX}
   if (i >= p.n) { return; }
-  let q = i % p.space;
-  let r = (i / p.space) % p.rowsPad;
-  let b = i / (p.space * p.rowsPad);
-  let ch = min(r, p.rows - 1u) / ${KK}u;
-  let tap = min(r, p.rows - 1u) % ${KK}u;
-  let ti = tap / ${g.kw}u;
-  let tj = tap % ${g.kw}u;
-  let oh = q / p.outW;
-  let ow = q % p.outW;
-  ${src}
-  let v = select(0.0, x[(((p.b0 + b) * p.red + ch) * p.inH + ih) * p.inW + iw], ok);
-  out[b * p.sB + r * p.sR + q * p.sQ] = v;
+  let q = (i % (SPACE / ${per}u)) * ${per}u;
+  let r = (i / (SPACE / ${per}u)) % ROWS_PAD;
+  let b = i / ((SPACE / ${per}u) * ROWS_PAD);
+  ${
+    vec
+      ? "out[(b * SB + r * SR) / 4u + q / 4u] = vec4<f32>(entry(b, r, q), entry(b, r, q + 1u), entry(b, r, q + 2u), entry(b, r, q + 3u));"
+      : "out[b * SB + r * SR + q * SQ] = entry(b, r, q);"
+  }
 }
 `;
   return { code, grid: grid1d(Math.ceil(n / WG)), params: data };
