@@ -237,6 +237,74 @@ export interface PoolDims {
   divisor: number;
 }
 
+/** Whether the windows tile the input without overlap or padding (window = stride, pad 0). */
+function tiledPool(d: PoolDims): boolean {
+  return d.size[0] === d.stride[0] && d.size[1] === d.stride[1] && d.padding[0] === 0 &&
+    d.padding[1] === 0 && d.ho * d.size[0] <= d.h && d.wo * d.size[1] <= d.w;
+}
+
+/**
+ * avgPool2d when the windows tile the input: no bounds tests, and the general loop's summation
+ * order (i, then j) so the bits are the same. Output row oh of plane p reads input rows
+ * p·H + oh·kh + i.
+ */
+function avgPoolTiled(
+  x: TypedArray,
+  y: TypedArray,
+  planes: number,
+  Ho: number,
+  kh: number,
+  kw: number,
+  H: number,
+  W: number,
+  Wo: number,
+  divisor: number,
+): void {
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      const row = (p * H + oh * kh) * W;
+      for (let ow = 0; ow < Wo; ow++, o++) {
+        let s = 0;
+        for (let i = 0, r = row + ow * kw; i < kh; i++, r += W) {
+          for (let j = 0; j < kw; j++) s += x[r + j];
+        }
+        y[o] = s / divisor;
+      }
+    }
+  }
+}
+
+/**
+ * avgPool2dTranspose when the windows tile the input: every input in a window gets that
+ * window's g / divisor exactly once (inputs outside all windows stay 0).
+ */
+function avgPoolTiledTranspose(
+  g: TypedArray,
+  x: TypedArray,
+  planes: number,
+  Ho: number,
+  kh: number,
+  kw: number,
+  H: number,
+  W: number,
+  Wo: number,
+  divisor: number,
+): void {
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      const row = (p * H + oh * kh) * W;
+      for (let ow = 0; ow < Wo; ow++, o++) {
+        const v = g[o] / divisor;
+        for (let i = 0, r = row + ow * kw; i < kh; i++, r += W) {
+          for (let j = 0; j < kw; j++) x[r + j] = v;
+        }
+      }
+    }
+  }
+}
+
 /** y[p,oh,ow] = Σ_{i,j} x[p, oh·s−p+i, ow·s−p+j] / divisor (padding counts as zero). */
 export function avgPool2d(x: TypedArray, d: PoolDims, dtype: DType): TypedArray {
   const {
@@ -251,6 +319,10 @@ export function avgPool2d(x: TypedArray, d: PoolDims, dtype: DType): TypedArray 
     divisor,
   } = d;
   const y = allocArray(dtype, planes * Ho * Wo);
+  if (tiledPool(d)) {
+    avgPoolTiled(x, y, planes, Ho, kh, kw, H, W, Wo, divisor);
+    return y;
+  }
   for (let p = 0; p < planes; p++) {
     for (let oh = 0; oh < Ho; oh++) {
       for (let ow = 0; ow < Wo; ow++) {
@@ -285,6 +357,10 @@ export function avgPool2dTranspose(g: TypedArray, d: PoolDims, dtype: DType): Ty
     divisor,
   } = d;
   const x = allocArray(dtype, planes * H * W);
+  if (tiledPool(d)) {
+    avgPoolTiledTranspose(g, x, planes, Ho, kh, kw, H, W, Wo, divisor);
+    return x;
+  }
   for (let p = 0; p < planes; p++) {
     for (let oh = 0; oh < Ho; oh++) {
       for (let ow = 0; ow < Wo; ow++) {
