@@ -380,9 +380,18 @@ export function im2colKernel(
   const [outH, outW] = transposed ? [g.h, g.w] : [g.ho, g.wo];
   const KK = g.kh * g.kw;
   const space = outH * outW;
-  const vec = layout.sQ === 1 && space % 4 === 0 && layout.sB % 4 === 0 && layout.sR % 4 === 0;
+  // 4 adjacent entries per invocation along whichever axis is contiguous in the output
+  const axis = layout.sB % 4 !== 0
+    ? null
+    : layout.sQ === 1 && space % 4 === 0 && layout.sR % 4 === 0
+    ? "q"
+    : layout.sR === 1 && rowsPad % 4 === 0 && layout.sQ % 4 === 0
+    ? "r"
+    : null;
+  const vec = axis !== null;
   const per = vec ? 4 : 1;
   const n = nb * rowsPad * space / per;
+  const [pq, pr] = axis === "q" ? [4, 1] : axis === "r" ? [1, 4] : [1, 1];
   const { decl, data } = paramsStruct([
     u("n", n, `invocations: nb · rowsPad · space${vec ? " / 4" : ""}`),
     u("b0", b0, "first batch item"),
@@ -439,12 +448,14 @@ fn entry(b: u32, r: u32, q: u32) -> f32 {
 ${ENTRY_1D}
   ${FLAT_INDEX}
   if (i >= p.n) { return; }
-  let q = (i % (SPACE / ${per}u)) * ${per}u;
-  let r = (i / (SPACE / ${per}u)) % ROWS_PAD;
-  let b = i / ((SPACE / ${per}u) * ROWS_PAD);
+  let q = (i % (SPACE / ${pq}u)) * ${pq}u;
+  let r = ((i / (SPACE / ${pq}u)) % (ROWS_PAD / ${pr}u)) * ${pr}u;
+  let b = i / ((SPACE / ${pq}u) * (ROWS_PAD / ${pr}u));
   ${
-    vec
+    axis === "q"
       ? "out[(b * SB + r * SR) / 4u + q / 4u] = vec4<f32>(entry(b, r, q), entry(b, r, q + 1u), entry(b, r, q + 2u), entry(b, r, q + 3u));"
+      : axis === "r"
+      ? "out[(b * SB + q * SQ) / 4u + r / 4u] = vec4<f32>(entry(b, r, q), entry(b, r + 1u, q), entry(b, r + 2u, q), entry(b, r + 3u, q));"
       : "out[b * SB + r * SR + q * SQ] = entry(b, r, q);"
   }
 }
