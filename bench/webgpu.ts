@@ -8,7 +8,7 @@
  */
 import * as jax from "@jax-js/jax";
 import * as tf from "@tensorflow/tfjs";
-import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import "@tensorflow/tfjs-backend-webgpu";
 import {
   autoBackend,
   dispose,

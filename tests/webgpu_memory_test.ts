@@ -28,7 +28,7 @@ function fail(message: string): never {
   throw new AssertionError({ message });
 }
 
-function onGpu(name: string, fn: () => Promise<void>): void {
+function onGpu(name: string, fn: () => void | Promise<void>): void {
   Deno.test(name, async () => {
     await setBackend("webgpu");
     const before = memory("webgpu");
@@ -163,7 +163,7 @@ onGpu("webgpu errors: a device validation error names the op and shapes", async 
 
 onGpu(
   "webgpu errors: a tensor over the binding limit fails at the op, with a clear message",
-  async () => {
+  () => {
     const limit = gpu.device.limits.maxStorageBufferBindingSize;
     const n = Math.floor(limit / 4) + 1024;
     const s = o.tensor(1);

@@ -112,10 +112,6 @@ export function sizeClass(bytes: number): number {
 
 // ----- scalar expressions ----------------------------------------------------------------------
 
-function zero(t: DType): string {
-  return t === "int32" ? "0i" : "0.0";
-}
-
 const UNARY: Record<"neg" | "exp" | "log" | "sqrt" | "abs" | "sign", (t: DType) => string> = {
   neg: () => "-a",
   exp: () => "exp(a)",
@@ -644,7 +640,7 @@ const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
     ),
   sum: reduceKernel("sum"),
   max: reduceKernel("max"),
-  argmax: (ctx, [x], p, out) => {
+  argmax: (ctx, [x], p) => {
     const lbl = label("argmax", [x]);
     const l = reduceLayout(ctx, lbl, x, [p.axis]);
     let cur = l.buf, r = l.r, from: "x" | "pairs" = "x";
@@ -659,7 +655,6 @@ const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
       r = parts;
       from = "pairs";
     }
-    void out;
   },
   matmul: (ctx, inputs, p, out) => matmulRun(ctx, inputs, out, p.transA, p.transB),
   // reshape aliases storage in the engine; the kernel (a copy) exists for completeness
