@@ -79,6 +79,14 @@ export function mapKernel(
       }
     }
   });
+  // the source depends only on this key: build it once, then only pack the values
+  const key = `${expr}|${outDType}|${rank}|${views.map((v, k) => `${v.dtype}:${modes[k]}`)}`;
+  const cached = codeCache.get(key);
+  if (cached) {
+    const data = new Uint32Array(Math.ceil(fields.length / 4) * 4);
+    fields.forEach((f, i) => (data[i] = f.value >>> 0));
+    return { code: cached, grid: grid1d(Math.ceil(n / WG)), params: data };
+  }
   const { decl, data } = paramsStruct(fields);
   const bindings = views.map((v, k) =>
     `@group(0) @binding(${k + 1}) var<storage, read> ${names[k]}: array<${wgslType(v.dtype)}>;`
@@ -114,5 +122,9 @@ ${ENTRY_1D}
   out[i] = ${expr.replace(/\b([abc])\b/g, "$1v")};
 }
 `;
+  codeCache.set(key, code);
   return { code, grid: grid1d(Math.ceil(n / WG)), params: data };
 }
+
+/** Generated sources by shape-independent key (the same string object keeps its hash). */
+const codeCache = new Map<string, string>();
