@@ -102,7 +102,15 @@ const MAX_BATCH = 512;
 /** Bytes of the per-batch uniform buffer. */
 const UNIFORM_BYTES = 1 << 18;
 
-/** Size class of a request: 256 B minimum, then quarter steps between powers of two. */
+/**
+ * Size class of a request: 256 B minimum, then quarter steps between powers of two.
+ *
+ * @example
+ * ```ts
+ * import { sizeClass } from "./backend.ts";
+ * sizeClass(1000); // 1024
+ * ```
+ */
 export function sizeClass(bytes: number): number {
   if (bytes <= 256) return 256;
   const p = 2 ** Math.floor(Math.log2(bytes));
@@ -778,7 +786,17 @@ interface BatchErrors {
   checks: Promise<void>;
 }
 
-/** Creates the WebGPU backend on `device` (see `initWebGpu` for the public entry point). */
+/**
+ * Creates the WebGPU backend on `device` (see `initWebGpu` for the public entry point).
+ *
+ * @example
+ * ```ts
+ * import { requestGpuDevice } from "./device.ts";
+ * import { createWebGpuBackend } from "./backend.ts";
+ * const { device, description } = await requestGpuDevice();
+ * const gpu = createWebGpuBackend(device, description);
+ * ```
+ */
 export function createWebGpuBackend(
   device: GPUDevice,
   adapter: AdapterDescription,

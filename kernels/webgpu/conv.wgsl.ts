@@ -39,7 +39,15 @@ export interface ConvGeom {
   padding: Pair;
 }
 
-/** Parts the reduced length `len` is cut into when each step costs `taps` loop iterations. */
+/**
+ * Parts the reduced length `len` is cut into when each step costs `taps` loop iterations.
+ *
+ * @example
+ * ```ts
+ * import { convParts } from "./conv.wgsl.ts";
+ * convParts(8000, 9); // { parts: 5, chunk: 1820 }
+ * ```
+ */
 export function convParts(len: number, taps: number): { parts: number; chunk: number } {
   const chunk = Math.max(1, Math.min(len, Math.floor(LOOP_BUDGET / taps)));
   return { parts: Math.max(1, Math.ceil(len / chunk)), chunk };
@@ -49,6 +57,12 @@ export function convParts(len: number, taps: number): { parts: number; chunk: nu
  * conv2d (`transposed` false): y[b, o, q] = Σ_{c, i, j} w[o, c, i, j] · x[b, c, q·s − p + (i, j)]
  * convTranspose2d (true):       x[b, c, q] = Σ_{o, i, j} w[o, c, i, j] · y[b, o, (q + p − (i, j))/s]
  * Output [parts, b, rows, space]: rows are o (or c), the reduction is over c (or o).
+ *
+ * @example
+ * ```ts
+ * import { convKernel } from "./conv.wgsl.ts";
+ * const k = convKernel({ b: 1, c: 3, h: 8, w: 8, o: 4, kh: 3, kw: 3, ho: 8, wo: 8, stride: [1, 1], padding: [1, 1] }, false);
+ * ```
  */
 export function convKernel(g: ConvGeom, transposed: boolean): KernelSource & { parts: number } {
   const rows = transposed ? g.c : g.o;
@@ -165,6 +179,12 @@ fn store(base: u32, q0: u32, space: u32, v: vec4<f32>) {
  * dw[o, c, i, j] = Σ_{b, oh, ow} gy[b, o, oh, ow] · x[b, c, oh·sh − ph + i, ow·sw − pw + j].
  * Output [parts, o, c·kh·kw]: workgroup-uniform o block, 4 filter taps per invocation, the
  * batch·space reduction cut into parts of ≤ LOOP_BUDGET steps.
+ *
+ * @example
+ * ```ts
+ * import { filterGradKernel } from "./conv.wgsl.ts";
+ * const k = filterGradKernel({ b: 2, c: 3, h: 8, w: 8, o: 4, kh: 3, kw: 3, ho: 8, wo: 8, stride: [1, 1], padding: [1, 1] });
+ * ```
  */
 export function filterGradKernel(g: ConvGeom): KernelSource & { parts: number } {
   const len = g.b * g.ho * g.wo;
@@ -286,7 +306,15 @@ function poolParams(g: PoolGeom, n: number): { decl: string; data: Uint32Array }
   ]);
 }
 
-/** y[p, oh, ow] = Σ_{window} x[p, ·] / divisor; loops over the kh·kw window (≤ LOOP_BUDGET). */
+/**
+ * y[p, oh, ow] = Σ_{window} x[p, ·] / divisor; loops over the kh·kw window (≤ LOOP_BUDGET).
+ *
+ * @example
+ * ```ts
+ * import { avgPoolKernel } from "./conv.wgsl.ts";
+ * const k = avgPoolKernel({ planes: 2, h: 8, w: 8, ho: 2, wo: 2, size: [4, 4], stride: [4, 4], padding: [0, 0], divisor: 4 });
+ * ```
+ */
 export function avgPoolKernel(g: PoolGeom): KernelSource {
   const n = g.planes * g.ho * g.wo;
   const { decl, data } = poolParams(g, n);
@@ -323,6 +351,12 @@ ${ENTRY_1D}
 /**
  * x[p, h, w] = Σ_{windows (oh, ow) covering (h, w)} g[p, oh, ow] / divisor: one invocation per
  * input element, looping over the ≤ ⌈kh/sh⌉·⌈kw/sw⌉ windows that cover it.
+ *
+ * @example
+ * ```ts
+ * import { avgPoolTransposeKernel } from "./conv.wgsl.ts";
+ * const k = avgPoolTransposeKernel({ planes: 2, h: 8, w: 8, ho: 2, wo: 2, size: [4, 4], stride: [4, 4], padding: [0, 0], divisor: 4 });
+ * ```
  */
 export function avgPoolTransposeKernel(g: PoolGeom): KernelSource {
   const n = g.planes * g.h * g.w;
@@ -366,6 +400,13 @@ ${ENTRY_1D}
  * and 0 outside the input (and for padding rows rows ≤ r < rowsPad). The geometry is baked in as
  * constants (divisions by constants are cheap; a model has few conv shapes); when columns are
  * contiguous (sQ = 1) each invocation writes 4 of them as one vec4. No loops.
+ *
+ * @example
+ * ```ts
+ * import { im2colKernel } from "./conv.wgsl.ts";
+ * const g = { b: 2, c: 3, h: 8, w: 8, o: 4, kh: 3, kw: 3, ho: 8, wo: 8, stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] };
+ * const k = im2colKernel(g, false, 0, 2, 27, { sB: 27 * 64, sR: 64, sQ: 1 });
+ * ```
  */
 export function im2colKernel(
   g: ConvGeom,

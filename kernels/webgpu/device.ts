@@ -50,7 +50,16 @@ function guessBackend(info: GPUAdapterInfo): string {
   return Deno.build.os === "darwin" ? "metal" : Deno.build.os === "windows" ? "dx12" : "vulkan";
 }
 
-/** A device with the adapter's limits, and the adapter's description. */
+/**
+ * A device with the adapter's limits, and the adapter's description.
+ *
+ * @example
+ * ```ts
+ * import { requestGpuDevice } from "./device.ts";
+ * const { device, description } = await requestGpuDevice();
+ * console.log(description.description, description.backend);
+ * ```
+ */
 export async function requestGpuDevice(
   options: WebGpuOptions = {},
 ): Promise<{ device: GPUDevice; adapter: GPUAdapter; description: AdapterDescription }> {

@@ -45,7 +45,15 @@ ${ENTRY_1D}
   return { src, data };
 }
 
-/** out = x padded by `widths` with the constant `value`. */
+/**
+ * out = x padded by `widths` with the constant `value`.
+ *
+ * @example
+ * ```ts
+ * import { padKernel } from "./layout.wgsl.ts";
+ * const k = padKernel([2, 3], [[1, 1], [0, 2]], 0, "float32");
+ * ```
+ */
 export function padKernel(
   shape: readonly number[],
   widths: readonly (readonly [number, number])[],
@@ -86,7 +94,15 @@ export function padKernel(
   };
 }
 
-/** Copies x, seen as [outer, dx, inner], into out [outer, total, inner] at offset `off`. */
+/**
+ * Copies x, seen as [outer, dx, inner], into out [outer, total, inner] at offset `off`.
+ *
+ * @example
+ * ```ts
+ * import { concatPartKernel } from "./layout.wgsl.ts";
+ * const k = concatPartKernel(2, 3, 4, 5, 2, "float32"); // x [2,3,4] into out [2,5,4] at 2
+ * ```
+ */
 export function concatPartKernel(
   outer: number,
   dx: number,
@@ -113,7 +129,15 @@ export function concatPartKernel(
   return { code: `${src}  ${body}\n}\n`, grid: grid1d(Math.ceil(n / WG)), params: data };
 }
 
-/** out[o, k, r] = x[o, idx[k], r]; out-of-range indices give 0. */
+/**
+ * out[o, k, r] = x[o, idx[k], r]; out-of-range indices give 0.
+ *
+ * @example
+ * ```ts
+ * import { gatherKernel } from "./layout.wgsl.ts";
+ * const k = gatherKernel(1, 10, 4, 3, "float32"); // x [10, 4], 3 indices along axis 0
+ * ```
+ */
 export function gatherKernel(
   outer: number,
   d: number,
@@ -147,6 +171,12 @@ export function gatherKernel(
 /**
  * One chunk of scatterAdd: out[part, o, j, r] = Σ_{k in chunk} [idx[k] = j] · g[o, k, r] over
  * indices k ∈ [part·chunk, min(m, (part+1)·chunk)); the parts are summed afterwards.
+ *
+ * @example
+ * ```ts
+ * import { scatterAddKernel } from "./layout.wgsl.ts";
+ * const k = scatterAddKernel(1, 70000, 2, 5, "float32"); // k.parts = 5
+ * ```
  */
 export function scatterAddKernel(
   outer: number,

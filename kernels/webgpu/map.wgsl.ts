@@ -28,7 +28,15 @@ export interface View {
   dtype: DType;
 }
 
-/** A view of a contiguous input of `shape` broadcast (numpy rules) to `outShape`. */
+/**
+ * A view of a contiguous input of `shape` broadcast (numpy rules) to `outShape`.
+ *
+ * @example
+ * ```ts
+ * import { broadcastView } from "./map.wgsl.ts";
+ * broadcastView([3, 1], [2, 3, 4], "float32"); // strides [0, 1, 0]
+ * ```
+ */
 export function broadcastView(
   shape: readonly number[],
   outShape: readonly number[],
@@ -46,6 +54,12 @@ export function broadcastView(
 /**
  * Builds out[i] = `expr` over inputs named a, b, c (in view order) for an output of
  * `outShape`/`outDType`. `expr` is a WGSL expression of the output's type.
+ *
+ * @example
+ * ```ts
+ * import { broadcastView, mapKernel } from "./map.wgsl.ts";
+ * const k = mapKernel("a + b", [broadcastView([4], [3, 4], "float32"), broadcastView([3, 4], [3, 4], "float32")], [3, 4], "float32");
+ * ```
  */
 export function mapKernel(
   expr: string,

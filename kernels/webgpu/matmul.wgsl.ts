@@ -25,7 +25,15 @@ export const GPU_TILE: MatmulTile = { tm: 4, tn4: 1, wg: 64 };
 /** Tile for CPU-backed adapters (measured on llvmpipe: 8×32 per invocation, 8 per group). */
 export const CPU_TILE: MatmulTile = { tm: 8, tn4: 8, wg: 8 };
 
-/** The k range one invocation covers (k parts split longer products). */
+/**
+ * The k range one invocation covers (k parts split longer products).
+ *
+ * @example
+ * ```ts
+ * import { matmulParts } from "./matmul.wgsl.ts";
+ * matmulParts(70000); // { parts: 5, kChunk: 16384 }
+ * ```
+ */
 export function matmulParts(k: number): { parts: number; kChunk: number } {
   const kChunk = Math.min(Math.max(k, 1), LOOP_BUDGET);
   return { parts: Math.max(1, Math.ceil(k / kChunk)), kChunk };
@@ -35,6 +43,12 @@ export function matmulParts(k: number): { parts: number; kChunk: number } {
  * C[z] (+ part offset) = op(A[z]) · B[z] over k ∈ chunk(part). `aStride`/`bStride` are the
  * matrix strides between batch items (0 broadcasts one matrix over the batch); with `transA`,
  * A is stored [k, m].
+ *
+ * @example
+ * ```ts
+ * import { CPU_TILE, matmulKernel } from "./matmul.wgsl.ts";
+ * const k = matmulKernel(64, 70000, 32, 1, 0, 0, false, CPU_TILE);
+ * ```
  */
 export function matmulKernel(
   m: number,

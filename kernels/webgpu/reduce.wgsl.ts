@@ -23,12 +23,28 @@ import {
 /** Entries one invocation reduces per pass. */
 export const CHUNK = Math.min(4096, LOOP_BUDGET);
 
-/** Parts a pass over R entries produces. */
+/**
+ * Parts a pass over R entries produces.
+ *
+ * @example
+ * ```ts
+ * import { partsOf } from "./reduce.wgsl.ts";
+ * partsOf(1_000_000); // 245
+ * ```
+ */
 export function partsOf(r: number): number {
   return Math.max(1, Math.ceil(r / CHUNK));
 }
 
-/** One sum/max pass: [outer, R, inner] → [outer, parts(R), inner]. */
+/**
+ * One sum/max pass: [outer, R, inner] → [outer, parts(R), inner].
+ *
+ * @example
+ * ```ts
+ * import { reducePass } from "./reduce.wgsl.ts";
+ * const k = reducePass("sum", 1, 1_000_000, 1, "float32");
+ * ```
+ */
 export function reducePass(
   op: "sum" | "max",
   outer: number,
@@ -91,6 +107,12 @@ ${ENTRY_1D}
  * One argmax pass. `from`: "x" reads values of `dtype` (index = position), "pairs" reads
  * (value bits, index) u32 pairs. `to`: "pairs" writes pairs, "index" writes the i32 index.
  * Ties and all-NaN chunks keep the first index, as the CPU kernel.
+ *
+ * @example
+ * ```ts
+ * import { argmaxPass } from "./reduce.wgsl.ts";
+ * const k = argmaxPass(4, 10, 1, "float32", "x", "index");
+ * ```
  */
 export function argmaxPass(
   outer: number,

@@ -41,12 +41,28 @@ export interface KernelSource {
   params: Uint32Array;
 }
 
-/** The WGSL storage element type of a dtype (float64 is not stored on WebGPU). */
+/**
+ * The WGSL storage element type of a dtype (float64 is not stored on WebGPU).
+ *
+ * @example
+ * ```ts
+ * import { wgslType } from "./wgsl.ts";
+ * wgslType("int32"); // "i32"
+ * ```
+ */
 export function wgslType(dtype: DType): "f32" | "i32" {
   return dtype === "int32" ? "i32" : "f32";
 }
 
-/** `struct Params { … }` with one commented line per field, plus the packed values. */
+/**
+ * `struct Params { … }` with one commented line per field, plus the packed values.
+ *
+ * @example
+ * ```ts
+ * import { paramsStruct, u } from "./wgsl.ts";
+ * const { decl, data } = paramsStruct([u("n", 10, "elements")]);
+ * ```
+ */
 export function paramsStruct(fields: Field[]): { decl: string; data: Uint32Array } {
   const list = fields.length ? fields : [{ name: "unused", type: "u32", doc: "padding", value: 0 }];
   const decl = `struct Params {\n${
@@ -64,12 +80,28 @@ export function paramsStruct(fields: Field[]): { decl: string; data: Uint32Array
   return { decl, data };
 }
 
-/** Shorthand for a u32 field. */
+/**
+ * Shorthand for a u32 field.
+ *
+ * @example
+ * ```ts
+ * import { u } from "./wgsl.ts";
+ * u("n", 10, "number of elements");
+ * ```
+ */
 export function u(name: string, value: number, doc: string): Field {
   return { name, type: "u32", value, doc };
 }
 
-/** A 1-D grid of `groups` workgroups folded into x·y when it exceeds 65,535. */
+/**
+ * A 1-D grid of `groups` workgroups folded into x·y when it exceeds 65,535.
+ *
+ * @example
+ * ```ts
+ * import { grid1d } from "./wgsl.ts";
+ * grid1d(100000); // [50000, 2, 1]
+ * ```
+ */
 export function grid1d(groups: number): [number, number, number] {
   if (groups <= MAX_GROUPS) return [Math.max(groups, 1), 1, 1];
   const y = Math.ceil(groups / MAX_GROUPS);
@@ -85,7 +117,15 @@ export const ENTRY_1D = `@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {`;
 
-/** Row-major strides. */
+/**
+ * Row-major strides.
+ *
+ * @example
+ * ```ts
+ * import { strides } from "./wgsl.ts";
+ * strides([2, 3, 4]); // [12, 4, 1]
+ * ```
+ */
 export function strides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
@@ -100,6 +140,12 @@ export function strides(shape: readonly number[]): number[] {
  * Merges adjacent axes that every operand walks contiguously (or broadcasts over entirely)
  * and drops size-1 axes, so index arithmetic runs on the smallest rank. `opStrides[k][d]` is
  * operand k's element stride along output axis d (0 when broadcast).
+ *
+ * @example
+ * ```ts
+ * import { coalesce } from "./wgsl.ts";
+ * coalesce([2, 3, 4], [[12, 4, 1]]); // { shape: [24], strides: [[1]] }
+ * ```
  */
 export function coalesce(
   shape: readonly number[],
