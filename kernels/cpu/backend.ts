@@ -4,7 +4,7 @@
  * routed to faster kernels registered with `setFastCpuKernels`; everything else is plain TS.
  * @module
  */
-import { allocArray, type DType, type TypedArray } from "../dtype.ts";
+import { allocArray, type DType, releaseArray, type TypedArray } from "../dtype.ts";
 import type { Backend, KernelArg, OutInfo, Pair, PrimName, PrimParams } from "../prims.ts";
 import {
   binary,
@@ -167,6 +167,8 @@ export function createCpuBackend(): Backend<TypedArray> {
     readSync(storage: TypedArray): TypedArray {
       return storage.slice();
     },
-    free(): void {},
+    free(storage: TypedArray): void {
+      releaseArray(storage);
+    },
   };
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { allocArray } from "../../dtype.ts";
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { directLayout, J, JobKind, packScratchBytes, TILE } from "./driver.ts";
 import { arena, dispatch, getRuntime, threadCount } from "./runtime.ts";
@@ -182,7 +183,7 @@ export function sgemm(a: Float32Array, b: Float32Array, opts: GemmOptions): Floa
     lenB,
     `batch ${batch} × [${transB ? `${n}, ${k}` : `${k}, ${n}`}] with strideB ${strideB}`,
   );
-  const out = new Float32Array(batch * m * n);
+  const out = allocArray("float32", batch * m * n) as Float32Array;
   if (out.length === 0 || k === 0) return out;
   const rt = requireRuntime();
   const mPad = roundUp(m, TILE.mr), nPad = roundUp(n, TILE.nr);
@@ -325,7 +326,7 @@ function directForward(
   p: number,
 ): Float32Array {
   const L = directLayout(C, H, W, O, p);
-  const out = new Float32Array(B * O * L.ho * L.wo);
+  const out = allocArray("float32", B * O * L.ho * L.wo) as Float32Array;
   const rt = requireRuntime();
   const threads = B >= 2 && 2 * B * O * C * 9 * L.ho * L.wo >= PARALLEL_FLOPS ? threadCount() : 1;
   arena.reset();
@@ -385,7 +386,7 @@ export function conv2d(x: Float32Array, w: Float32Array, opts: Conv2dOptions): F
     const wp = packDirect(g.O, g.C, (o, c, i, j) => w[((o * g.C + c) * 3 + i) * 3 + j]);
     return directForward(x, wp, g.B, g.C, g.H, g.W, g.O, g.p);
   }
-  const out = new Float32Array(g.B * g.O * g.P);
+  const out = allocArray("float32", g.B * g.O * g.P) as Float32Array;
   const rt = requireRuntime();
   const threads = convThreads(g);
   const oPad = roundUp(g.O, TILE.mr), pPad = roundUp(g.P, TILE.nr);
@@ -442,7 +443,7 @@ export function conv2dBackwardInput(
     const wp = packDirect(g.C, g.O, (c, o, i, j) => w[((o * g.C + c) * 3 + 2 - i) * 3 + 2 - j]);
     return directForward(gy, wp, g.B, g.O, g.ho, g.wo, g.C, DIRECT_K - 1 - g.p);
   }
-  const out = new Float32Array(g.B * g.C * g.H * g.W);
+  const out = allocArray("float32", g.B * g.C * g.H * g.W) as Float32Array;
   const rt = requireRuntime();
   const threads = convThreads(g);
   arena.reset();
