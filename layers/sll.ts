@@ -16,12 +16,12 @@ import {
   equal,
   exp,
   matmul,
+  matmulT,
   mul,
   relu,
   reshape,
   sub,
   sum,
-  swapLast,
   where,
 } from "../tensor/ops.ts";
 import { normal, type PRNGKey, split } from "../tensor/random.ts";
@@ -114,7 +114,7 @@ export function sllConvT(params: SllConvParams, qMode: QMode = "paper"): Tensor 
  */
 export function sllDenseT(params: SllDenseParams): Tensor {
   const w = params.weight;
-  const a = abs(matmul(w, swapLast(w)));
+  const a = abs(matmulT(w, w, false, true));
   return safeInverse(weightedRowSums(a, params.q));
 }
 
@@ -184,10 +184,11 @@ export function sllConv(config: SllConvConfig): Layer<SllConvParams> {
     },
     apply(params: SllConvParams, x: Tensor): Tensor {
       expectShape(name, x.shape, [null, cin, null, null], "input");
-      const t = reshape(sllConvT(params, qMode), [1, inner, 1, 1]);
+      // the factor 2 rides on the [inner] vector t, not on the activation-sized output
+      const t2 = mul(reshape(sllConvT(params, qMode), [1, inner, 1, 1]), 2);
       const k = params.kernel;
-      const h = mul(t, relu(add(conv2d(x, k, { padding: pad }), params.bias)));
-      return sub(x, mul(convTranspose2d(h, k, { padding: pad }), 2));
+      const h = mul(t2, relu(add(conv2d(x, k, { padding: pad }), params.bias)));
+      return sub(x, convTranspose2d(h, k, { padding: pad }));
     },
   };
 }
@@ -236,9 +237,9 @@ export function sllDense(config: SllDenseConfig): Layer<SllDenseParams> {
     apply(params: SllDenseParams, x: Tensor): Tensor {
       expectShape(name, x.shape, [null, features], "input");
       const w = params.weight;
-      const t = sllDenseT(params);
-      const h = mul(t, relu(add(matmul(x, swapLast(w)), params.bias)));
-      return sub(x, mul(matmul(h, w), 2));
+      const t2 = mul(sllDenseT(params), 2);
+      const h = mul(t2, relu(add(matmulT(x, w, false, true), params.bias)));
+      return sub(x, matmul(h, w));
     },
   };
 }
