@@ -815,6 +815,7 @@ export function createWebGpuBackend(
   let encoder: GPUCommandEncoder | null = null;
   let pass: GPUComputePassEncoder | null = null;
   let inBatch = 0;
+  let lastPipeline: GPUComputePipeline | null = null; // set on the pending pass
   let labels: string[] = [];
   const uniformStage = new Uint32Array(UNIFORM_BYTES / 4);
   let uniformUsed = 0;
@@ -926,6 +927,7 @@ export function createWebGpuBackend(
     device.pushErrorScope("validation");
     encoder = device.createCommandEncoder({ label: `sll batch ${batchId}` });
     pass = encoder.beginComputePass({ label: `sll batch ${batchId} pass` });
+    lastPipeline = null;
   }
 
   function flush(): void {
@@ -998,7 +1000,8 @@ export function createWebGpuBackend(
         entries,
       });
       labels.push(lbl);
-      pass!.setPipeline(pipe);
+      if (pipe !== lastPipeline) pass!.setPipeline(pipe);
+      lastPipeline = pipe;
       pass!.setBindGroup(0, bg);
       pass!.dispatchWorkgroups(k.grid[0], k.grid[1], k.grid[2]);
       inBatch++;

@@ -72,16 +72,31 @@ export function mapKernel(
   const co = coalesce(outShape, views.map((v) => v.strides));
   const rank = co.shape.length;
   const outSt = strides(co.shape);
-  const fields: Field[] = [u("n", n, "number of output elements")];
-  for (let d = 0; d < rank; d++) {
-    fields.push(u(`d${d}`, co.shape[d], `output size along coalesced axis ${d}`));
-  }
   const modes = views.map((v, k) => {
     const st = co.strides[k];
     if (st.every((s) => s === 0)) return "scalar";
     if (v.offset === 0 && st.every((s, d) => s === outSt[d])) return "same";
     return "strided";
   });
+  // Params values in field order: n, d0.., then per input (unless "same") its offset and strides
+  const values = [n, ...co.shape];
+  views.forEach((v, k) => {
+    if (modes[k] === "same") return;
+    values.push(v.offset);
+    if (modes[k] === "strided") values.push(...co.strides[k]);
+  });
+  // the source depends only on this key: build it once, then only pack the values
+  const key = `${expr}|${outDType}|${rank}|${views.map((v, k) => `${v.dtype}:${modes[k]}`)}`;
+  const cached = codeCache.get(key);
+  if (cached) {
+    const data = new Uint32Array(Math.ceil(values.length / 4) * 4);
+    data.set(values);
+    return { code: cached, grid: grid1d(Math.ceil(n / WG)), params: data };
+  }
+  const fields: Field[] = [u("n", n, "number of output elements")];
+  for (let d = 0; d < rank; d++) {
+    fields.push(u(`d${d}`, co.shape[d], `output size along coalesced axis ${d}`));
+  }
   views.forEach((v, k) => {
     if (modes[k] === "same") return;
     fields.push(u(`${names[k]}_off`, v.offset, `element offset of input ${names[k]}`));
@@ -93,14 +108,6 @@ export function mapKernel(
       }
     }
   });
-  // the source depends only on this key: build it once, then only pack the values
-  const key = `${expr}|${outDType}|${rank}|${views.map((v, k) => `${v.dtype}:${modes[k]}`)}`;
-  const cached = codeCache.get(key);
-  if (cached) {
-    const data = new Uint32Array(Math.ceil(fields.length / 4) * 4);
-    fields.forEach((f, i) => (data[i] = f.value >>> 0));
-    return { code: cached, grid: grid1d(Math.ceil(n / WG)), params: data };
-  }
   const { decl, data } = paramsStruct(fields);
   const bindings = views.map((v, k) =>
     `@group(0) @binding(${k + 1}) var<storage, read> ${names[k]}: array<${wgslType(v.dtype)}>;`
