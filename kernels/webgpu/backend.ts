@@ -86,6 +86,8 @@ interface Ctx {
   cpuLike: boolean;
   /** Matmul register tile for this adapter. */
   tile: MatmulTile;
+  /** Bytes of one im2col buffer at most (batch items are processed in chunks under it). */
+  colsBytes: number;
 }
 
 type GpuKernel<P extends PrimName> = (
@@ -414,7 +416,20 @@ function gemm(
   return sumParts(ctx, lbl, o, parts, nb * m * n);
 }
 
-/** Bytes of one im2col buffer at most (batch items are processed in chunks under it). */
+/** Elements [off, off + len) of `buf` as a buffer of their own (the buffer itself when off = 0). */
+function sub(ctx: Ctx, lbl: string, buf: GpuStorage, off: number, len: number): GpuStorage {
+  if (off === 0) return buf;
+  const t = ctx.alloc(len * BYTES);
+  ctx.dispatch(
+    `${lbl} (batch chunk)`,
+    mapKernel("a", [{ offset: off, strides: [1], dtype: "float32" }], [len], "float32"),
+    [buf],
+    t,
+  );
+  return t;
+}
+
+/** Default bytes of one im2col buffer at most. */
 const COLS_BYTES = 1 << 27;
 
 /**
@@ -451,7 +466,7 @@ function convGemm(
       wm,
     );
   }
-  const chunk = Math.max(1, Math.min(g.b, Math.floor(COLS_BYTES / Math.max(1, R * Q * BYTES))));
+  const chunk = Math.max(1, Math.min(g.b, Math.floor(ctx.colsBytes / Math.max(1, R * Q * BYTES))));
   let result: GpuStorage | null = null;
   for (let b0 = 0; b0 < g.b; b0 += chunk) {
     const nb = Math.min(chunk, g.b - b0);
@@ -491,7 +506,7 @@ function filterGradGemm(ctx: Ctx, inputs: Arg[], g: ConvGeom): GpuStorage {
   const [x, gy] = inputs;
   const R = g.c * g.kh * g.kw, Rp = Math.ceil(R / 4) * 4;
   const Q = g.ho * g.wo;
-  const chunk = Math.max(1, Math.min(g.b, Math.floor(COLS_BYTES / Math.max(1, Rp * Q * BYTES))));
+  const chunk = Math.max(1, Math.min(g.b, Math.floor(ctx.colsBytes / Math.max(1, Rp * Q * BYTES))));
   let acc: GpuStorage | null = null;
   for (let b0 = 0; b0 < g.b; b0 += chunk) {
     const nb = Math.min(chunk, g.b - b0);
@@ -502,21 +517,27 @@ function filterGradGemm(ctx: Ctx, inputs: Arg[], g: ConvGeom): GpuStorage {
       [x.storage],
       cols,
     );
-    // gy[b0 : b0 + nb] [nb, O, Q] → [O, nb, Q]
-    const gt = ctx.alloc(g.o * nb * Q * BYTES);
-    ctx.dispatch(
-      `${lbl} (output-gradient transpose)`,
-      mapKernel("a", [{ offset: b0 * g.o * Q, strides: [Q, g.o * Q, 1], dtype: "float32" }], [
-        g.o,
-        nb,
-        Q,
-      ], "float32"),
-      [gy.storage],
-      gt,
+    // per item: gy_b [O, Q] · cols_b [Q, Rp] (both cache-sized), then the batch summed
+    const gyc = sub(ctx, lbl, gy.storage, b0 * g.o * Q, nb * g.o * Q);
+    const per = gemm(
+      ctx,
+      lbl,
+      gyc,
+      g.o * Q,
+      false,
+      cols,
+      Q * Rp,
+      g.o,
+      Q,
+      Rp,
+      nb,
     );
-    const part = gemm(ctx, lbl, gt, 0, false, cols, 0, g.o, nb * Q, Rp, 1);
     ctx.release(cols);
-    ctx.release(gt);
+    if (gyc !== gy.storage) ctx.release(gyc);
+    const part = nb === 1
+      ? per
+      : reduceMiddle(ctx, `${lbl} (sum over the batch)`, "sum", per, 1, nb, g.o * Rp, "float32");
+    if (part !== per) ctx.release(per);
     if (!acc) acc = part;
     else {
       const s = ctx.alloc(g.o * Rp * BYTES);
@@ -800,6 +821,7 @@ interface BatchErrors {
 export function createWebGpuBackend(
   device: GPUDevice,
   adapter: AdapterDescription,
+  options: { colsBytes?: number } = {},
 ): WebGpuBackend {
   const queue = device.queue;
   const uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
@@ -970,6 +992,7 @@ export function createWebGpuBackend(
     release,
     cpuLike,
     tile: cpuLike ? CPU_TILE : GPU_TILE,
+    colsBytes: Math.min(options.colsBytes ?? COLS_BYTES, maxBinding),
     dispatch(lbl, k, inputs, out) {
       const bytes = k.params.byteLength;
       const slot = Math.ceil(bytes / uniformAlign) * uniformAlign;

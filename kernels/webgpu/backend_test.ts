@@ -7,15 +7,17 @@ import { AssertionError } from "node:assert/strict";
 import { createCpuBackend } from "../cpu/backend.ts";
 import type { PrimName, PrimParams } from "../prims.ts";
 import { acquireWebGpu } from "./mod.ts";
-import { createWebGpuBackend, sizeClass } from "./backend.ts";
+import { createWebGpuBackend, sizeClass, type WebGpuBackend } from "./backend.ts";
 
 const real = await acquireWebGpu(); // fails the file without an adapter
-const gpuPath = createWebGpuBackend(real.device, {
+const gpuPathBackend = createWebGpuBackend(real.device, {
   ...real.adapter,
   isFallbackAdapter: false,
   description: "forced GPU kernel path",
 });
 const cpu = createCpuBackend();
+// the real adapter's kernels with a tiny im2col budget: every batch item is its own chunk
+const chunked = createWebGpuBackend(real.device, real.adapter, { colsBytes: 4096 });
 
 function rand(n: number, seed: number): Float32Array {
   let s = seed;
@@ -26,6 +28,17 @@ function rand(n: number, seed: number): Float32Array {
 }
 
 async function same<P extends PrimName>(
+  prim: P,
+  shapes: number[][],
+  params: PrimParams[P],
+  outShape: number[],
+  gpuPath = gpuPathBackend,
+): Promise<void> {
+  await sameOn(gpuPath, prim, shapes, params, outShape);
+}
+
+async function sameOn<P extends PrimName>(
+  gpuPath: WebGpuBackend,
   prim: P,
   shapes: number[][],
   params: PrimParams[P],
@@ -73,10 +86,27 @@ Deno.test("webgpu GPU-path kernels: conv2d, convTranspose2d, filter gradient, ma
   ]);
   await same("matmul", [[2, 5, 9], [9, 13]], { transA: false, transB: false }, [2, 5, 13]);
   await same("matmul", [[9, 5], [13, 9]], { transA: true, transB: true }, [5, 13]);
-  const s = gpuPath.stats();
+  const s = gpuPathBackend.stats();
   if (s.liveBuffers !== 0) {
     throw new AssertionError({ message: `${s.liveBuffers} buffers still live` });
   }
+});
+
+Deno.test("webgpu im2col convolutions in batch chunks (tiny im2col budget)", async () => {
+  const p = { stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] };
+  await same("conv2d", [[5, 3, 6, 6], [4, 3, 3, 3]], p, [5, 4, 6, 6], chunked);
+  await same("convTranspose2d", [[5, 4, 6, 6], [4, 3, 3, 3]], { ...p, outputPadding: [0, 0] }, [
+    5,
+    3,
+    6,
+    6,
+  ], chunked);
+  await same("conv2dFilterGrad", [[5, 3, 6, 6], [5, 4, 6, 6]], { ...p, kernel: [3, 3] }, [
+    4,
+    3,
+    3,
+    3,
+  ], chunked);
 });
 
 Deno.test("webgpu size classes: 256 B minimum, at most 25% slack", () => {
