@@ -151,6 +151,13 @@ Deno.test(
         transB: false,
       });
       assertClose(r.gpu, r.cpu, { ...tol(r.cpu, 1e-4), what: `matmul [3, 50]·[50, ${n}]` });
+      // B stored transposed [n, 52] (moved in 4×4 blocks when both sides are multiples of 4)
+      const bt = rand(n * 52, 11), at = rand(2 * 3 * 52, 12);
+      const t = await both("matmul", [{ shape: [2, 3, 52], data: at }, {
+        shape: [n, 52],
+        data: bt,
+      }], { transA: false, transB: true });
+      assertClose(t.gpu, t.cpu, { ...tol(t.cpu, 1e-4), what: `matmul [2,3,52]·[${n}, 52]ᵀ` });
     }
   }),
 );

@@ -13,7 +13,13 @@ import type { Backend, KernelArg, OutInfo, PrimName, PrimParams } from "../prims
 import { fmt, sizeOf } from "../shape.ts";
 import type { AdapterDescription } from "./device.ts";
 import { broadcastView, mapKernel, type View } from "./map.wgsl.ts";
-import { concatPartKernel, gatherKernel, padKernel, scatterAddKernel } from "./layout.wgsl.ts";
+import {
+  concatPartKernel,
+  gatherKernel,
+  padKernel,
+  scatterAddKernel,
+  transpose4Kernel,
+} from "./layout.wgsl.ts";
 import { argmaxPass, partsOf, reducePass } from "./reduce.wgsl.ts";
 import { CPU_TILE, GPU_TILE, matmulKernel, matmulParts, type MatmulTile } from "./matmul.wgsl.ts";
 import {
@@ -370,6 +376,13 @@ function matmulRun(
     const xb = sizeOf(x.shape.slice(0, -2));
     if (!trans && (xb === nb || xb === 1)) return { buf: x.storage, stride: xb === 1 ? 0 : mat };
     const batch = xb === 1 ? [] : outBatch;
+    const [r0, c0] = [x.shape[xr - 2], x.shape[xr - 1]];
+    if (trans && (xb === nb || xb === 1) && r0 % 4 === 0 && c0 % 4 === 0 && x.dtype === "float32") {
+      const t = ctx.alloc(xb * r0 * c0 * BYTES);
+      ctx.dispatch(`${lbl} (transpose)`, transpose4Kernel(xb, r0, c0), [x.storage], t);
+      temps.push(t);
+      return { buf: t, stride: xb === 1 ? 0 : mat };
+    }
     const stored = [...batch, x.shape[xr - 2], x.shape[xr - 1]];
     const v = broadcastView(x.shape, stored, x.dtype);
     let shape = stored;
