@@ -22,8 +22,8 @@ export interface MatmulTile {
 
 /** Tile for GPUs. */
 export const GPU_TILE: MatmulTile = { tm: 4, tn4: 1, wg: 64 };
-/** Tile for CPU-backed adapters (measured on llvmpipe: 8×32 per invocation, 8 per group). */
-export const CPU_TILE: MatmulTile = { tm: 8, tn4: 8, wg: 8 };
+/** Tile for CPU-backed adapters (measured on llvmpipe: 16×32 per invocation, 8 per group). */
+export const CPU_TILE: MatmulTile = { tm: 16, tn4: 8, wg: 8 };
 
 /**
  * The k range one invocation covers (k parts split longer products).
