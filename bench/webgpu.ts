@@ -339,5 +339,45 @@ export async function runWebGpuBench(opts: WebGpuBenchOptions): Promise<void> {
     }
     console.log(`## ${TITLES[w]}\n${formatTable(rows)}\n`);
   }
+  await sumProbe(opts.competitors);
   await setBackend("cpu");
+}
+
+/**
+ * Correctness probe past Mesa's 65,535-iterations-per-invocation loop limit: the sum of 10⁶
+ * ones (exactly 1,000,000 in float32) on each contender.
+ */
+async function sumProbe(competitors: string[]): Promise<void> {
+  const n = 1_000_000;
+  const rows: string[][] = [["implementation", "sum of 10⁶ ones", "verdict"]];
+  const verdict = (v: number) => (v === n ? "ok" : "WRONG");
+  await setBackend("webgpu");
+  const t = o.ones([n]);
+  const y = o.sum(t);
+  const v = (await y.data())[0];
+  dispose([t, y]);
+  rows.push(["sll (webgpu)", String(v), verdict(v)]);
+  if (competitors.includes("tfjs-webgpu")) {
+    try {
+      await tf.setBackend("webgpu");
+      const s = tf.tidy(() => tf.sum(tf.ones([n])));
+      const tv = (await s.data())[0];
+      s.dispose();
+      rows.push(["tfjs 4 (webgpu)", String(tv), verdict(tv)]);
+    } catch (e) {
+      rows.push(["tfjs 4 (webgpu)", "—", `failed: ${(e as Error).message.slice(0, 80)}`]);
+    }
+  }
+  if (competitors.includes("jax-webgpu")) {
+    try {
+      const np = jax.numpy as Any;
+      await jax.init("webgpu");
+      jax.defaultDevice("webgpu");
+      const jv = (await np.ones([n]).sum().data())[0];
+      rows.push(["jax-js 0.1 (webgpu)", String(jv), verdict(jv)]);
+    } catch (e) {
+      rows.push(["jax-js 0.1 (webgpu)", "—", `failed: ${(e as Error).message.slice(0, 80)}`]);
+    }
+  }
+  console.log(`## correctness past the loop limit: sum of 10⁶ ones\n${formatTable(rows)}\n`);
 }
