@@ -21,7 +21,7 @@ export interface AdapterDescription {
   device: string;
   /** Human-readable description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
   description: string;
-  /** The graphics API wgpu drives underneath: "vulkan", "gl", "metal", "dx12" or "unknown". */
+  /** The API wgpu drives: "vulkan", "gl", "metal" or "dx12" (DENO_WEBGPU_BACKEND, else inferred). */
   backend: string;
   /** True for a software/fallback adapter (llvmpipe, lavapipe, WARP). */
   isFallbackAdapter: boolean;
@@ -32,22 +32,43 @@ const HOW_TO =
   "`apt-get install mesa-vulkan-drivers` (lavapipe; choose it with DENO_WEBGPU_BACKEND=vulkan). " +
   "Under Deno, run with --unstable-webgpu.";
 
-function guessBackend(info: GPUAdapterInfo): string {
-  const env = (() => {
-    try {
-      return Deno.env.get("DENO_WEBGPU_BACKEND") ?? "";
-    } catch {
-      return "";
+function envBackend(): string {
+  try {
+    return (Deno.env.get("DENO_WEBGPU_BACKEND") ?? "").toLowerCase();
+  } catch {
+    return "";
+  }
+}
+
+/** True when a Vulkan driver manifest (ICD) is installed where the Vulkan loader looks. */
+function hasVulkanIcd(): boolean {
+  const dirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
+  try {
+    if (Deno.env.get("VK_ICD_FILENAMES") || Deno.env.get("VK_DRIVER_FILES")) return true;
+    for (const d of dirs) {
+      try {
+        for (const e of Deno.readDirSync(d)) if (e.name.endsWith(".json")) return true;
+      } catch {
+        // this directory is absent
+      }
     }
-  })().toLowerCase();
-  const d = `${info.description} ${info.vendor}`.toLowerCase();
-  if (env.includes("vulkan") || d.includes("lavapipe")) return "vulkan";
-  if (env.includes("gl")) return "gl";
-  if (env.includes("metal")) return "metal";
-  if (env.includes("dx12")) return "dx12";
-  // wgpu on Linux prefers Vulkan when a Vulkan driver is installed, GL otherwise; llvmpipe is GL
-  if (d.includes("llvmpipe")) return "gl";
-  return Deno.build.os === "darwin" ? "metal" : Deno.build.os === "windows" ? "dx12" : "vulkan";
+  } catch {
+    // no permission: fall through
+  }
+  return false;
+}
+
+/**
+ * The API wgpu drives. Deno does not report it, so: DENO_WEBGPU_BACKEND when set; otherwise wgpu
+ * tries Vulkan before GL on Linux, so a Linux machine with a Vulkan driver manifest runs Vulkan
+ * (lavapipe for llvmpipe's software rasteriser) and one without runs GL.
+ */
+function guessBackend(): string {
+  const env = envBackend();
+  for (const b of ["vulkan", "gl", "metal", "dx12"]) if (env.includes(b)) return b;
+  if (Deno.build.os === "darwin") return "metal";
+  if (Deno.build.os === "windows") return "dx12";
+  return hasVulkanIcd() ? "vulkan" : "gl";
 }
 
 /**
@@ -91,7 +112,7 @@ export async function requestGpuDevice(
       architecture: info.architecture,
       device: info.device,
       description: info.description,
-      backend: guessBackend(info),
+      backend: guessBackend(),
       isFallbackAdapter: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean })
         .isFallbackAdapter ?? false,
     },
