@@ -184,11 +184,12 @@ export function sllConv(config: SllConvConfig): Layer<SllConvParams> {
     },
     apply(params: SllConvParams, x: Tensor): Tensor {
       expectShape(name, x.shape, [null, cin, null, null], "input");
-      // the factor 2 rides on the [inner] vector t, not on the activation-sized output
-      const t2 = mul(reshape(sllConvT(params, qMode), [1, inner, 1, 1]), 2);
+      // x − 2·convT(t ⊙ z, K) = x + convT(z, −2t ⊙ K): the rescaling and the sign ride on the
+      // small kernel instead of costing three activation-sized passes (forward and backward)
       const k = params.kernel;
-      const h = mul(t2, relu(add(conv2d(x, k, { padding: pad }), params.bias)));
-      return sub(x, convTranspose2d(h, k, { padding: pad }));
+      const scale = mul(reshape(sllConvT(params, qMode), [inner, 1, 1, 1]), -2);
+      const z = relu(add(conv2d(x, k, { padding: pad }), params.bias));
+      return add(x, convTranspose2d(z, mul(k, scale), { padding: pad }));
     },
   };
 }
@@ -237,9 +238,10 @@ export function sllDense(config: SllDenseConfig): Layer<SllDenseParams> {
     apply(params: SllDenseParams, x: Tensor): Tensor {
       expectShape(name, x.shape, [null, features], "input");
       const w = params.weight;
-      const t2 = mul(sllDenseT(params), 2);
-      const h = mul(t2, relu(add(matmulT(x, w, false, true), params.bias)));
-      return sub(x, matmul(h, w));
+      // x − 2·(t ⊙ h)·W = x + h·(−2t ⊙ W), rows of W scaled (see sllConv)
+      const scale = mul(reshape(sllDenseT(params), [inner, 1]), -2);
+      const h = relu(add(matmulT(x, w, false, true), params.bias));
+      return add(x, matmul(h, mul(w, scale)));
     },
   };
 }
