@@ -75,6 +75,11 @@ const inp = (shape: number[], seed: number, kind?: Kind): In => ({
   values: vals(seed, sizeOf(shape), kind),
 });
 
+/** The same input as small int32 values when `int` (forward-only checks of int32 kernels). */
+function maybeInt(x: In, int: boolean): In {
+  return int ? { ...x, values: x.values.map((v) => Math.round(v * 2)), int: true } : x;
+}
+
 /** A shape broadcastable to `s`: some leading axes dropped, some axes set to 1. */
 function partner(s: number[], seed: number): number[] {
   const r = rng(seed ^ 0x5bd1e995);
@@ -168,15 +173,27 @@ const ROWS: { [P in PrimName]: Row<P> } = {
       params: { dtype },
       seed,
     })),
-  sum: fc.tuple(shapeArb(0, 4, 6), seedArb, fc.nat(15), fc.boolean()).map((
-    [s, seed, mask, keepDims],
-  ) => ({ inputs: [inp(s, seed)], params: { axes: axesOf(s.length, mask), keepDims }, seed })),
-  max: fc.tuple(shapeArb(0, 4, 6), seedArb, fc.nat(15), fc.boolean()).map((
-    [s, seed, mask, keepDims],
-  ) => ({ inputs: [inp(s, seed)], params: { axes: axesOf(s.length, mask), keepDims }, seed })),
-  argmax: fc.tuple(shapeArb(1, 4, 6), seedArb, fc.nat(3), fc.boolean()).map((
-    [s, seed, a, keepDims],
-  ) => ({ inputs: [inp(s, seed)], params: { axis: a % s.length, keepDims }, seed })),
+  sum: fc.tuple(shapeArb(0, 4, 6), seedArb, fc.nat(15), fc.boolean(), fc.boolean()).map((
+    [s, seed, mask, keepDims, int],
+  ) => ({
+    inputs: [maybeInt(inp(s, seed), int)],
+    params: { axes: axesOf(s.length, mask), keepDims },
+    seed,
+  })),
+  max: fc.tuple(shapeArb(0, 4, 6), seedArb, fc.nat(15), fc.boolean(), fc.boolean()).map((
+    [s, seed, mask, keepDims, int],
+  ) => ({
+    inputs: [maybeInt(inp(s, seed), int)],
+    params: { axes: axesOf(s.length, mask), keepDims },
+    seed,
+  })),
+  argmax: fc.tuple(shapeArb(1, 4, 6), seedArb, fc.nat(3), fc.boolean(), fc.boolean()).map((
+    [s, seed, a, keepDims, int],
+  ) => ({
+    inputs: [maybeInt(inp(s, seed), int)],
+    params: { axis: a % s.length, keepDims },
+    seed,
+  })),
   matmul: fc.tuple(shapeArb(0, 2, 3), dim(6), dim(9), dim(7), seedArb, fc.boolean(), fc.boolean())
     .map(([batch, m, k, n, seed, transA, transB]) => ({
       inputs: [
@@ -191,10 +208,10 @@ const ROWS: { [P in PrimName]: Row<P> } = {
     params: { shape: [...s].reverse() },
     seed,
   })),
-  transpose: fc.tuple(shapeArb(1, 5), seedArb).map(([s, seed]) => {
+  transpose: fc.tuple(shapeArb(1, 5), seedArb, fc.boolean()).map(([s, seed, int]) => {
     const r = rng(seed);
     const perm = s.map((_, i) => i).sort(() => r() - 0.5);
-    return { inputs: [inp(s, seed)], params: { perm }, seed };
+    return { inputs: [maybeInt(inp(s, seed), int)], params: { perm }, seed };
   }),
   broadcastTo: fc.tuple(shapeArb(), seedArb).map(([s, seed]) => ({
     inputs: [inp(partner(s, seed), seed)],
@@ -224,12 +241,14 @@ const ROWS: { [P in PrimName]: Row<P> } = {
     });
     return { inputs, params: { axis }, seed };
   }),
-  gather: fc.tuple(shapeArb(1, 4), seedArb, fc.nat(3), dim(7)).map(([s, seed, a, m]) => {
+  gather: fc.tuple(shapeArb(1, 4), seedArb, fc.nat(3), dim(7), fc.boolean()).map((
+    [s, seed, a, m, int],
+  ) => {
     const axis = a % s.length;
     const r = rng(seed);
     const idx = Array.from({ length: m }, () => Math.floor(r() * s[axis]));
     return {
-      inputs: [inp(s, seed), { shape: [m], values: idx, int: true }],
+      inputs: [maybeInt(inp(s, seed), int), { shape: [m], values: idx, int: true }],
       params: { axis },
       seed,
     };
