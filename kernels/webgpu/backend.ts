@@ -107,6 +107,11 @@ const BYTES = 4; // float32 and int32
 
 /** Dispatches per submitted command buffer. */
 const MAX_BATCH = 512;
+/**
+ * Bytes every dispatch's Params binding spans (at its dynamic offset): one fixed window, so a
+ * bind group fits every kernel with the same buffers (the largest Params struct is ~150 bytes).
+ */
+const PARAMS_WINDOW = 256;
 /** Bytes of the per-batch uniform buffer. */
 const UNIFORM_BYTES = 1 << 18;
 
@@ -847,6 +852,13 @@ export function createWebGpuBackend(
   const stagingPool = new Map<number, GPUBuffer[]>();
   const pipelines = new Map<string, GPUComputePipeline>();
   let batchId = 1;
+  let nextBufferId = 1;
+  const bufferIds = new WeakMap<GPUBuffer, number>();
+  const idOf = (b: GPUBuffer): number => {
+    let id = bufferIds.get(b);
+    if (id === undefined) bufferIds.set(b, id = nextBufferId++);
+    return id;
+  };
   let encoder: GPUCommandEncoder | null = null;
   let pass: GPUComputePassEncoder | null = null;
   let inBatch = 0;
@@ -943,18 +955,71 @@ export function createWebGpuBackend(
     } else toPool(s);
   }
 
-  function pipeline(code: string, lbl: string): GPUComputePipeline {
+  // One layout per input count, shared by every kernel (uniforms → inputs → output); the
+  // Params binding has a dynamic offset, so a bind group only names buffers and is reusable.
+  const layouts = new Map<number, { group: GPUBindGroupLayout; pipe: GPUPipelineLayout }>();
+  function layoutFor(nIn: number): { group: GPUBindGroupLayout; pipe: GPUPipelineLayout } {
+    let l = layouts.get(nIn);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [{
+        binding: 0,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "uniform", hasDynamicOffset: true },
+      }];
+      for (let i = 0; i < nIn; i++) {
+        entries.push({
+          binding: i + 1,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: "read-only-storage" },
+        });
+      }
+      entries.push({
+        binding: nIn + 1,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "storage" },
+      });
+      const group = device.createBindGroupLayout({ label: `sll ${nIn}-input layout`, entries });
+      const pipe = device.createPipelineLayout({
+        label: `sll ${nIn}-input pipeline layout`,
+        bindGroupLayouts: [group],
+      });
+      layouts.set(nIn, l = { group, pipe });
+    }
+    return l;
+  }
+
+  function pipeline(code: string, lbl: string, nIn: number): GPUComputePipeline {
     let p = pipelines.get(code);
     if (!p) {
       const module = device.createShaderModule({ label: `sll ${lbl.split(" ")[0]}`, code });
       p = device.createComputePipeline({
         label: `sll ${lbl.split(" ")[0]} pipeline`,
-        layout: "auto",
+        layout: layoutFor(nIn).pipe,
         compute: { module, entryPoint: "main" },
       });
       pipelines.set(code, p);
     }
     return p;
+  }
+
+  // bind groups by (input count, buffer ids); buffers are never destroyed while
+  // pooled, so a cached group stays valid until trim()
+  const bindGroups = new Map<string, GPUBindGroup>();
+  function bindGroup(lbl: string, inputs: GpuStorage[], out: GpuStorage): GPUBindGroup {
+    let key = `${inputs.length}|${idOf(out.buffer)}`;
+    for (const s of inputs) key += `,${idOf(s.buffer)}`;
+    let bg = bindGroups.get(key);
+    if (!bg) {
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: uniformBuffer, offset: 0, size: PARAMS_WINDOW } },
+      ];
+      inputs.forEach((s, i) => entries.push({ binding: i + 1, resource: { buffer: s.buffer } }));
+      entries.push({ binding: inputs.length + 1, resource: { buffer: out.buffer } });
+      if (bindGroups.size >= 16384) bindGroups.clear();
+      bg = device.createBindGroup({ label: lbl, layout: layoutFor(inputs.length).group, entries });
+      bindGroups.set(key, bg);
+    }
+    return bg;
   }
 
   function begin(): void {
@@ -1009,36 +1074,26 @@ export function createWebGpuBackend(
     dispatch(lbl, k, inputs, out) {
       const bytes = k.params.byteLength;
       const slot = Math.ceil(bytes / uniformAlign) * uniformAlign;
-      if (encoder && (inBatch >= MAX_BATCH || uniformUsed + slot > UNIFORM_BYTES)) flush();
+      if (bytes > PARAMS_WINDOW) {
+        throw new RangeError(
+          `${lbl}: ${bytes} bytes of Params exceed the ${PARAMS_WINDOW}-byte window`,
+        );
+      }
+      if (encoder && (inBatch >= MAX_BATCH || uniformUsed + PARAMS_WINDOW > UNIFORM_BYTES)) {
+        flush();
+      }
       if (!encoder) begin();
-      const pipe = pipeline(k.code, lbl);
+      const pipe = pipeline(k.code, lbl, inputs.length);
       const off = uniformUsed;
       uniformStage.set(k.params, off / 4);
       uniformUsed += slot;
-      const entries: GPUBindGroupEntry[] = [
-        { binding: 0, resource: { buffer: uniformBuffer, offset: off, size: bytes } },
-      ];
-      inputs.forEach((s, i) => {
-        entries.push({
-          binding: i + 1,
-          resource: { buffer: s.buffer, size: Math.max(s.bytes, 4) },
-        });
-        s.batch = batchId;
-      });
-      entries.push({
-        binding: inputs.length + 1,
-        resource: { buffer: out.buffer, size: Math.max(out.bytes, 4) },
-      });
+      for (const s of inputs) s.batch = batchId;
       out.batch = batchId;
-      const bg = device.createBindGroup({
-        label: lbl,
-        layout: pipe.getBindGroupLayout(0),
-        entries,
-      });
+      const bg = bindGroup(lbl, inputs, out);
       labels.push(lbl);
       if (pipe !== lastPipeline) pass!.setPipeline(pipe);
       lastPipeline = pipe;
-      pass!.setBindGroup(0, bg);
+      pass!.setBindGroup(0, bg, [off]);
       pass!.dispatchWorkgroups(k.grid[0], k.grid[1], k.grid[2]);
       inBatch++;
       dispatches++;
@@ -1152,6 +1207,7 @@ export function createWebGpuBackend(
         }
       }
       pool.clear();
+      bindGroups.clear();
       pooledCount = 0;
       pooledBytes = 0;
     },
