@@ -53,7 +53,7 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
     throw new UsageError("attack needs --checkpoint <file or train dir>");
   }
   const t0 = performance.now();
-  await selectBackend((values.backend as string | undefined) ?? "auto");
+  console.error(await selectBackend((values.backend as string | undefined) ?? "auto"));
   const model = await loadModel(values.checkpoint as string, values);
   const bar = new ProgressBar({ enabled: !values.quiet });
   try {

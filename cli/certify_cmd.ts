@@ -44,7 +44,7 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
     throw new UsageError("certify needs --checkpoint <file or train dir>");
   }
   const t0 = performance.now();
-  await selectBackend((values.backend as string | undefined) ?? "auto");
+  console.error(await selectBackend((values.backend as string | undefined) ?? "auto"));
   const model = await loadModel(values.checkpoint as string, values);
   try {
     const { test } = await loadTest(model.dataset, values);

@@ -13,7 +13,7 @@ import {
 } from "../data/mod.ts";
 import { readPth } from "../io/pth.ts";
 import { toFloat32 } from "../io/host_tensor.ts";
-import { getBackend, setBackend } from "../tensor/mod.ts";
+import { autoBackend, initWebGpu, setBackend } from "../tensor/mod.ts";
 import { randomKey, split } from "../tensor/random.ts";
 import { dispose, keep, scope } from "../tensor/mod.ts";
 import type { FlagSpec } from "./args.ts";
@@ -73,46 +73,31 @@ export const DATA_FLAGS: readonly FlagSpec[] = [
 ];
 
 /**
- * Selects the compute backend: "cpu", "webgpu" (error when no adapter) or "auto".
+ * Selects the compute backend — "cpu", "webgpu" (error when no adapter) or "auto" (see
+ * `autoBackend`) — and returns a one-line description of what was chosen and why.
  *
  * @example
  * ```ts ignore
  * import { selectBackend } from "./common.ts";
- * await selectBackend("auto"); // "webgpu" or "cpu"
+ * console.error(await selectBackend("auto")); // e.g. "backend: cpu (…software adapter…)"
  * ```
  */
 export async function selectBackend(name: string): Promise<string> {
   if (name === "cpu") {
     await setBackend("cpu");
-    return "cpu";
+    return "backend: cpu";
   }
-  // The WebGPU module registers itself on import; it may be absent in a partial checkout.
-  let mod: Record<string, unknown> | undefined;
-  try {
-    const spec = new URL("../kernels/webgpu/mod.ts", import.meta.url).href;
-    mod = await import(spec);
-  } catch (e) {
-    if (name === "webgpu") {
-      throw new Error(
-        `--backend webgpu: the WebGPU backend could not be loaded (${
-          (e as Error).message
-        }); use --backend cpu`,
-      );
-    }
+  if (name === "webgpu") {
+    const adapter = await initWebGpu();
+    await setBackend("webgpu");
+    return `backend: webgpu on ${adapter.description || adapter.device} (${adapter.backend})`;
   }
-  if (name === "auto") {
-    if (mod && typeof mod.autoBackend === "function") {
-      const picked = await (mod.autoBackend as () => Promise<string>)();
-      return picked ?? getBackend();
-    }
-    await setBackend("cpu");
-    return "cpu";
+  const picked = await autoBackend();
+  if (picked.backend === "webgpu") {
+    const a = picked.adapter!;
+    return `backend: webgpu on ${a.description || a.device} (${a.backend})`;
   }
-  if (mod && typeof mod.initWebGpu === "function") {
-    await (mod.initWebGpu as () => Promise<unknown>)();
-  }
-  await setBackend("webgpu");
-  return "webgpu";
+  return `backend: cpu (${picked.reason})`;
 }
 
 /**

@@ -38,7 +38,7 @@ export async function lipschitzCommand(argv: readonly string[]): Promise<number>
   if (values.checkpoint === undefined) {
     throw new UsageError("lipschitz needs --checkpoint <file or train dir>");
   }
-  await selectBackend((values.backend as string | undefined) ?? "auto");
+  console.error(await selectBackend((values.backend as string | undefined) ?? "auto"));
   const model = await loadModel(values.checkpoint as string, values);
   try {
     const rows = await lipschitzReport(model.network.net, model.params as Params[], {

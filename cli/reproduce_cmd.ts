@@ -96,7 +96,7 @@ export async function reproduceCommand(argv: readonly string[]): Promise<number>
   if (positionals.length !== 1) {
     throw new UsageError("reproduce needs a folder: sll reproduce <dir>");
   }
-  await selectBackend((values.backend as string | undefined) ?? "auto");
+  console.error(await selectBackend((values.backend as string | undefined) ?? "auto"));
   const entries = await findEntries(positionals[0]);
   if (entries.length === 0) {
     throw new Error(

@@ -209,7 +209,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   const json = Boolean(values.json);
   const bar = new ProgressBar({ enabled: !values.quiet });
   const backend = await selectBackend((values.backend as string | undefined) ?? "auto");
-  bar.log(`backend ${backend}; train dir ${config.trainDir}`);
+  bar.log(`${backend}; train dir ${config.trainDir}`);
 
   const data = await loadDataset(config.dataset, {
     dataDir: config.dataDir,

@@ -194,27 +194,47 @@ export async function initWebGpu(options: WebGpuOptions = {}): Promise<AdapterDe
 }
 
 /**
- * Picks WebGPU when an adapter exists, else the CPU, switches to it and says which (with the
- * reason WebGPU was not taken). Used by the CLI's `--backend auto`.
+ * Picks the best backend here, switches to it and says which, with the reason: WebGPU on a
+ * hardware adapter; the CPU when there is no adapter, or when the only one is a software
+ * rasterizer (llvmpipe, lavapipe, WARP), which trains several times slower than the CPU
+ * backend's WebAssembly kernels on the same cores. `{ allowSoftware: true }` takes a software
+ * adapter anyway. Used by the CLI's `--backend auto`.
  *
  * @example
  * ```ts
  * import { autoBackend } from "@sll/sll";
- * const { backend, adapter } = await autoBackend();
- * console.log(backend, adapter?.description ?? "");
+ * const { backend, adapter, reason } = await autoBackend();
+ * console.log(backend, adapter?.description ?? "", reason ?? "");
  * ```
  */
-export async function autoBackend(): Promise<
-  { backend: BackendName; adapter?: AdapterDescription; reason?: string }
-> {
+export async function autoBackend(
+  options: { allowSoftware?: boolean } = {},
+): Promise<{ backend: BackendName; adapter?: AdapterDescription; reason?: string }> {
+  let adapter: AdapterDescription;
   try {
-    const adapter = await initWebGpu();
-    await setBackend("webgpu");
-    return { backend: "webgpu", adapter };
+    adapter = await initWebGpu();
   } catch (e) {
     await setBackend("cpu");
     return { backend: "cpu", reason: e instanceof Error ? e.message : String(e) };
   }
+  if (isSoftwareAdapter(adapter) && !options.allowSoftware) {
+    await setBackend("cpu");
+    return {
+      backend: "cpu",
+      adapter,
+      reason: `the only WebGPU adapter is a software one (${
+        adapter.description || adapter.device
+      }), slower than the CPU backend here; pass --backend webgpu to use it anyway`,
+    };
+  }
+  await setBackend("webgpu");
+  return { backend: "webgpu", adapter };
+}
+
+/** True for CPU-emulated adapters (Mesa llvmpipe/lavapipe, SwiftShader, WARP). */
+export function isSoftwareAdapter(a: AdapterDescription): boolean {
+  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
+  return a.isFallbackAdapter || /llvmpipe|lavapipe|softpipe|swiftshader|warp|software/.test(text);
 }
 
 /** @internal The backend instance by name, creating it if needed. */

@@ -7,6 +7,7 @@ export {
   dispose,
   getBackend,
   initWebGpu,
+  isSoftwareAdapter,
   keep,
   memory,
   type MemoryInfo,

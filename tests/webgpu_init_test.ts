@@ -4,7 +4,13 @@
  * exists. Without an adapter these tests fail (never skip) with the message initWebGpu gives.
  */
 import { AssertionError } from "node:assert/strict";
-import { autoBackend, getBackend, initWebGpu, setBackend } from "../tensor/engine.ts";
+import {
+  autoBackend,
+  getBackend,
+  initWebGpu,
+  isSoftwareAdapter,
+  setBackend,
+} from "../tensor/engine.ts";
 import { add, tensor } from "../tensor/ops.ts";
 
 Deno.test("initWebGpu describes the adapter and makes webgpu available", async () => {
@@ -23,10 +29,26 @@ Deno.test("initWebGpu describes the adapter and makes webgpu available", async (
   if (d.join() !== "4,6") throw new AssertionError({ message: `add gave ${d}` });
 });
 
-Deno.test("autoBackend picks webgpu when an adapter exists and says which", async () => {
-  const r = await autoBackend();
+Deno.test("autoBackend: a hardware adapter wins; a software one yields to the CPU and says why", async () => {
   try {
-    if (r.backend !== "webgpu" || getBackend() !== "webgpu" || !r.adapter?.description) {
+    const r = await autoBackend();
+    const software = r.adapter !== undefined && isSoftwareAdapter(r.adapter);
+    if (!r.adapter?.description) {
+      throw new AssertionError({ message: `autoBackend named no adapter: ${JSON.stringify(r)}` });
+    }
+    if (software) {
+      // CI's llvmpipe: the CPU backend is faster, and the reason names the adapter and the way out
+      if (
+        r.backend !== "cpu" || getBackend() !== "cpu" ||
+        !/software.*--backend webgpu/.test(r.reason ?? "")
+      ) {
+        throw new AssertionError({ message: `autoBackend gave ${JSON.stringify(r)}` });
+      }
+      const forced = await autoBackend({ allowSoftware: true });
+      if (forced.backend !== "webgpu" || getBackend() !== "webgpu") {
+        throw new AssertionError({ message: `allowSoftware gave ${JSON.stringify(forced)}` });
+      }
+    } else if (r.backend !== "webgpu" || getBackend() !== "webgpu") {
       throw new AssertionError({ message: `autoBackend gave ${JSON.stringify(r)}` });
     }
   } finally {
