@@ -43,7 +43,11 @@ export const BACKENDS = ["cpu", "webgpu", "auto"] as const;
 
 /** Flags naming the network (the reference's), for `.pth` checkpoints and training. */
 export const ARCH_FLAGS: readonly FlagSpec[] = [
-  { name: "model-name", kind: "string", help: "preset: small, medium, large, xlarge, tiny, xs" },
+  {
+    name: "model-name",
+    kind: "string",
+    help: "preset: small, medium, large, xlarge, tiny, fmnist, xs",
+  },
   { name: "n-conv", kind: "int", help: "number of SLL convolutions" },
   { name: "n-dense", kind: "int", help: "number of SLL dense layers" },
   { name: "w", kind: "posint", help: "channels after zero padding" },

@@ -44,7 +44,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     kind: ["xent", "margin", "xent+margin", "margin_boosting"],
     help: "training loss (default xent)",
   },
-  { name: "offset", kind: "number", help: "xent offset (default √2·3/2)" },
+  { name: "offset", kind: "number", help: "xent offset (default 1.0; the reference uses √2·3/2)" },
   { name: "temperature", kind: "posnumber", help: "xent temperature (default 0.25)" },
   { name: "margin", kind: "number", help: "hinge margin (default 0.7)" },
   { name: "optimizer", kind: ["adam", "adamw", "sgd"], help: "optimizer (default adam)" },
