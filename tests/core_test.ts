@@ -11,7 +11,7 @@ import * as o from "../tensor/ops.ts";
 import { normal, permutation, randomKey, split, uniform } from "../tensor/random.ts";
 import { grad, valueAndGrad, vjp } from "../autodiff/autodiff.ts";
 import { assertClose, check, leakFreeTest } from "./helpers.ts";
-import { convArb, naiveConv2d } from "./gradcheck_test.ts";
+import { convArb, naiveConv2d } from "./conv_ref.ts";
 
 const dim = fc.integer({ min: 1, max: 4 });
 
