@@ -90,22 +90,15 @@ export interface ConvDims {
   padding: Pair;
 }
 
-/** y[b,o,oh,ow] = Σ_{c,i,j} x[b,c,oh·s−p+i, ow·s−p+j] · w[o,c,i,j]. */
-export function conv2d(x: TypedArray, w: TypedArray, d: ConvDims, dtype: DType): TypedArray {
-  const {
-    b: B,
-    c: C,
-    h: H,
-    w: W,
-    o: O,
-    kh,
-    kw,
-    ho: Ho,
-    wo: Wo,
-    stride: [sh, sw],
-    padding: [ph, pw],
-  } = d;
-  const y = new Float64Array(B * O * Ho * Wo);
+/**
+ * Visits every tap of a convolution: for each image b, output channel o, input channel c,
+ * kernel offset (i, j) and output position (oh, ow) whose input position oh·s−p+i, ow·s−p+j is
+ * inside the image, calls `visit(x index, y index, w index)`. The three conv kernels below are
+ * this walk with a different accumulation.
+ */
+function forEachTap(d: ConvDims, visit: (xi: number, yi: number, wi: number) => void): void {
+  const { b: B, c: C, h: H, w: W, o: O, kh, kw, ho: Ho, wo: Wo } = d;
+  const [sh, sw] = d.stride, [ph, pw] = d.padding;
   for (let bb = 0; bb < B; bb++) {
     for (let oc = 0; oc < O; oc++) {
       const yo = (bb * O + oc) * Ho * Wo;
@@ -113,14 +106,14 @@ export function conv2d(x: TypedArray, w: TypedArray, d: ConvDims, dtype: DType):
         const xo = (bb * C + c) * H * W;
         for (let i = 0; i < kh; i++) {
           for (let j = 0; j < kw; j++) {
-            const wv = w[((oc * C + c) * kh + i) * kw + j];
+            const wi = ((oc * C + c) * kh + i) * kw + j;
             for (let oh = 0; oh < Ho; oh++) {
               const ih = oh * sh - ph + i;
               if (ih < 0 || ih >= H) continue;
               for (let ow = 0; ow < Wo; ow++) {
                 const iw = ow * sw - pw + j;
                 if (iw < 0 || iw >= W) continue;
-                y[yo + oh * Wo + ow] += wv * x[xo + ih * W + iw];
+                visit(xo + ih * W + iw, yo + oh * Wo + ow, wi);
               }
             }
           }
@@ -128,7 +121,19 @@ export function conv2d(x: TypedArray, w: TypedArray, d: ConvDims, dtype: DType):
       }
     }
   }
-  return dtype === "float64" ? y : Float32Array.from(y);
+}
+
+function fromF64(v: Float64Array, dtype: DType): TypedArray {
+  return dtype === "float64" ? v : Float32Array.from(v);
+}
+
+/** y[b,o,oh,ow] = Σ_{c,i,j} x[b,c,oh·s−p+i, ow·s−p+j] · w[o,c,i,j]. */
+export function conv2d(x: TypedArray, w: TypedArray, d: ConvDims, dtype: DType): TypedArray {
+  const y = new Float64Array(d.b * d.o * d.ho * d.wo);
+  forEachTap(d, (xi, yi, wi) => {
+    y[yi] += w[wi] * x[xi];
+  });
+  return fromF64(y, dtype);
 }
 
 /** x[b,c,oh·s−p+i, ow·s−p+j] += y[b,o,oh,ow] · w[o,c,i,j]: the adjoint of conv2d. */
@@ -138,43 +143,11 @@ export function convTranspose2d(
   d: ConvDims,
   dtype: DType,
 ): TypedArray {
-  const {
-    b: B,
-    c: C,
-    h: H,
-    w: W,
-    o: O,
-    kh,
-    kw,
-    ho: Ho,
-    wo: Wo,
-    stride: [sh, sw],
-    padding: [ph, pw],
-  } = d;
-  const x = new Float64Array(B * C * H * W);
-  for (let bb = 0; bb < B; bb++) {
-    for (let oc = 0; oc < O; oc++) {
-      const yo = (bb * O + oc) * Ho * Wo;
-      for (let c = 0; c < C; c++) {
-        const xo = (bb * C + c) * H * W;
-        for (let i = 0; i < kh; i++) {
-          for (let j = 0; j < kw; j++) {
-            const wv = w[((oc * C + c) * kh + i) * kw + j];
-            for (let oh = 0; oh < Ho; oh++) {
-              const ih = oh * sh - ph + i;
-              if (ih < 0 || ih >= H) continue;
-              for (let ow = 0; ow < Wo; ow++) {
-                const iw = ow * sw - pw + j;
-                if (iw < 0 || iw >= W) continue;
-                x[xo + ih * W + iw] += wv * y[yo + oh * Wo + ow];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return dtype === "float64" ? x : Float32Array.from(x);
+  const x = new Float64Array(d.b * d.c * d.h * d.w);
+  forEachTap(d, (xi, yi, wi) => {
+    x[xi] += w[wi] * y[yi];
+  });
+  return fromF64(x, dtype);
 }
 
 /** dw[o,c,i,j] = Σ_{b,oh,ow} gy[b,o,oh,ow] · x[b,c,oh·s−p+i, ow·s−p+j]. */
@@ -184,44 +157,11 @@ export function conv2dFilterGrad(
   d: ConvDims,
   dtype: DType,
 ): TypedArray {
-  const {
-    b: B,
-    c: C,
-    h: H,
-    w: W,
-    o: O,
-    kh,
-    kw,
-    ho: Ho,
-    wo: Wo,
-    stride: [sh, sw],
-    padding: [ph, pw],
-  } = d;
-  const dw = new Float64Array(O * C * kh * kw);
-  for (let bb = 0; bb < B; bb++) {
-    for (let oc = 0; oc < O; oc++) {
-      const yo = (bb * O + oc) * Ho * Wo;
-      for (let c = 0; c < C; c++) {
-        const xo = (bb * C + c) * H * W;
-        for (let i = 0; i < kh; i++) {
-          for (let j = 0; j < kw; j++) {
-            let s = 0;
-            for (let oh = 0; oh < Ho; oh++) {
-              const ih = oh * sh - ph + i;
-              if (ih < 0 || ih >= H) continue;
-              for (let ow = 0; ow < Wo; ow++) {
-                const iw = ow * sw - pw + j;
-                if (iw < 0 || iw >= W) continue;
-                s += gy[yo + oh * Wo + ow] * x[xo + ih * W + iw];
-              }
-            }
-            dw[((oc * C + c) * kh + i) * kw + j] += s;
-          }
-        }
-      }
-    }
-  }
-  return dtype === "float64" ? dw : Float32Array.from(dw);
+  const dw = new Float64Array(d.o * d.c * d.kh * d.kw);
+  forEachTap(d, (xi, yi, wi) => {
+    dw[wi] += gy[yi] * x[xi];
+  });
+  return fromF64(dw, dtype);
 }
 
 /** Pool geometry: planes = B·C, input h×w, output ho×wo. */
