@@ -430,7 +430,10 @@ export function im2colKernel(
     ? "r"
     : null;
   const vec = axis !== null;
-  const per = vec ? 4 : 1;
+  // along q without padding rows, one invocation writes all kh·kw taps of one channel: the
+  // index arithmetic is shared by the taps and constant-folds per tap
+  const taps = axis === "q" && rowsPad === red * KK;
+  const per = (vec ? 4 : 1) * (taps ? KK : 1);
   const n = nb * rowsPad * space / per;
   const [pq, pr] = axis === "q" ? [4, 1] : axis === "r" ? [1, 4] : [1, 1];
   const { decl, data } = paramsStruct([
@@ -462,34 +465,18 @@ export function im2colKernel(
     : `let yh = i32(oh * SH + ti) - i32(PH); let yw = i32(ow * SW + tj) - i32(PW);
   let ok = r < ROWS && yh >= 0 && yw >= 0 && u32(yh) < IN_H && u32(yw) < IN_W;
   let ih = select(0u, u32(yh), ok); let iw = select(0u, u32(yw), ok);`;
-  const code = `// ${
-    transposed
-      ? "cols[b, (o,i,j), (h,w)] = y[b, o, (h + ph − i)/sh, (w + pw − j)/sw] (0 unless exact, in range)"
-      : "cols[b, (c,i,j), (oh,ow)] = x[b, c, oh·sh − ph + i, ow·sw − pw + j] (0 outside)"
-  }
-// one invocation per ${
-    vec ? "4 adjacent columns (one vec4 store)" : "entry"
-  } of the column matrix, padding rows included; no loops
-const WG = ${WG}u;
-${consts.join("\n")}
-${decl}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<${vec ? "vec4<f32>" : "f32"}>;
-fn entry(b: u32, r: u32, q: u32) -> f32 {
-  let ch = min(r, ROWS - 1u) / ${KK}u;
-  let tap = min(r, ROWS - 1u) % ${KK}u;
-  let ti = tap / ${g.kw}u;
-  let tj = tap % ${g.kw}u;
-  let oh = q / OUT_W;
-  let ow = q % OUT_W;
-  ${src}
-  return select(0.0, x[(((p.b0 + b) * RED + ch) * IN_H + ih) * IN_W + iw], ok);
-}
-${ENTRY_1D}
-  ${FLAT_INDEX}
-  if (i >= p.n) { return; }
-  let q = (i % (SPACE / ${pq}u)) * ${pq}u;
+  const tapsBody = `let q = (i % (SPACE / 4u)) * 4u;
+  let ch = (i / (SPACE / 4u)) % RED;
+  let b = i / ((SPACE / 4u) * RED);
+  ${
+    Array.from({ length: KK }, (_, t) => {
+      const [ti, tj] = [Math.floor(t / g.kw), t % g.kw];
+      const e = (d: number) => `at(b, r${t}, ch, ${ti}u, ${tj}u, q + ${d}u)`;
+      return `let r${t} = ch * ${KK}u + ${t}u;
+  out[(b * SB + r${t} * SR) / 4u + q / 4u] = vec4<f32>(${[0, 1, 2, 3].map(e).join(", ")});`;
+    }).join("\n  ")
+  }`;
+  const body = `let q = (i % (SPACE / ${pq}u)) * ${pq}u;
   let r = ((i / (SPACE / ${pq}u)) % (ROWS_PAD / ${pr}u)) * ${pr}u;
   let b = i / ((SPACE / ${pq}u) * (ROWS_PAD / ${pr}u));
   ${
@@ -498,7 +485,40 @@ ${ENTRY_1D}
       : axis === "r"
       ? "out[(b * SB + q * SQ) / 4u + r / 4u] = vec4<f32>(entry(b, r, q), entry(b, r + 1u, q), entry(b, r + 2u, q), entry(b, r + 3u, q));"
       : "out[b * SB + r * SR + q * SQ] = entry(b, r, q);"
+  }`;
+  const code = `// ${
+    transposed
+      ? "cols[b, (o,i,j), (h,w)] = y[b, o, (h + ph − i)/sh, (w + pw − j)/sw] (0 unless exact, in range)"
+      : "cols[b, (c,i,j), (oh,ow)] = x[b, c, oh·sh − ph + i, ow·sw − pw + j] (0 outside)"
   }
+// one invocation per ${
+    taps
+      ? "channel and 4 adjacent columns (kh·kw vec4 stores)"
+      : vec
+      ? "4 adjacent columns (one vec4 store)"
+      : "entry"
+  } of the column matrix, padding rows included; no loops
+const WG = ${WG}u;
+${consts.join("\n")}
+${decl}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<${vec ? "vec4<f32>" : "f32"}>;
+fn entry(b: u32, r: u32, q: u32) -> f32 {
+  let rc = min(r, ROWS - 1u);
+  let tap = rc % ${KK}u;
+  return at(b, r, rc / ${KK}u, tap / ${g.kw}u, tap % ${g.kw}u, q);
+}
+fn at(b: u32, r: u32, ch: u32, ti: u32, tj: u32, q: u32) -> f32 {
+  let oh = q / OUT_W;
+  let ow = q % OUT_W;
+  ${src}
+  return select(0.0, x[(((p.b0 + b) * RED + ch) * IN_H + ih) * IN_W + iw], ok);
+}
+${ENTRY_1D}
+  ${FLAT_INDEX}
+  if (i >= p.n) { return; }
+  ${taps ? tapsBody : body}
 }
 `;
   return { code, grid: grid1d(Math.ceil(n / WG)), params: data };

@@ -63,10 +63,12 @@ export function matmulKernel(
   const { parts, kChunk } = matmulParts(k);
   const vec = n % 4 === 0;
   const wg = tile.wg;
-  // narrow outputs: fewer column groups per invocation, so no lane idles over empty columns
-  let tn4 = tile.tn4;
-  while (tn4 > 1 && (tn4 / 2) * 4 * wg >= n) tn4 /= 2;
-  const tm = tile.tm;
+  // the tile shrunk to fit the output evenly (same workgroup count, fewest padded rows and
+  // columns): m = 45 takes 3 × 15 rows instead of 3 × 16; n = 408 (102 vec4s over 2 groups of 8
+  // lanes) takes 7 vec4s per lane instead of 8; narrow outputs keep one lane per vec4 column
+  const n4 = Math.max(1, Math.ceil(n / 4));
+  const tn4 = Math.ceil(n4 / (wg * Math.ceil(n4 / (wg * tile.tn4))));
+  const tm = Math.ceil(Math.max(m, 1) / Math.ceil(Math.max(m, 1) / tile.tm));
   const { decl, data } = paramsStruct([
     u("m", m, "rows of C"),
     u("k", k, "reduced length"),
