@@ -433,7 +433,10 @@ export function im2colKernel(
   // along q without padding rows, one invocation writes all kh·kw taps of one channel: the
   // index arithmetic is shared by the taps and constant-folds per tap
   const taps = axis === "q" && rowsPad === red * KK;
-  const per = (vec ? 4 : 1) * (taps ? KK : 1);
+  // along r (the filter gradient's [q, r] layout), one invocation writes a whole row q: the
+  // kh·kw tap offsets and bounds are computed once, then one loop over the channels
+  const rowWise = axis === "r" && !transposed && red <= LOOP_BUDGET;
+  const per = rowWise ? rowsPad : (vec ? 4 : 1) * (taps ? KK : 1);
   const n = nb * rowsPad * space / per;
   const [pq, pr] = axis === "q" ? [4, 1] : axis === "r" ? [1, 4] : [1, 1];
   const { decl, data } = paramsStruct([
@@ -465,6 +468,26 @@ export function im2colKernel(
     : `let yh = i32(oh * SH + ti) - i32(PH); let yw = i32(ow * SW + tj) - i32(PW);
   let ok = r < ROWS && yh >= 0 && yw >= 0 && u32(yh) < IN_H && u32(yw) < IN_W;
   let ih = select(0u, u32(yh), ok); let iw = select(0u, u32(yw), ok);`;
+  const tapIdx = Array.from({ length: KK }, (_, t) => [t, Math.floor(t / g.kw), t % g.kw]);
+  const rowBody = `let q = i % SPACE;
+  let b = i / SPACE;
+  let oh = q / OUT_W;
+  let ow = q % OUT_W;
+  let base = b * SB + q * SQ;
+  let xb = (p.b0 + b) * RED * IN_H * IN_W;
+  ${
+    tapIdx.map(([t, ti, tj]) =>
+      `let yh${t} = i32(oh * SH + ${ti}u) - i32(PH); let yw${t} = i32(ow * SW + ${tj}u) - i32(PW);
+  let ok${t} = yh${t} >= 0 && yw${t} >= 0 && u32(yh${t}) < IN_H && u32(yw${t}) < IN_W;
+  let off${t} = select(0u, u32(yh${t}) * IN_W + u32(yw${t}), ok${t});`
+    ).join("\n  ")
+  }
+  for (var ch = 0u; ch < RED; ch++) {
+    let xc = xb + ch * IN_H * IN_W;
+    let oc = base + ch * ${KK}u;
+    ${tapIdx.map(([t]) => `out[oc + ${t}u] = select(0.0, x[xc + off${t}], ok${t});`).join("\n    ")}
+  }
+  for (var r = ROWS; r < ROWS_PAD; r++) { out[base + r] = 0.0; }`;
   const tapsBody = `let q = (i % (SPACE / 4u)) * 4u;
   let ch = (i / (SPACE / 4u)) % RED;
   let b = i / ((SPACE / 4u) * RED);
@@ -503,7 +526,7 @@ ${consts.join("\n")}
 ${decl}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<${vec ? "vec4<f32>" : "f32"}>;
+@group(0) @binding(2) var<storage, read_write> out: array<${vec && !rowWise ? "vec4<f32>" : "f32"}>;
 fn entry(b: u32, r: u32, q: u32) -> f32 {
   let rc = min(r, ROWS - 1u);
   let tap = rc % ${KK}u;
@@ -518,7 +541,7 @@ fn at(b: u32, r: u32, ch: u32, ti: u32, tj: u32, q: u32) -> f32 {
 ${ENTRY_1D}
   ${FLAT_INDEX}
   if (i >= p.n) { return; }
-  ${taps ? tapsBody : body}
+  ${rowWise ? rowBody : taps ? tapsBody : body}
 }
 `;
   return { code, grid: grid1d(Math.ceil(n / WG)), params: data };
