@@ -146,3 +146,43 @@ export interface Backend<S = unknown> {
 
 /** Backend names. */
 export type BackendName = "cpu" | "webgpu";
+
+/** Geometry of a convolution x [b, c, h, w] ⋆ w [o, c, kh, kw] → y [b, o, ho, wo]. */
+export interface ConvGeom {
+  b: number;
+  c: number;
+  h: number;
+  w: number;
+  o: number;
+  kh: number;
+  kw: number;
+  ho: number;
+  wo: number;
+  stride: Pair;
+  padding: Pair;
+}
+
+/**
+ * The geometry from the shapes of x [b, c, h, w], w [o, c, kh, kw] and y [b, o, ho, wo] (for
+ * conv2d, its transpose and its filter gradient alike, each passes its own three shapes).
+ */
+export function convGeom(
+  x: readonly number[],
+  w: readonly number[],
+  y: readonly number[],
+  p: { stride: Pair; padding: Pair },
+): ConvGeom {
+  return {
+    b: x[0],
+    c: x[1],
+    h: x[2],
+    w: x[3],
+    o: w[0],
+    kh: w[2],
+    kw: w[3],
+    ho: y[2],
+    wo: y[3],
+    stride: p.stride,
+    padding: p.padding,
+  };
+}

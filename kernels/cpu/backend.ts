@@ -5,7 +5,16 @@
  * @module
  */
 import { allocArray, type DType, releaseArray, type TypedArray } from "../dtype.ts";
-import type { Backend, KernelArg, OutInfo, Pair, PrimName, PrimParams } from "../prims.ts";
+import {
+  type Backend,
+  type ConvGeom,
+  convGeom,
+  type KernelArg,
+  type OutInfo,
+  type Pair,
+  type PrimName,
+  type PrimParams,
+} from "../prims.ts";
 import {
   binary,
   BINARY_EXPR,
@@ -28,9 +37,9 @@ type CpuKernel<P extends PrimName> = (
 /** Optional fast float32 kernels (e.g. WebAssembly SIMD); each returns null to decline. */
 export interface FastCpuKernels {
   matmul?(a: Arg, b: Arg, out: OutInfo, transA: boolean, transB: boolean): Float32Array | null;
-  conv2d?(x: Arg, w: Arg, d: M.ConvDims): Float32Array | null;
-  convTranspose2d?(y: Arg, w: Arg, d: M.ConvDims, outputPadding: Pair): Float32Array | null;
-  conv2dFilterGrad?(x: Arg, gy: Arg, d: M.ConvDims): Float32Array | null;
+  conv2d?(x: Arg, w: Arg, d: ConvGeom): Float32Array | null;
+  convTranspose2d?(y: Arg, w: Arg, d: ConvGeom, outputPadding: Pair): Float32Array | null;
+  conv2dFilterGrad?(x: Arg, gy: Arg, d: ConvGeom): Float32Array | null;
 }
 
 let fast: FastCpuKernels = {};
@@ -38,28 +47,6 @@ let fast: FastCpuKernels = {};
 /** Registers fast float32 kernels (pass `{}` to go back to the reference loops). */
 export function setFastCpuKernels(k: FastCpuKernels): void {
   fast = k;
-}
-
-function convDims(
-  x: readonly number[],
-  w: readonly number[],
-  y: readonly number[],
-  stride: Pair,
-  padding: Pair,
-): M.ConvDims {
-  return {
-    b: x[0],
-    c: x[1],
-    h: x[2],
-    w: x[3],
-    o: w[0],
-    kh: w[2],
-    kw: w[3],
-    ho: y[2],
-    wo: y[3],
-    stride,
-    padding,
-  };
 }
 
 function poolDims(
@@ -124,17 +111,17 @@ const KERNELS: { [P in PrimName]: CpuKernel<P> } = {
   scatterAdd: ([g, idx], p, out) =>
     L.scatterAdd(g.storage, g.shape, idx.storage, p.axis, p.size, out.dtype),
   conv2d: ([x, w], p, out) => {
-    const d = convDims(x.shape, w.shape, out.shape, p.stride, p.padding);
+    const d = convGeom(x.shape, w.shape, out.shape, p);
     return (out.dtype === "float32" && fast.conv2d?.(x, w, d)) ||
       M.conv2d(x.storage, w.storage, d, out.dtype);
   },
   convTranspose2d: ([y, w], p, out) => {
-    const d = convDims(out.shape, w.shape, y.shape, p.stride, p.padding);
+    const d = convGeom(out.shape, w.shape, y.shape, p);
     return (out.dtype === "float32" && fast.convTranspose2d?.(y, w, d, p.outputPadding)) ||
       M.convTranspose2d(y.storage, w.storage, d, out.dtype);
   },
   conv2dFilterGrad: ([x, gy], p, out) => {
-    const d = convDims(x.shape, out.shape, gy.shape, p.stride, p.padding);
+    const d = convGeom(x.shape, out.shape, gy.shape, p);
     return (out.dtype === "float32" && fast.conv2dFilterGrad?.(x, gy, d)) ||
       M.conv2dFilterGrad(x.storage, gy.storage, d, out.dtype);
   },

@@ -5,10 +5,9 @@
  * @module
  */
 import type { TypedArray } from "../dtype.ts";
-import type { KernelArg, OutInfo, Pair } from "../prims.ts";
+import type { ConvGeom, KernelArg, OutInfo, Pair } from "../prims.ts";
 import { sizeOf } from "../shape.ts";
 import type { FastCpuKernels } from "./backend.ts";
-import type { ConvDims } from "./linalg.ts";
 import { batchOffsets } from "./linalg.ts";
 import * as W from "./wasm/mod.ts";
 
@@ -18,7 +17,7 @@ function square(p: Pair): number | null {
   return p[0] === p[1] ? p[0] : null;
 }
 
-function convOpts(d: ConvDims): W.Conv2dOptions | null {
+function convOpts(d: ConvGeom): W.Conv2dOptions | null {
   const stride = square(d.stride), padding = square(d.padding);
   if (stride === null || padding === null) return null;
   return { b: d.b, c: d.c, h: d.h, w: d.w, o: d.o, kh: d.kh, kw: d.kw, stride, padding };
@@ -60,16 +59,16 @@ export function wasmCpuKernels(): FastCpuKernels {
       }
       return o;
     },
-    conv2d(x: Arg, w: Arg, d: ConvDims): Float32Array | null {
+    conv2d(x: Arg, w: Arg, d: ConvGeom): Float32Array | null {
       const opts = convOpts(d);
       return opts && W.conv2d(x.storage as Float32Array, w.storage as Float32Array, opts);
     },
-    convTranspose2d(y: Arg, w: Arg, d: ConvDims): Float32Array | null {
+    convTranspose2d(y: Arg, w: Arg, d: ConvGeom): Float32Array | null {
       const opts = convOpts(d);
       return opts &&
         W.conv2dBackwardInput(y.storage as Float32Array, w.storage as Float32Array, opts);
     },
-    conv2dFilterGrad(x: Arg, gy: Arg, d: ConvDims): Float32Array | null {
+    conv2dFilterGrad(x: Arg, gy: Arg, d: ConvGeom): Float32Array | null {
       const opts = convOpts(d);
       return opts &&
         W.conv2dBackwardFilter(x.storage as Float32Array, gy.storage as Float32Array, opts);

@@ -8,7 +8,7 @@ import { allocArray, type DType, type TypedArray } from "../dtype.ts";
 import { sizeOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { transpose } from "./layout.ts";
-import type { Pair } from "../prims.ts";
+import type { ConvGeom, Pair } from "../prims.ts";
 
 /** Offsets (in matrices) of each output batch item into a and b, for broadcast batch axes. */
 export function batchOffsets(
@@ -75,28 +75,13 @@ export function matmul(
   return o;
 }
 
-/** Conv geometry shared by the three conv kernels. */
-export interface ConvDims {
-  b: number;
-  c: number;
-  h: number;
-  w: number;
-  o: number;
-  kh: number;
-  kw: number;
-  ho: number;
-  wo: number;
-  stride: Pair;
-  padding: Pair;
-}
-
 /**
  * Visits every tap of a convolution: for each image b, output channel o, input channel c,
  * kernel offset (i, j) and output position (oh, ow) whose input position oh·s−p+i, ow·s−p+j is
  * inside the image, calls `visit(x index, y index, w index)`. The three conv kernels below are
  * this walk with a different accumulation.
  */
-function forEachTap(d: ConvDims, visit: (xi: number, yi: number, wi: number) => void): void {
+function forEachTap(d: ConvGeom, visit: (xi: number, yi: number, wi: number) => void): void {
   const { b: B, c: C, h: H, w: W, o: O, kh, kw, ho: Ho, wo: Wo } = d;
   const [sh, sw] = d.stride, [ph, pw] = d.padding;
   for (let bb = 0; bb < B; bb++) {
@@ -128,7 +113,7 @@ function fromF64(v: Float64Array, dtype: DType): TypedArray {
 }
 
 /** y[b,o,oh,ow] = Σ_{c,i,j} x[b,c,oh·s−p+i, ow·s−p+j] · w[o,c,i,j]. */
-export function conv2d(x: TypedArray, w: TypedArray, d: ConvDims, dtype: DType): TypedArray {
+export function conv2d(x: TypedArray, w: TypedArray, d: ConvGeom, dtype: DType): TypedArray {
   const y = new Float64Array(d.b * d.o * d.ho * d.wo);
   forEachTap(d, (xi, yi, wi) => {
     y[yi] += w[wi] * x[xi];
@@ -140,7 +125,7 @@ export function conv2d(x: TypedArray, w: TypedArray, d: ConvDims, dtype: DType):
 export function convTranspose2d(
   y: TypedArray,
   w: TypedArray,
-  d: ConvDims,
+  d: ConvGeom,
   dtype: DType,
 ): TypedArray {
   const x = new Float64Array(d.b * d.c * d.h * d.w);
@@ -154,7 +139,7 @@ export function convTranspose2d(
 export function conv2dFilterGrad(
   x: TypedArray,
   gy: TypedArray,
-  d: ConvDims,
+  d: ConvGeom,
   dtype: DType,
 ): TypedArray {
   const dw = new Float64Array(d.o * d.c * d.kh * d.kw);

@@ -9,7 +9,15 @@
  * @module
  */
 import { allocArray, type DType, type TypedArray } from "../dtype.ts";
-import type { Backend, KernelArg, OutInfo, PrimName, PrimParams } from "../prims.ts";
+import {
+  type Backend,
+  type ConvGeom,
+  convGeom,
+  type KernelArg,
+  type OutInfo,
+  type PrimName,
+  type PrimParams,
+} from "../prims.ts";
 import { fmt, sizeOf } from "../shape.ts";
 import type { AdapterDescription } from "./device.ts";
 import { broadcastView, mapKernel, type View } from "./map.wgsl.ts";
@@ -25,7 +33,6 @@ import { CPU_TILE, GPU_TILE, matmulKernel, matmulParts, type MatmulTile } from "
 import {
   avgPoolKernel,
   avgPoolTransposeKernel,
-  type ConvGeom,
   convKernel,
   filterGradKernel,
   im2colKernel,
@@ -579,27 +586,6 @@ function filterGradGemm(ctx: Ctx, inputs: Arg[], g: ConvGeom): GpuStorage {
   );
   ctx.release(acc!);
   return o;
-}
-
-function convGeom(
-  x: readonly number[],
-  w: readonly number[],
-  y: readonly number[],
-  p: { stride: [number, number]; padding: [number, number] },
-): ConvGeom {
-  return {
-    b: x[0],
-    c: x[1],
-    h: x[2],
-    w: x[3],
-    o: w[0],
-    kh: w[2],
-    kw: w[3],
-    ho: y[2],
-    wo: y[3],
-    stride: p.stride,
-    padding: p.padding,
-  };
 }
 
 function poolGeom(

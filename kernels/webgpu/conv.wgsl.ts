@@ -7,7 +7,7 @@
  * loops past 65,535 iterations); parts are written side by side and summed by the reduction.
  * @module
  */
-import type { Pair } from "../prims.ts";
+import type { ConvGeom, Pair } from "../prims.ts";
 import {
   ENTRY_1D,
   FLAT_INDEX,
@@ -23,21 +23,6 @@ import {
 export const CT = 4;
 /** Invocations per workgroup in the convolution kernels. */
 export const CONV_WG = 64;
-
-/** Geometry of a convolution x [b, c, h, w] ⋆ w [o, c, kh, kw] → y [b, o, ho, wo]. */
-export interface ConvGeom {
-  b: number;
-  c: number;
-  h: number;
-  w: number;
-  o: number;
-  kh: number;
-  kw: number;
-  ho: number;
-  wo: number;
-  stride: Pair;
-  padding: Pair;
-}
 
 /**
  * Parts the reduced length `len` is cut into when each step costs `taps` loop iterations.
