@@ -21,26 +21,32 @@ export interface ConvertingPrepared extends Prepared {
 
 // ---- jax-js -----------------------------------------------------------------------------------
 
-let jaxReady: Promise<void> | undefined;
+const jaxReady = new Map<string, Promise<void>>();
 
-function initJax(): Promise<void> {
-  jaxReady ??= jax.init("wasm").then((devices) => {
-    if (!devices.includes("wasm")) {
-      throw new Error(`jax-js has no wasm device (got ${devices.join(", ")})`);
-    }
-    jax.defaultDevice("wasm");
-  });
-  return jaxReady;
+/** Initialises jax-js once per device and makes it the default. */
+export function initJaxDevice(device: "wasm" | "webgpu"): Promise<void> {
+  let ready = jaxReady.get(device);
+  if (!ready) {
+    ready = jax.init(device).then((devices: string[]) => {
+      if (!devices.includes(device)) {
+        throw new Error(`jax-js has no ${device} device (got ${devices.join(", ")})`);
+      }
+      jax.defaultDevice(device);
+    });
+    jaxReady.set(device, ready);
+  }
+  return ready;
 }
 
 const f32 = (d: ArrayLike<number>): Float32Array =>
   d instanceof Float32Array ? d : Float32Array.from(d);
 
-/** jax-js on its wasm device. */
-export function jaxJs(): Impl {
+/** jax-js on its wasm device (the CPU bench) or its WebGPU device (the WebGPU bench). */
+export function jaxJs(device: "wasm" | "webgpu" = "wasm"): Impl {
   const np = jax.numpy as Any, lax = jax.lax as Any, nn = jax.nn as Any;
+  const initJax = () => initJaxDevice(device);
   return {
-    name: "jax-js 0.1 (wasm)",
+    name: `jax-js 0.1 (${device})`,
     matmul: async (a, b, n): Promise<Prepared> => {
       await initJax();
       const A = np.array(a, { shape: [n, n] }), B = np.array(b, { shape: [n, n] });

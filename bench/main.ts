@@ -31,7 +31,7 @@ import {
 
 const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp", "sll-conv"];
 const COMPETITORS: Record<string, () => Impl> = {
-  "jax": jaxJs,
+  "jax": () => jaxJs("wasm"),
   "tfjs-wasm": () => tfjs("wasm"),
   "tfjs-cpu": () => tfjs("cpu"),
 };

@@ -20,7 +20,7 @@ import {
 } from "../tensor/engine.ts";
 import * as o from "../tensor/ops.ts";
 import { valueAndGrad, vjp } from "../autodiff/autodiff.ts";
-import { tfjs } from "./competitors.ts";
+import { initJaxDevice, jaxJs, tfjs } from "./competitors.ts";
 import {
   CONV,
   convInputs,
@@ -131,80 +131,13 @@ function ours(): Impl & { chain(): Promise<Prepared> } {
   };
 }
 
-/** jax-js on its WebGPU device. */
+/** jax-js on its WebGPU device: the CPU bench's jax-js contender, plus the dispatch chain. */
 function jaxWebGpu(): Impl & { chain(): Promise<Prepared> } {
-  const np = jax.numpy as Any, lax = jax.lax as Any, nn = jax.nn as Any;
-  let ready: Promise<void> | undefined;
-  const init = () =>
-    ready ??= jax.init("webgpu").then((devices: string[]) => {
-      if (!devices.includes("webgpu")) {
-        throw new Error(`jax-js found no webgpu device (${devices})`);
-      }
-      jax.defaultDevice("webgpu");
-    });
+  const np = jax.numpy as Any;
   return {
-    name: "jax-js 0.1 (webgpu)",
-    matmul: async (a, b, n) => {
-      await init();
-      const A = np.array(a, { shape: [n, n] }), B = np.array(b, { shape: [n, n] });
-      return {
-        run: async () => [f32(await np.matmul(A.ref, B.ref).data())],
-        dispose: () => (A.dispose(), B.dispose()),
-      };
-    },
-    conv: async (inp) => {
-      await init();
-      const g = inp.geom, p = g.padding;
-      const X = np.array(inp.x, { shape: [g.b, g.c, g.h, g.w] });
-      const W = np.array(inp.w, { shape: [g.o, g.c, g.kh, g.kw] });
-      const GY = np.array(inp.gy, { shape: [g.b, g.o, g.h, g.w] });
-      const f = (x: Any, w: Any): Any => lax.conv(x, w, [g.stride, g.stride], [[p, p], [p, p]]);
-      return {
-        run: async () => {
-          const [y, pullback] = (jax.vjp as Any)(f, [X.ref, W.ref]);
-          const [dx, dw] = pullback(GY.ref);
-          pullback.dispose();
-          return [f32(await y.data()), f32(await dx.data()), f32(await dw.data())];
-        },
-        dispose: () => (X.dispose(), W.dispose(), GY.dispose()),
-      };
-    },
-    mlp: async (inp) => {
-      await init();
-      const { sizes, batch } = inp;
-      const params = inp.weights.map((w, l) => ({
-        weight: np.array(w, { shape: [sizes[l], sizes[l + 1]] }),
-        bias: np.array(inp.biases[l], { shape: [sizes[l + 1]] }),
-      }));
-      const X = np.array(inp.x, { shape: [batch, sizes[0]] });
-      const classes = sizes[sizes.length - 1];
-      const onehot = new Float32Array(batch * classes);
-      inp.labels.forEach((c, i) => (onehot[i * classes + c] = 1));
-      const Y = np.array(onehot, { shape: [batch, classes] });
-      const loss = (ps: Any[]): Any => {
-        let h = X.ref;
-        ps.forEach((l: Any, i: number) => {
-          h = np.matmul(h, l.weight).add(l.bias);
-          if (i + 1 < ps.length) h = nn.relu(h);
-        });
-        return nn.logSoftmax(h, -1).mul(Y.ref).sum().mul(-1 / batch);
-      };
-      const step = (jax.valueAndGrad as Any)(loss);
-      return {
-        run: async () => {
-          const [v, grads] = step(params.map((l) => ({ weight: l.weight.ref, bias: l.bias.ref })));
-          const out = [f32(await v.data())];
-          for (const gl of grads) out.push(f32(await gl.weight.data()), f32(await gl.bias.data()));
-          return out;
-        },
-        dispose: () => {
-          for (const l of params) l.weight.dispose(), l.bias.dispose();
-          X.dispose(), Y.dispose();
-        },
-      };
-    },
+    ...jaxJs("webgpu"),
     chain: async () => {
-      await init();
+      await initJaxDevice("webgpu");
       const s = np.array(randomArray(64, 9, 0.99, 1.01));
       return {
         run: async () => {
