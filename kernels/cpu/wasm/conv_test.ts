@@ -12,19 +12,10 @@ import {
   setWasmThreads,
   shutdownWasmThreads,
 } from "./mod.ts";
+import { randomArray } from "../../../bench/harness.ts";
 import { setDirectLimit } from "./ops.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? 20250118);
-
-function randomArray(len: number, seed: number): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const out = new Float32Array(len);
-  for (let i = 0; i < len; i++) {
-    s ^= s << 13, s >>>= 0, s ^= s >>> 17, s ^= s << 5, s >>>= 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
 
 function outSize(o: Conv2dOptions): [number, number] {
   const s = o.stride ?? 1, p = o.padding ?? 0;

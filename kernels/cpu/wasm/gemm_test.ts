@@ -13,19 +13,9 @@ import {
   shutdownWasmThreads,
   wasmAvailable,
 } from "./mod.ts";
+import { randomArray } from "../../../bench/harness.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? 20250117);
-
-/** A small deterministic generator so the data is reproducible from the shape alone. */
-function randomArray(len: number, seed: number): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  const out = new Float32Array(len);
-  for (let i = 0; i < len; i++) {
-    s ^= s << 13, s >>>= 0, s ^= s >>> 17, s ^= s << 5, s >>>= 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
 
 /** Float64 reference and Σ|a||b| (the scale of the rounding error) for one gemm call. */
 function naiveGemm(
