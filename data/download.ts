@@ -110,26 +110,3 @@ export async function fetchBytes(url: string, onProgress?: ProgressCallback): Pr
   }
   return out;
 }
-
-/**
- * Writes `bytes` to `path` through a temp file in the same directory and a rename, creating the
- * directory when needed; readers never see a partial file.
- *
- * @example
- * ```ts ignore
- * import { writeFileAtomic } from "./download.ts";
- * await writeFileAtomic("/tmp/sll-example/x.bin", new Uint8Array([1, 2]));
- * ```
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}

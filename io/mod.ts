@@ -28,3 +28,4 @@ export {
 export { readSafetensors, type Safetensors, writeSafetensors } from "./safetensors.ts";
 export { type PthCheckpoint, readPth, type ReadPthOptions } from "./pth.ts";
 export { type PickleBuildable, PickleGlobal, unpickle, type UnpickleOptions } from "./pickle.ts";
+export { writeFileAtomic } from "./files.ts";

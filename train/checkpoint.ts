@@ -5,6 +5,7 @@
  * to a temporary name and renamed, safetensors first, so a `.json` marks a complete checkpoint.
  * @module
  */
+import { writeFileAtomic } from "../io/files.ts";
 import { z } from "zod";
 import { basename, dirname, join } from "node:path";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
@@ -103,17 +104,6 @@ async function toHost(tree: unknown): Promise<Record<string, HostTensor>> {
   return out;
 }
 
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
 /**
  * Writes a checkpoint of `params` and optimizer `slots` into `<trainDir>/checkpoints/`.
  * Returns the safetensors path. Never overwrites an existing checkpoint of another run: the
@@ -140,8 +130,11 @@ export async function saveCheckpoint(
   }
   const base = join(dir, checkpointName(meta.step));
   const st = `${base}.safetensors`;
-  await writeAtomic(st, writeSafetensors(tensors, { format: "sll", step: String(meta.step) }));
-  await writeAtomic(`${base}.json`, new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"));
+  await writeFileAtomic(st, writeSafetensors(tensors, { format: "sll", step: String(meta.step) }));
+  await writeFileAtomic(
+    `${base}.json`,
+    new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"),
+  );
   return st;
 }
 
