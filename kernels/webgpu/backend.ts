@@ -18,7 +18,7 @@ import {
   type PrimName,
   type PrimParams,
 } from "../prims.ts";
-import { fmt, sizeOf } from "../shape.ts";
+import { fmt, sizeOf, stridesOf } from "../shape.ts";
 import type { AdapterDescription } from "./device.ts";
 import { broadcastView, mapKernel, type View } from "./map.wgsl.ts";
 import {
@@ -38,7 +38,7 @@ import {
   im2colKernel,
   type PoolGeom,
 } from "./conv.wgsl.ts";
-import { type KernelSource, LOOP_BUDGET, MAX_GROUPS, strides } from "./wgsl.ts";
+import { type KernelSource, LOOP_BUDGET, MAX_GROUPS } from "./wgsl.ts";
 
 /** A tensor's storage on the GPU: a pooled buffer and the batch that last used it. */
 export interface GpuStorage {
@@ -169,7 +169,7 @@ const BINARY: Record<
 const CMP = { eq: "==", ne: "!=", lt: "<", le: "<=", gt: ">", ge: ">=" } as const;
 
 function contiguous(shape: readonly number[], dtype: DType): View {
-  return { offset: 0, strides: strides(shape), dtype };
+  return { offset: 0, strides: stridesOf(shape), dtype };
 }
 
 function label(prim: string, inputs: readonly Arg[]): string {
@@ -258,7 +258,7 @@ function reduceLayout(
   }
   const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const perm = [...kept, ...axes];
-  const st = strides(x.shape);
+  const st = stridesOf(x.shape);
   const shapeT = perm.map((p) => x.shape[p]);
   const t = ctx.alloc(sizeOf(x.shape) * BYTES);
   ctx.dispatch(
@@ -694,7 +694,7 @@ const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
   reshape: (ctx, [x], _p, out) =>
     mapOut(ctx, "reshape", "a", [x], [contiguous(x.shape, x.dtype)], out),
   transpose: (ctx, [x], p, out) => {
-    const st = strides(x.shape);
+    const st = stridesOf(x.shape);
     return mapOut(ctx, "transpose", "a", [x], [{
       offset: 0,
       strides: p.perm.map((d) => st[d]),
@@ -704,7 +704,7 @@ const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
   broadcastTo: (ctx, [x], _p, out) =>
     mapOut(ctx, "broadcastTo", "a", [x], [broadcastView(x.shape, out.shape, x.dtype)], out),
   slice: (ctx, [x], p, out) => {
-    const st = strides(x.shape);
+    const st = stridesOf(x.shape);
     const offset = p.begin.reduce((s, b, d) => s + b * st[d], 0);
     return mapOut(ctx, "slice", "a", [x], [{ offset, strides: st, dtype: x.dtype }], out);
   },

@@ -5,6 +5,7 @@
  * scatterAdd's loop over indices is cut into chunks of at most LOOP_BUDGET (partial sums).
  * @module
  */
+import { stridesOf } from "../shape.ts";
 import type { DType } from "../dtype.ts";
 import {
   ENTRY_1D,
@@ -14,7 +15,6 @@ import {
   type KernelSource,
   LOOP_BUDGET,
   paramsStruct,
-  strides,
   u,
   WG,
   wgslType,
@@ -63,7 +63,7 @@ export function padKernel(
   const outShape = shape.map((d, i) => d + widths[i][0] + widths[i][1]);
   const n = outShape.reduce((a, b) => a * b, 1);
   const r = shape.length;
-  const st = strides(shape);
+  const st = stridesOf(shape);
   const t = wgslType(dtype);
   const fields: Field[] = [u("n", n, "number of output elements")];
   fields.push({ name: "value", type: t, value, doc: "fill value outside the input box" });

@@ -6,6 +6,7 @@
  * one load and no index arithmetic. No loops: one invocation per output element.
  * @module
  */
+import { stridesOf } from "../shape.ts";
 import type { DType } from "../dtype.ts";
 import {
   coalesce,
@@ -15,7 +16,6 @@ import {
   grid1d,
   type KernelSource,
   paramsStruct,
-  strides,
   u,
   WG,
   wgslType,
@@ -42,7 +42,7 @@ export function broadcastView(
   outShape: readonly number[],
   dtype: DType,
 ): View {
-  const st = strides(shape);
+  const st = stridesOf(shape);
   const off = outShape.length - shape.length;
   const s = outShape.map((_, d) => {
     const k = d - off;
@@ -71,7 +71,7 @@ export function mapKernel(
   const n = outShape.reduce((x, y) => x * y, 1);
   const co = coalesce(outShape, views.map((v) => v.strides));
   const rank = co.shape.length;
-  const outSt = strides(co.shape);
+  const outSt = stridesOf(co.shape);
   const modes = views.map((v, k) => {
     const st = co.strides[k];
     if (st.every((s) => s === 0)) return "scalar";

@@ -118,25 +118,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         @builtin(num_workgroups) nwg: vec3<u32>) {`;
 
 /**
- * Row-major strides.
- *
- * @example
- * ```ts
- * import { strides } from "./wgsl.ts";
- * strides([2, 3, 4]); // [12, 4, 1]
- * ```
- */
-export function strides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
-
-/**
  * Merges adjacent axes that every operand walks contiguously (or broadcasts over entirely)
  * and drops size-1 axes, so index arithmetic runs on the smallest rank. `opStrides[k][d]` is
  * operand k's element stride along output axis d (0 when broadcast).
