@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Conv2dOptions } from "../kernels/cpu/wasm/mod.ts";
 /** Workload names accepted by `--only`. */
 export type WorkloadName = "matmul" | "conv" | "mlp" | "sll-conv";
 
@@ -47,17 +48,8 @@ export interface ConvInputs {
   x: Float32Array;
   w: Float32Array;
   gy: Float32Array;
-  geom: {
-    b: number;
-    c: number;
-    h: number;
-    w: number;
-    o: number;
-    kh: number;
-    kw: number;
-    stride: number;
-    padding: number;
-  };
+  /** The wasm kernels' conv geometry, every field given. */
+  geom: Required<Conv2dOptions>;
 }
 
 /** Inputs of the MLP step: x [batch, 784], int labels, weights [in, out] and biases. */
