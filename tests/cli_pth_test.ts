@@ -4,6 +4,7 @@
  * → apply → certifiedAccuracy with the normalised last layer.
  * @module
  */
+import { FIXTURE_NETWORK } from "./helpers.ts";
 import assert from "node:assert/strict";
 import { readPth } from "../io/pth.ts";
 import { toFloat32 } from "../io/host_tensor.ts";
@@ -49,17 +50,7 @@ Deno.test("certify --checkpoint model.pth matches the library on the same weight
   const cli = JSON.parse(lines[lines.length - 1]);
   assert.equal(cli.n, n);
 
-  const net = lipschitzNetwork({
-    inputShape: [1, 28, 28],
-    numClasses: 10,
-    nConv: 2,
-    nDense: 2,
-    width: 8,
-    convInnerDim: 5,
-    denseInnerDim: 32,
-    mean: [0.1307],
-    qMode: "reference",
-  });
+  const net = lipschitzNetwork(FIXTURE_NETWORK);
   const { stateDict } = readPth(await Deno.readFile(PTH));
   const { test } = await loadDataset("fashion-mnist", {
     limitTest: n,

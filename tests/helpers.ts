@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { AssertionError } from "node:assert/strict";
 import { memory } from "../tensor/engine.ts";
+import type { NetworkConfig } from "../layers/mod.ts";
 
 /** The fast-check seed of this run: `FC_SEED` when set, else random (printed on failure). */
 export const FC_SEED: number = Deno.env.get("FC_SEED")
@@ -94,3 +95,20 @@ export function leakFreeTest(name: string, fn: () => void | Promise<void>): void
     }
   });
 }
+
+/**
+ * The network of the PyTorch fixtures (tests/fixtures/README.md, `tiny_c1_28`): 1×28×28 input,
+ * width 8, 2 SLL conv (inner 5), 2 SLL dense (inner 32), 10 classes, mean 0.1307, q as the
+ * reference code applies it.
+ */
+export const FIXTURE_NETWORK: NetworkConfig = {
+  inputShape: [1, 28, 28],
+  numClasses: 10,
+  nConv: 2,
+  nDense: 2,
+  width: 8,
+  convInnerDim: 5,
+  denseInnerDim: 32,
+  mean: [0.1307],
+  qMode: "reference",
+};

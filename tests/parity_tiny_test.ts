@@ -3,6 +3,7 @@
  * per-layer activations, ReLU inputs, t vectors, the xent loss and every parameter gradient, in
  * float32 and float64 (CPU), for both q modes; plus loading the reference's .pth checkpoint.
  */
+import { FIXTURE_NETWORK } from "./helpers.ts";
 import assert from "node:assert/strict";
 import { readPth, readSafetensors } from "../io/mod.ts";
 import type { HostTensor } from "../io/mod.ts";
@@ -28,17 +29,7 @@ const io = await read("tiny_c1_28.io.safetensors");
 const fixtureParams = await read("tiny_c1_28.params.safetensors");
 const fixtureGrads = await read("tiny_c1_28.grads.safetensors");
 
-const config: NetworkConfig = {
-  inputShape: [1, 28, 28],
-  numClasses: 10,
-  nConv: 2,
-  nDense: 2,
-  width: 8,
-  convInnerDim: 5,
-  denseInnerDim: 32,
-  mean: [0.1307],
-  qMode: "reference",
-};
+const config: NetworkConfig = FIXTURE_NETWORK;
 const xent = { offset: Math.SQRT2 * 3 / 2, temperature: 0.25 };
 
 /** ‖a − b‖ / ‖b‖ (norm-wise relative error). */

@@ -20,7 +20,7 @@ import {
   withWarmup,
 } from "../train/schedules.ts";
 import { clipByGlobalNorm, clipByValue } from "../train/clip.ts";
-import { assertClose, leakFreeTest, relErr } from "./helpers.ts";
+import { assertClose, FIXTURE_NETWORK, leakFreeTest, relErr } from "./helpers.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url);
 const load = (name: string): Record<string, HostTensor> =>
@@ -66,17 +66,7 @@ leakFreeTest("adam: one step through our network's gradients matches the fixture
   const params0 = load("tiny_c1_28.params.safetensors");
   const io = load("tiny_c1_28.io.safetensors");
   const after = load("tiny_c1_28.adam1.safetensors");
-  const net = lipschitzNetwork({
-    inputShape: [1, 28, 28],
-    numClasses: 10,
-    nConv: 2,
-    nDense: 2,
-    width: 8,
-    convInnerDim: 5,
-    denseInnerDim: 32,
-    mean: [0.1307],
-    qMode: "reference",
-  });
+  const net = lipschitzNetwork(FIXTURE_NETWORK);
   const labels = Array.from(io.labels.data as BigInt64Array, Number);
   const out = scope(() => {
     const p = net.fromStateDict(params0);
