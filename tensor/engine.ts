@@ -6,7 +6,6 @@
  * @module
  */
 import {
-  allocArray,
   checkDType,
   type DType,
   isFloat,
@@ -437,6 +436,12 @@ function register(t: Tensor): Tensor {
 // ---------------------------------------------------------------------------------------------
 // creation and dispatch
 
+const ARRAY_TYPES: Record<DType, unknown> = {
+  float32: Float32Array,
+  int32: Int32Array,
+  float64: Float64Array,
+};
+
 /** @internal Wraps host data as a new tensor on the current backend. */
 export function fromHost(
   data: TypedArray,
@@ -452,7 +457,7 @@ export function fromHost(
       }); use float32, or the cpu backend for float64`,
     );
   }
-  const arr = data.constructor === allocArray(dtype, 0).constructor ? data : toArray(dtype, data);
+  const arr = data.constructor === ARRAY_TYPES[dtype] ? data : toArray(dtype, data);
   const bytes = sizeOf(shape) * itemSize(dtype);
   const ref: StorageRef = { storage: b.upload(arr, dtype), refs: 1, bytes, backend: b };
   bytesCount(b.name, bytes);
