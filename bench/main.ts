@@ -2,7 +2,8 @@
  * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
- * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv, --repeats N, --warmup N,
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv (webgpu: matmul|conv|mlp|chain),
+ * --repeats N, --warmup N,
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
  * @module
  */
@@ -30,6 +31,8 @@ import {
 } from "./harness.ts";
 
 const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp", "sll-conv"];
+/** The WebGPU bench's workloads (bench/webgpu.ts; kept here so --only fails before loading it). */
+const WEBGPU_WORKLOADS = ["matmul", "conv", "mlp", "chain"];
 const COMPETITORS: Record<string, () => Impl> = {
   "jax": () => jaxJs("wasm"),
   "tfjs-wasm": () => tfjs("wasm"),
@@ -47,7 +50,7 @@ interface Row {
 
 function parse(): {
   backend: string;
-  only?: WorkloadName;
+  only?: string;
   repeats: number;
   warmup: number;
   competitors: string[];
@@ -66,8 +69,13 @@ function parse(): {
   if (values.backend !== "cpu" && values.backend !== "webgpu") {
     throw new RangeError(`--backend ${values.backend}: expected cpu or webgpu`);
   }
-  if (values.only !== undefined && !WORKLOADS.includes(values.only as WorkloadName)) {
-    throw new RangeError(`--only ${values.only}: expected one of ${WORKLOADS.join(", ")}`);
+  const known: readonly string[] = values.backend === "webgpu" ? WEBGPU_WORKLOADS : WORKLOADS;
+  if (values.only !== undefined && !known.includes(values.only)) {
+    throw new RangeError(
+      `--only ${values.only}: expected one of ${
+        known.join(", ")
+      } (with --backend ${values.backend})`,
+    );
   }
   const repeats = Number(values.repeats), warmup = Number(values.warmup);
   if (!Number.isInteger(repeats) || repeats < 1) {
@@ -88,7 +96,7 @@ function parse(): {
   }
   return {
     backend: values.backend,
-    only: values.only as WorkloadName | undefined,
+    only: values.only,
     repeats,
     warmup,
     competitors,
@@ -234,7 +242,7 @@ async function main(): Promise<void> {
   console.log(
     `repeats ${opts.repeats} (median), warm-up ${opts.warmup}; diff = max|a−ref| / max|ref| per output, WRONG above ${WRONG_ABOVE}\n`,
   );
-  for (const w of opts.only ? [opts.only] : WORKLOADS) {
+  for (const w of opts.only ? [opts.only as WorkloadName] : WORKLOADS) {
     const rows = await runWorkload(w, impls, opts.repeats, opts.warmup);
     console.log(`## ${TITLES[w]}\n${render(w, rows)}\n`);
   }

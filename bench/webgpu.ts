@@ -20,6 +20,7 @@ import {
 } from "../tensor/engine.ts";
 import * as o from "../tensor/ops.ts";
 import { valueAndGrad, vjp } from "../autodiff/autodiff.ts";
+import { acquireWebGpu } from "../kernels/webgpu/mod.ts";
 import { initJaxDevice, jaxJs, tfjs } from "./competitors.ts";
 import {
   CONV,
@@ -51,15 +52,18 @@ export interface WebGpuBenchOptions {
 const f32 = (d: ArrayLike<number>): Float32Array =>
   d instanceof Float32Array ? d : Float32Array.from(d);
 
-/** Our library on the WebGPU backend. */
-function ours(): Impl & { chain(): Promise<Prepared> } {
+/**
+ * Our library on the WebGPU backend; with `fusion` false (the chain's second row), every
+ * elementwise op is its own dispatch, which measures the raw dispatch rate.
+ */
+function ours(fusion = true): Impl & { chain(): Promise<Prepared> } {
   const read = async (ts: Tensor[]): Promise<Float32Array[]> => {
     const out = await Promise.all(ts.map((t) => t.data()));
     dispose(ts);
     return out.map(f32);
   };
   return {
-    name: "sll (webgpu)",
+    name: fusion ? "sll (webgpu)" : "sll (webgpu, fusion off)",
     matmul: async (a, b, n) => {
       await setBackend("webgpu");
       const A = keep(o.tensor(a, { shape: [n, n] })), B = keep(o.tensor(b, { shape: [n, n] }));
@@ -117,6 +121,8 @@ function ours(): Impl & { chain(): Promise<Prepared> } {
     },
     chain: async () => {
       await setBackend("webgpu");
+      const gpu = await acquireWebGpu();
+      gpu.fusion = fusion;
       const s = keep(o.tensor(randomArray(64, 9, 0.99, 1.01)));
       return {
         run: () =>
@@ -125,7 +131,10 @@ function ours(): Impl & { chain(): Promise<Prepared> } {
             for (let i = 0; i < 1000; i++) z = i % 2 ? o.add(z, s) : o.mul(z, s);
             return z;
           })]),
-        dispose: () => s.dispose(),
+        dispose: () => {
+          s.dispose();
+          gpu.fusion = true;
+        },
       };
     },
   };
@@ -194,7 +203,8 @@ const TITLES: Record<W, string> = {
   conv:
     `conv2d fwd + grad x + grad w, x [${CONV.b},${CONV.c},${CONV.h},${CONV.w}], ${CONV.c}→${CONV.o} 3×3 pad 1 (s, lower is better)`,
   mlp: "MLP step 784→1024→1024→10 batch 256: loss + all gradients (ms, lower is better)",
-  chain: "chain of 1,000 elementwise ops on [64], one read (dispatches/s, higher is better)",
+  chain:
+    "chain of 1,000 elementwise ops on [64], one read (ops/s, higher is better; fused: ~1 dispatch per 24 ops)",
 };
 
 function prepare(impl: Impl & { chain(): Promise<Prepared> }, w: W): Promise<Prepared> | undefined {
@@ -234,6 +244,7 @@ export async function runWebGpuBench(opts: WebGpuBenchOptions): Promise<void> {
     `repeats ${opts.repeats} (median), warm-up ${opts.warmup}; every run reads its outputs back; diff = max|a−ours| / max|ours|, WRONG above ${WRONG_ABOVE}\n`,
   );
   const impls = [ours(), ...opts.competitors.map((c) => COMPETITORS[c]())];
+  const unfused = ours(false);
   const all: W[] = ["matmul", "conv", "mlp", "chain"];
   if (opts.only && !all.includes(opts.only as W)) {
     console.log(`--only ${opts.only}: no WebGPU workload of that name (have ${all.join(", ")})`);
@@ -242,7 +253,7 @@ export async function runWebGpuBench(opts: WebGpuBenchOptions): Promise<void> {
   for (const w of opts.only ? [opts.only as W] : all) {
     const rows: string[][] = [["implementation", "figure", "runs", "diff vs ours", "note"]];
     let ref: Float32Array[] | undefined;
-    for (const impl of impls) {
+    for (const impl of w === "chain" ? [impls[0], unfused, ...impls.slice(1)] : impls) {
       let p: Prepared | undefined;
       try {
         p = await prepare(impl, w);

@@ -140,6 +140,11 @@ export interface Backend<S = unknown> {
   readSync?(storage: S, dtype: DType, size: number): TypedArray;
   /** Releases storage (it may be pooled). */
   free(storage: S): void;
+  /**
+   * Computes storage whose value is still pending (a backend that defers work, such as
+   * WebGPU's elementwise fusion), because it lives on past the ops that made it (`keep`).
+   */
+  settle?(storage: S): void;
   /** Dtypes this backend stores. */
   readonly dtypes: readonly DType[];
 }

@@ -406,7 +406,8 @@ export function scope<T>(fn: () => T): T {
  */
 export function keep<T>(tree: T): T {
   forEachTensor(tree, (t) => {
-    t.ref("keep");
+    const r = t.ref("keep");
+    r.backend.settle?.(r.storage); // a long-lived value: compute it now, not at its next use
     t.kept = true;
     for (const s of scopes) s.delete(t);
   });

@@ -20,7 +20,15 @@ import {
 } from "../prims.ts";
 import { fmt, sizeOf, stridesOf } from "../shape.ts";
 import type { AdapterDescription } from "./device.ts";
-import { broadcastView, mapKernel, type View } from "./map.wgsl.ts";
+import {
+  broadcastView,
+  FUSED_CONST,
+  type FusedConst,
+  fusedKernel,
+  type FusedNode,
+  mapKernel,
+  type View,
+} from "./map.wgsl.ts";
 import {
   concatPartKernel,
   gatherKernel,
@@ -40,18 +48,42 @@ import {
 } from "./conv.wgsl.ts";
 import { type KernelSource, LOOP_BUDGET, MAX_GROUPS } from "./wgsl.ts";
 
-/** A tensor's storage on the GPU: a pooled buffer and the batch that last used it. */
+/**
+ * A tensor's storage on the GPU: a pooled buffer and the batch that last used it — or, while
+ * the value is the pending result of elementwise ops (fusion), the expression computing it and
+ * no buffer yet.
+ */
 export interface GpuStorage {
-  /** The buffer (its size is the size class, ≥ `bytes`). */
-  buffer: GPUBuffer;
+  /** The buffer (its size is the size class, ≥ `bytes`); null while `expr` is pending. */
+  buffer: GPUBuffer | null;
   /** Bytes the tensor uses. */
   bytes: number;
   /** Size class (the buffer's size). */
   cls: number;
   /** Id of the last batch that encoded work touching this buffer. */
   batch: number;
-  /** True once released (double frees are ignored). */
+  /** True once released by its owner (double frees are ignored). */
   freed: boolean;
+  /** The fused elementwise expression that will compute it, until it is materialised. */
+  expr: Fused | null;
+  /** Pending expressions reading this buffer: it is pooled only when they are done too. */
+  readers: number;
+}
+
+/**
+ * A pending fused elementwise computation: nodes over input views of real buffers (leaves),
+ * evaluated by one `fusedKernel` dispatch when the value is needed.
+ */
+export interface Fused {
+  shape: number[];
+  dtype: DType;
+  leaves: GpuStorage[];
+  views: View[];
+  /** Scalar constants (uploads of one element become constants, not buffers). */
+  consts: FusedConst[];
+  nodes: FusedNode[];
+  /** Per node, the primitive and its inputs, for error messages. */
+  ops: { prim: string; inputs: { dtype: DType; shape: readonly number[] }[] }[];
 }
 
 /** Pool and queue statistics of the WebGPU backend. */
@@ -70,6 +102,8 @@ export interface WebGpuStats {
   dispatches: number;
   /** Command buffers submitted since the backend was created. */
   submits: number;
+  /** Elementwise ops folded into a fused kernel (each saved one dispatch). */
+  fused: number;
 }
 
 /** The WebGPU backend object: a `Backend` plus flush, statistics and the adapter. */
@@ -86,6 +120,14 @@ export interface WebGpuBackend extends Backend<GpuStorage> {
   stats(): WebGpuStats;
   /** Destroys pooled buffers (live ones are kept). */
   trim(): void;
+  /**
+   * Elementwise fusion: consecutive elementwise ops (unary, binary, compare, where, cast) are
+   * recorded and run as one kernel when their result is needed (read, kept, or used by any other
+   * op). On by default; `SLL_WEBGPU_FUSION=off` in the environment turns it off.
+   */
+  fusion: boolean;
+  /** Computes a pending (fused) value now; called by `keep()` on values that live on. */
+  settle(storage: GpuStorage): void;
 }
 
 type Arg = KernelArg<GpuStorage>;
@@ -111,6 +153,11 @@ type GpuKernel<P extends PrimName> = (
 ) => GpuStorage;
 
 const BYTES = 4; // float32 and int32
+
+/** Most operations one fused kernel evaluates (bounds the work a pending value can repeat). */
+const MAX_FUSED_NODES = 24;
+/** Most input buffers of one fused kernel (and at most the adapter's storage bindings − 1). */
+const MAX_FUSED_LEAVES = 8;
 
 /** Dispatches per submitted command buffer. */
 const MAX_BATCH = 512;
@@ -194,16 +241,50 @@ function mapOut(
   return o;
 }
 
-const un = (name: keyof typeof UNARY): GpuKernel<PrimName> => (ctx, inputs, _p, out) =>
-  mapOut(ctx, name, UNARY[name](out.dtype), inputs, [
-    contiguous(inputs[0].shape, inputs[0].dtype),
-  ], out);
+/**
+ * The scalar WGSL expression (operands a, b, c in input order) of an elementwise primitive, or
+ * null for every other primitive. Elementwise ops are what the backend fuses.
+ */
+function elementwiseExpr<P extends PrimName>(
+  prim: P,
+  params: PrimParams[P],
+  inputs: readonly Arg[],
+  outDType: DType,
+): string | null {
+  switch (prim) {
+    case "neg":
+    case "exp":
+    case "log":
+    case "sqrt":
+    case "abs":
+    case "sign":
+      return UNARY[prim as keyof typeof UNARY](outDType);
+    case "add":
+    case "sub":
+    case "mul":
+    case "div":
+    case "maximum":
+    case "minimum":
+      return BINARY[prim as keyof typeof BINARY](outDType);
+    case "compare":
+      return `select(0i, 1i, a ${CMP[(params as PrimParams["compare"]).op]} b)`;
+    case "where": // a is the condition
+      return "select(c, b, a != 0i)";
+    case "cast": {
+      const to = (params as PrimParams["cast"]).dtype;
+      return inputs[0].dtype === to ? "a" : to === "int32" ? "i32(a)" : "f32(a)";
+    }
+    default:
+      return null;
+  }
+}
 
-const bin = (name: keyof typeof BINARY): GpuKernel<PrimName> => (ctx, inputs, _p, out) =>
+/** One dispatch of an elementwise primitive, its inputs broadcast to the output (no fusion). */
+const elementwise = <P extends PrimName>(prim: P): GpuKernel<P> => (ctx, inputs, p, out) =>
   mapOut(
     ctx,
-    name,
-    BINARY[name](out.dtype),
+    prim,
+    elementwiseExpr(prim, p, inputs, out.dtype)!,
     inputs,
     inputs.map((x) => broadcastView(x.shape, out.shape, x.dtype)),
     out,
@@ -631,46 +712,21 @@ function convRun(
 }
 
 const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
-  neg: un("neg"),
-  exp: un("exp"),
-  log: un("log"),
-  sqrt: un("sqrt"),
-  abs: un("abs"),
-  sign: un("sign"),
-  add: bin("add"),
-  sub: bin("sub"),
-  mul: bin("mul"),
-  div: bin("div"),
-  maximum: bin("maximum"),
-  minimum: bin("minimum"),
-  compare: (ctx, inputs, p, out) =>
-    mapOut(
-      ctx,
-      `compare(${p.op})`,
-      `select(0i, 1i, a ${CMP[p.op]} b)`,
-      inputs,
-      inputs.map((x) => broadcastView(x.shape, out.shape, x.dtype)),
-      out,
-    ),
-  // views are named a (condition), b, c in input order
-  where: (ctx, inputs, _p, out) =>
-    mapOut(
-      ctx,
-      "where",
-      "select(c, b, a != 0i)",
-      inputs,
-      inputs.map((x) => broadcastView(x.shape, out.shape, x.dtype)),
-      out,
-    ),
-  cast: (ctx, [x], p, out) =>
-    mapOut(
-      ctx,
-      "cast",
-      x.dtype === p.dtype ? "a" : p.dtype === "int32" ? "i32(a)" : "f32(a)",
-      [x],
-      [contiguous(x.shape, x.dtype)],
-      out,
-    ),
+  neg: elementwise("neg"),
+  exp: elementwise("exp"),
+  log: elementwise("log"),
+  sqrt: elementwise("sqrt"),
+  abs: elementwise("abs"),
+  sign: elementwise("sign"),
+  add: elementwise("add"),
+  sub: elementwise("sub"),
+  mul: elementwise("mul"),
+  div: elementwise("div"),
+  maximum: elementwise("maximum"),
+  minimum: elementwise("minimum"),
+  compare: elementwise("compare"),
+  where: elementwise("where"),
+  cast: elementwise("cast"),
   sum: reduceKernel("sum"),
   max: reduceKernel("max"),
   argmax: (ctx, [x], p) => {
@@ -806,6 +862,26 @@ const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
   },
 };
 
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameView(a: View, b: View): boolean {
+  return a.offset === b.offset && a.dtype === b.dtype && sameShape(a.strides, b.strides);
+}
+
+/** SLL_WEBGPU_FUSION=off|0|false turns elementwise fusion off (on when unset). */
+function fusionFromEnv(): boolean {
+  try {
+    const v = (Deno.env.get("SLL_WEBGPU_FUSION") ?? "").toLowerCase();
+    return !["off", "0", "false", "no"].includes(v);
+  } catch {
+    return true; // no env permission: the default
+  }
+}
+
 interface BatchErrors {
   labels: string[];
   checks: Promise<void>;
@@ -825,7 +901,7 @@ interface BatchErrors {
 export function createWebGpuBackend(
   device: GPUDevice,
   adapter: AdapterDescription,
-  options: { colsBytes?: number } = {},
+  options: { colsBytes?: number; fusion?: boolean } = {},
 ): WebGpuBackend {
   const queue = device.queue;
   const uniformAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
@@ -858,7 +934,12 @@ export function createWebGpuBackend(
     usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
   });
   let live = 0, pooledCount = 0, pooledBytes = 0, allocatedBytes = 0;
-  let dispatches = 0, submits = 0;
+  let dispatches = 0, submits = 0, fusedOps = 0;
+  let fusion = options.fusion ?? fusionFromEnv();
+  const maxLeaves = Math.min(
+    MAX_FUSED_LEAVES,
+    device.limits.maxStorageBuffersPerShaderStage - 1,
+  );
   let pendingChecks: Promise<void>[] = [];
   let deviceError: Error | null = null;
   let lost: string | null = null;
@@ -916,7 +997,7 @@ export function createWebGpuBackend(
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     allocatedBytes += cls;
-    return { buffer, bytes, cls, batch: 0, freed: false };
+    return { buffer, bytes, cls, batch: 0, freed: false, expr: null, readers: 0 };
   }
 
   function toPool(s: GpuStorage): void {
@@ -930,6 +1011,20 @@ export function createWebGpuBackend(
   function release(s: GpuStorage): void {
     if (s.freed) return;
     s.freed = true;
+    if (s.expr) { // never computed: nothing to run, only the inputs to let go
+      dropLeaves(s.expr);
+      s.expr = null;
+      return;
+    }
+    if (s.readers === 0) recycle(s); // else the last pending reader recycles it
+  }
+
+  function dropLeaves(e: Fused): void {
+    for (const l of e.leaves) if (--l.readers === 0 && l.freed) recycle(l);
+  }
+
+  /** Hands a buffer nobody needs any more back to the pool. */
+  function recycle(s: GpuStorage): void {
     live--;
     // pending work still reads or writes it: reuse only after that batch is submitted
     if (s.batch === batchId && encoder) {
@@ -992,15 +1087,15 @@ export function createWebGpuBackend(
   // pooled, so a cached group stays valid until trim()
   const bindGroups = new Map<string, GPUBindGroup>();
   function bindGroup(lbl: string, inputs: GpuStorage[], out: GpuStorage): GPUBindGroup {
-    let key = `${inputs.length}|${idOf(out.buffer)}`;
-    for (const s of inputs) key += `,${idOf(s.buffer)}`;
+    let key = `${inputs.length}|${idOf(out.buffer!)}`;
+    for (const s of inputs) key += `,${idOf(s.buffer!)}`;
     let bg = bindGroups.get(key);
     if (!bg) {
       const entries: GPUBindGroupEntry[] = [
         { binding: 0, resource: { buffer: uniformBuffer, offset: 0, size: PARAMS_WINDOW } },
       ];
-      inputs.forEach((s, i) => entries.push({ binding: i + 1, resource: { buffer: s.buffer } }));
-      entries.push({ binding: inputs.length + 1, resource: { buffer: out.buffer } });
+      inputs.forEach((s, i) => entries.push({ binding: i + 1, resource: { buffer: s.buffer! } }));
+      entries.push({ binding: inputs.length + 1, resource: { buffer: out.buffer! } });
       if (bindGroups.size >= 16384) bindGroups.clear();
       bg = device.createBindGroup({ label: lbl, layout: layoutFor(inputs.length).group, entries });
       bindGroups.set(key, bg);
@@ -1069,6 +1164,9 @@ export function createWebGpuBackend(
         flush();
       }
       if (!encoder) begin();
+      for (const s of inputs) {
+        if (!s.buffer) throw new Error(`${lbl}: internal error: an input was never computed`);
+      }
       const pipe = pipeline(k.code, lbl, inputs.length);
       const off = uniformUsed;
       uniformStage.set(k.params, off / 4);
@@ -1085,6 +1183,129 @@ export function createWebGpuBackend(
       dispatches++;
     },
   };
+
+  /** Runs a pending fused value's kernel into a buffer of its own (in the current batch). */
+  function materialize(s: GpuStorage): void {
+    const e = s.expr!;
+    const o = alloc(s.bytes);
+    const what = e.ops.map((op) =>
+      `${op.prim} ${op.inputs.map((x) => `${x.dtype}${fmt(x.shape)}`).join(", ")}`
+    );
+    ctx.dispatch(
+      what.length === 1 ? what[0] : `fused (${what.join("; ")})`,
+      fusedKernel(e.nodes, e.views, e.consts, e.shape, e.dtype),
+      e.leaves,
+      o,
+    );
+    s.buffer = o.buffer;
+    s.cls = o.cls;
+    s.batch = o.batch;
+    s.expr = null;
+    dropLeaves(e);
+  }
+
+  /**
+   * Records an elementwise op as a pending value instead of dispatching it. Pending inputs with
+   * the output's shape, and pending scalars of any shape, are inlined (their nodes copied,
+   * shared subexpressions merged) within MAX_FUSED_NODES nodes, the binding budget and the
+   * Params window; any other pending input is materialised first and read as a buffer,
+   * broadcast as needed.
+   */
+  function fuse(prim: PrimName, expr: string, inputs: Arg[], out: OutInfo): GpuStorage {
+    const r = out.shape.length;
+    // Params words: n and the dims, per input an offset and r strides, one per constant
+    const words = (nLeaves: number, nConsts: number) => 1 + r + nLeaves * (1 + r) + nConsts;
+    let leaves: GpuStorage[] = [];
+    let views: View[] = [];
+    let consts: FusedConst[] = [];
+    let nodes: FusedNode[] = [];
+    let ops: Fused["ops"] = [];
+    // node keys for merging shared subexpressions; built only once a second source needs it
+    let index: Map<string, number> | null = null;
+    const keyOf = (nd: FusedNode) => `${nd.expr}(${nd.args})`;
+    const leafOf = (s: GpuStorage, v: View): number => {
+      for (let k = 0; k < leaves.length; k++) {
+        if (leaves[k] === s && sameView(views[k], v)) return -(k + 1);
+      }
+      leaves.push(s);
+      views.push(v);
+      return -leaves.length;
+    };
+    const constOf = (c: FusedConst): number => {
+      let k = consts.findIndex((d) => d.dtype === c.dtype && Object.is(d.value, c.value));
+      if (k < 0) k = consts.push(c) - 1;
+      return FUSED_CONST + k;
+    };
+    const nodeOf = (nd: FusedNode, op: Fused["ops"][number]): number => {
+      index ??= new Map(nodes.map((x, j) => [keyOf(x), j]));
+      const key = keyOf(nd);
+      let j = index.get(key);
+      if (j === undefined) {
+        index.set(key, j = nodes.length);
+        nodes.push(nd);
+        ops.push(op);
+      }
+      return j;
+    };
+    const args = inputs.map((x, i) => {
+      const s = x.storage, e = s.expr;
+      const rest = inputs.length - 1 - i; // later inputs may each need a binding
+      if (
+        e && (
+          (e.leaves.length === 0 && e.nodes.length > 0 && sizeOf(e.shape) === 1) || // a scalar
+          (sameShape(e.shape, out.shape) && sameShape(x.shape, out.shape))
+        ) &&
+        nodes.length + e.nodes.length < MAX_FUSED_NODES &&
+        leaves.length + e.leaves.length + rest <= maxLeaves &&
+        words(leaves.length + e.leaves.length + rest, consts.length + e.consts.length) <=
+          PARAMS_WINDOW / 4
+      ) {
+        if (nodes.length === 0 && leaves.length === 0 && consts.length === 0) {
+          // the first source: its nodes and leaves are already distinct, copy them as they are
+          nodes = e.nodes.slice();
+          ops = e.ops.slice();
+          leaves = e.leaves.slice();
+          views = e.views.slice();
+          consts = e.consts.slice();
+          return nodes.length - 1;
+        }
+        const lmap = e.leaves.map((l, k) => leafOf(l, e.views[k]));
+        const cmap = e.consts.map(constOf);
+        const nmap: number[] = [];
+        e.nodes.forEach((nd, j) =>
+          nmap.push(nodeOf({
+            expr: nd.expr,
+            args: nd.args.map((a) =>
+              a < 0 ? lmap[-a - 1] : a >= FUSED_CONST ? cmap[a - FUSED_CONST] : nmap[a]
+            ),
+          }, e.ops[j]))
+        );
+        return nmap[nmap.length - 1];
+      }
+      if (e) materialize(s);
+      return leafOf(s, broadcastView(x.shape, out.shape, x.dtype));
+    });
+    nodeOf({ expr, args }, {
+      prim,
+      inputs: inputs.map((x) => ({ dtype: x.dtype, shape: x.shape })),
+    });
+    for (const l of leaves) l.readers++;
+    fusedOps++;
+    return pending({ shape: out.shape, dtype: out.dtype, leaves, views, consts, nodes, ops });
+  }
+
+  /** A storage whose value `e` computes when it is needed. */
+  function pending(e: Fused): GpuStorage {
+    return {
+      buffer: null,
+      bytes: sizeOf(e.shape) * BYTES,
+      cls: 0,
+      batch: 0,
+      freed: false,
+      expr: e,
+      readers: 0,
+    };
+  }
 
   async function drainChecks(): Promise<void> {
     const c = pendingChecks;
@@ -1107,12 +1328,24 @@ export function createWebGpuBackend(
     dtypes: ["float32", "int32"],
     device,
     adapter,
-    upload(data: TypedArray, _dtype: DType): GpuStorage {
+    upload(data: TypedArray, dtype: DType): GpuStorage {
       checkAlive("upload");
+      if (fusion && data.length === 1) {
+        // a scalar becomes a constant of the kernels that use it: no buffer, no write
+        return pending({
+          shape: [],
+          dtype,
+          leaves: [],
+          views: [],
+          consts: [{ value: data[0], dtype }],
+          nodes: [{ expr: "a", args: [FUSED_CONST] }],
+          ops: [{ prim: "upload", inputs: [] }],
+        });
+      }
       const s = alloc(data.byteLength, true);
       if (data.byteLength) {
         queue.writeBuffer(
-          s.buffer,
+          s.buffer!,
           0,
           data.buffer as ArrayBuffer,
           data.byteOffset,
@@ -1128,10 +1361,16 @@ export function createWebGpuBackend(
       out: OutInfo,
     ): GpuStorage {
       checkAlive(prim);
+      if (fusion) {
+        const expr = elementwiseExpr(prim, params, inputs, out.dtype);
+        if (expr !== null) return fuse(prim, expr, inputs, out);
+      }
+      for (const x of inputs) if (x.storage.expr) materialize(x.storage);
       return (KERNELS[prim] as GpuKernel<P>)(ctx, inputs, params, out);
     },
     async read(storage: GpuStorage, dtype: DType, size: number): Promise<TypedArray> {
       checkAlive("read");
+      if (storage.expr) materialize(storage);
       flush();
       const bytes = size * BYTES;
       const result = allocArray(dtype, size);
@@ -1143,7 +1382,7 @@ export function createWebGpuBackend(
       const cls = sizeClass(bytes);
       const st = staging(cls);
       const enc = device.createCommandEncoder({ label: "sll read-back" });
-      enc.copyBufferToBuffer(storage.buffer, 0, st, 0, bytes);
+      enc.copyBufferToBuffer(storage.buffer!, 0, st, 0, bytes);
       queue.submit([enc.finish()]);
       submits++;
       batchId++; // later frees of `storage` may go straight to the pool: the copy is queued
@@ -1168,6 +1407,15 @@ export function createWebGpuBackend(
       release(storage);
     },
     flush,
+    get fusion() {
+      return fusion;
+    },
+    set fusion(on: boolean) {
+      fusion = on;
+    },
+    settle(storage: GpuStorage): void {
+      if (storage.expr) materialize(storage);
+    },
     async sync(): Promise<void> {
       flush();
       await queue.onSubmittedWorkDone();
@@ -1183,12 +1431,13 @@ export function createWebGpuBackend(
         pipelines: pipelines.size,
         dispatches,
         submits,
+        fused: fusedOps,
       };
     },
     trim(): void {
       for (const list of pool.values()) {
         for (const s of list) {
-          s.buffer.destroy();
+          s.buffer!.destroy();
           allocatedBytes -= s.cls;
         }
       }
