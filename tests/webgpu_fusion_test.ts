@@ -222,3 +222,14 @@ onGpu("webgpu fusion: keep() computes a pending value, so it holds no inputs", a
   assertClose(await k.data(), new Array(8).fill(6), { rtol: 0, atol: 0 });
   k.dispose();
 });
+
+Deno.test("initWebGpu({ fusion }) switches fusion on the process-wide backend", async () => {
+  try {
+    await initWebGpu({ fusion: false });
+    if (gpu.fusion) fail("initWebGpu({ fusion: false }) left fusion on");
+    await initWebGpu({ fusion: true });
+    if (!gpu.fusion) fail("initWebGpu({ fusion: true }) left fusion off");
+  } finally {
+    gpu.fusion = true;
+  }
+});

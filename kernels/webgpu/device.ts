@@ -9,6 +9,11 @@
 export interface WebGpuOptions {
   /** Adapter power preference (ignored by software adapters). */
   powerPreference?: "low-power" | "high-performance";
+  /**
+   * Elementwise fusion (default on, or off with `SLL_WEBGPU_FUSION=off`): chains of elementwise
+   * ops run as one kernel when their result is needed. Off, each op is its own dispatch.
+   */
+  fusion?: boolean;
 }
 
 /** What `initWebGpu` resolves to: the chosen adapter, described. */

@@ -14,7 +14,7 @@ let current: WebGpuBackend | null = null;
 
 /**
  * The process-wide WebGPU backend, created on first use; rejects with a message that says how
- * to get an adapter when there is none.
+ * to get an adapter when there is none. `options.fusion`, when given, applies to it every time.
  *
  * @example
  * ```ts
@@ -38,7 +38,12 @@ export function acquireWebGpu(options: WebGpuOptions = {}): Promise<WebGpuBacken
     });
     pending.catch(() => (pending = null));
   }
-  return pending;
+  if (options.fusion === undefined) return pending;
+  const fusion = options.fusion;
+  return pending.then((b) => {
+    b.fusion = fusion;
+    return b;
+  });
 }
 
 /**
