@@ -1,6 +1,6 @@
 /**
- * WebGPU elementwise fusion: random programs of elementwise ops (broadcasting, shared
- * subexpressions, compare/where/cast, reshapes of pending values, reductions in between) give
+ * WebGPU elementwise fusion: random programs of elementwise ops (broadcasting, broadcastTo,
+ * shared subexpressions, compare/where/cast, reshapes of pending values, reductions) give
  * the CPU's results with fusion on and off; fusion really cuts dispatches; pending values keep
  * their inputs alive after those are disposed, are never computed when disposed unread, and
  * `keep()` computes them; chains past the node and binding budgets stay correct.
@@ -98,7 +98,7 @@ function runProgram(inputs: Tensor[], steps: Step[], shape: number[]): Tensor[] 
     else if (s.kind === "where") y = o.where(o.greater(at(s.a), 0), at(s.b), at(s.c));
     else if (s.kind === "cast") y = o.cast(o.cast(o.mul(at(s.a), 3), "int32"), "float32");
     else if (s.kind === "reshape") {
-      const x = o.add(at(s.a), o.zeros(shape));
+      const x = o.broadcastTo(at(s.a), shape);
       // a pending value seen through another shape, then used elementwise again
       y = o.reshape(o.mul(o.reshape(x, [shape[0] * shape[1]]), 0.5), shape);
     } else {

@@ -242,8 +242,9 @@ function mapOut(
 }
 
 /**
- * The scalar WGSL expression (operands a, b, c in input order) of an elementwise primitive, or
- * null for every other primitive. Elementwise ops are what the backend fuses.
+ * The scalar WGSL expression (operands a, b, c in input order, each read through a broadcast
+ * view of the output) of an elementwise primitive or broadcastTo, or null for every other
+ * primitive. These are what the backend fuses.
  */
 function elementwiseExpr<P extends PrimName>(
   prim: P,
@@ -274,6 +275,8 @@ function elementwiseExpr<P extends PrimName>(
       const to = (params as PrimParams["cast"]).dtype;
       return inputs[0].dtype === to ? "a" : to === "int32" ? "i32(a)" : "f32(a)";
     }
+    case "broadcastTo": // a copy through a broadcast view: the identity per output element
+      return "a";
     default:
       return null;
   }
