@@ -29,6 +29,11 @@ export interface MatmulTile {
   tn4: number;
   /** Invocations per workgroup, side by side along n. */
   wg: number;
+  /**
+   * Rows and vec4 column groups per invocation of the wide kernel when A's rows load as vec4s
+   * (A stored transposed, m % 4 = 0), if they differ from tm, tn4.
+   */
+  vecA?: { tm: number; tn4: number };
   /** Widest n that takes the narrow kernel (0: never); it reads a transposed B in place. */
   narrowN: number;
   /**
@@ -42,10 +47,19 @@ export interface MatmulTile {
 /** Tile for GPUs. */
 export const GPU_TILE: MatmulTile = { tm: 4, tn4: 1, wg: 64, narrowN: 0, packA: false };
 /**
- * Tile for CPU-backed adapters (measured on lavapipe: 16×32 per invocation, 8 per group; 24 rows
- * or more fall off a cliff, the spilled accumulators then outgrow the L1 cache).
+ * Tile for CPU-backed adapters, measured on lavapipe: 16×32 per invocation, 8 per group, with
+ * scalar A loads (24 rows or more fall off a cliff: the spilled accumulators outgrow the L1
+ * cache); with vec4 A loads 32×16 is ~8% faster (same 12 loads per k step, and the 4 B vec4s
+ * stay in registers across a row).
  */
-export const CPU_TILE: MatmulTile = { tm: 16, tn4: 8, wg: 8, narrowN: 16, packA: true };
+export const CPU_TILE: MatmulTile = {
+  tm: 16,
+  tn4: 8,
+  wg: 8,
+  vecA: { tm: 32, tn4: 4 },
+  narrowN: 16,
+  packA: true,
+};
 
 /**
  * The k range one invocation covers (k parts split longer products).
@@ -205,14 +219,15 @@ function wideKernel(
 ): KernelSource {
   const { parts } = matmulParts(k);
   const wg = tile.wg;
+  const vecA = transA && m % 4 === 0 ? tile.vecA ?? tile : tile;
   // the tile shrunk to fit the output evenly (same workgroup count, fewest padded rows and
   // columns): m = 45 takes 3 × 15 rows instead of 3 × 16; n = 408 (102 vec4s over 2 groups of 8
   // lanes) takes 7 vec4s per lane instead of 8; narrow outputs keep one lane per vec4 column
   const n4 = Math.max(1, Math.ceil(n / 4));
-  const tn4 = Math.ceil(n4 / (wg * Math.ceil(n4 / (wg * tile.tn4))));
-  let tm = Math.ceil(Math.max(m, 1) / Math.ceil(Math.max(m, 1) / tile.tm));
+  const tn4 = Math.ceil(n4 / (wg * Math.ceil(n4 / (wg * vecA.tn4))));
+  let tm = Math.ceil(Math.max(m, 1) / Math.ceil(Math.max(m, 1) / vecA.tm));
   // rows in whole vec4s of a transposed A (row0 % 4 = 0)
-  if (transA && m % 4 === 0 && tile.tm % 4 === 0) tm = Math.ceil(tm / 4) * 4;
+  if (transA && m % 4 === 0 && vecA.tm % 4 === 0) tm = Math.ceil(tm / 4) * 4;
   // one k per step: stepping 4 k with A[r, kk..kk+3] loads measured slower on lavapipe (more
   // values live across the step); the caller transposes A instead (MatmulTile.packA)
   const A = fetchA(tm, 1, m, transA);
