@@ -8,11 +8,12 @@
  * (llvmpipe, lavapipe) run a workgroup as SIMD lanes on one core and want large per-invocation
  * tiles; GPUs want small ones.
  *
- * What a load costs on the software adapters (Mesa 22, measured): every storage load is a loop
- * over the SIMD lanes, roughly 11 cycles per load instruction plus 5 per component, whatever the
- * address pattern, so the kernels load vec4s wherever the layout gives 4 adjacent values: 4 rows
- * of A when A is stored transposed, 4 columns of B, or 4 k of one column of B when B is stored
- * transposed (read in place there, instead of copied to [k, n] first).
+ * What a load costs on the software adapters (Mesa 22): every storage load is a loop over the
+ * SIMD lanes, whatever the address pattern; stubbing loads out of a kernel puts it at roughly 11
+ * cycles per load instruction plus 5 per component, more than the FMAs it feeds. So the kernels
+ * load vec4s wherever the layout gives 4 adjacent values: 4 rows of A when A is stored
+ * transposed, 4 columns of B, 4 k of a row of A or of a column of B stored transposed (the
+ * narrow kernel).
  *
  * The k loop is cut into parts of at most LOOP_BUDGET iterations (Mesa truncates loops past
  * 65,535): with more than one part the partial products are written [part, batch, m, n] and
@@ -48,9 +49,9 @@ export interface MatmulTile {
 export const GPU_TILE: MatmulTile = { tm: 4, tn4: 1, wg: 64, narrowN: 0, packA: false };
 /**
  * Tile for CPU-backed adapters, measured on lavapipe: 16×32 per invocation, 8 per group, with
- * scalar A loads (24 rows or more fall off a cliff: the spilled accumulators outgrow the L1
- * cache); with vec4 A loads 32×16 is ~8% faster (same 12 loads per k step, and the 4 B vec4s
- * stay in registers across a row).
+ * scalar A loads (24 rows or more fall off a cliff, 30–40% slower: likely the spilled
+ * accumulators outgrowing the L1 cache); with vec4 A loads 32×16 is ~6% faster (same 12 loads
+ * per k step, and a row's 4 B vec4s can stay in registers).
  */
 export const CPU_TILE: MatmulTile = {
   tm: 16,
