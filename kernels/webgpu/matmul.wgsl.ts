@@ -346,6 +346,12 @@ function narrowKernel(
       loads.push(`let bt${c} = b4[bc${c} + kk / 4u];`);
     }
     bAt = (j, c) => `bt${c}.${XYZW[j]}`;
+  } else if (!transB && n % 4 === 0) {
+    // one row of B, n / 4 whole vec4s
+    for (let i = 0; i < n / 4; i++) {
+      loads.push(`let bq${i} = b4[(bBase + kk * p.n) / 4u + ${i}u];`);
+    }
+    bAt = (_j, c) => `bq${c >> 2}.${XYZW[c & 3]}`;
   } else {
     for (let c = 0; c < n; c++) {
       loads.push(`let b${c} = b[bBase + ${transB ? `${c}u * p.k + kk` : `kk * p.n + ${c}u`}];`);
@@ -374,7 +380,7 @@ function narrowKernel(
 ${decl}
 @group(0) @binding(0) var<uniform> p: Params;
 ${binding(1, "a", A.mode !== "s")}
-${binding(2, "b", ku === 4)}
+${binding(2, "b", ku === 4 || (!transB && n % 4 === 0))}
 ${binding(3, "out", false, "read_write")}
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
