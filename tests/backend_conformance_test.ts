@@ -194,7 +194,17 @@ const ROWS: { [P in PrimName]: Row<P> } = {
     params: { axis: a % s.length, keepDims },
     seed,
   })),
-  matmul: fc.tuple(shapeArb(0, 2, 3), dim(6), dim(9), dim(7), seedArb, fc.boolean(), fc.boolean())
+  // small sizes, plus sizes that take the WebGPU wide kernel (n > 16) and its vec4 paths (m, k,
+  // n multiples of 4: A copied transposed, B copied by 4×4 blocks, whole-vec4 stores) or not
+  matmul: fc.tuple(
+    shapeArb(0, 2, 3),
+    fc.oneof(dim(6), fc.constantFrom(8, 12, 20)),
+    fc.oneof(dim(9), fc.constantFrom(8, 16, 20)),
+    fc.oneof(dim(7), fc.constantFrom(17, 20, 24, 36)),
+    seedArb,
+    fc.boolean(),
+    fc.boolean(),
+  )
     .map(([batch, m, k, n, seed, transA, transB]) => ({
       inputs: [
         inp([...batch, ...(transA ? [k, m] : [m, k])], seed),

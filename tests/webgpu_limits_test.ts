@@ -98,7 +98,7 @@ Deno.test(
 );
 
 Deno.test(
-  "webgpu limits: matmul with k = 70,000 (and its transposed-A form)",
+  "webgpu limits: matmul with k = 70,000 (its transposed-A form, and n = 20)",
   leakCheck(async () => {
     const k = 70_000;
     const a = rand(3 * k, 2), b = rand(k * 5, 3);
@@ -113,6 +113,14 @@ Deno.test(
       transB: false,
     });
     assertClose(t.gpu, t.cpu, { ...tol(t.cpu, 1e-3), what: "matmul aᵀ·b, k = 70,000" });
+    // n = 20: past the narrow kernel (n ≤ 16 on software adapters), so the wide one is split too;
+    // m = 4 and k % 4 = 0, so it reads A copied transposed, 4 rows per load
+    const a4 = rand(4 * k, 4), b20 = rand(k * 20, 5);
+    const w = await both("matmul", [{ shape: [4, k], data: a4 }, { shape: [k, 20], data: b20 }], {
+      transA: false,
+      transB: false,
+    });
+    assertClose(w.gpu, w.cpu, { ...tol(w.cpu, 1e-3), what: "matmul [4, k]·[k, 20], k = 70,000" });
   }),
 );
 

@@ -37,7 +37,14 @@ import {
   transpose4Kernel,
 } from "./layout.wgsl.ts";
 import { argmaxPass, partsOf, reducePass } from "./reduce.wgsl.ts";
-import { CPU_TILE, GPU_TILE, matmulKernel, matmulParts, type MatmulTile } from "./matmul.wgsl.ts";
+import {
+  CPU_TILE,
+  GPU_TILE,
+  matmulKernel,
+  matmulParts,
+  type MatmulTile,
+  readsTransB,
+} from "./matmul.wgsl.ts";
 import {
   avgPoolKernel,
   avgPoolTransposeKernel,
@@ -464,8 +471,7 @@ function matmulRun(
   const outBatch = out.shape.slice(0, r - 2);
   const nb = sizeOf(outBatch);
   const temps: GpuStorage[] = [];
-  // A is read as stored ([k, m] when transposed); B is copied to [k, n] when it is stored
-  // transposed, so the kernel's column loads stay contiguous vec4s
+  // an operand is read as stored, or copied (transposed when `trans`, or its batch broadcast)
   const operand = (x: Arg, trans: boolean): { buf: GpuStorage; stride: number } => {
     const xr = x.shape.length;
     const mat = x.shape[xr - 2] * x.shape[xr - 1];
@@ -497,8 +503,25 @@ function matmulRun(
     temps.push(t);
     return { buf: t, stride: xb === 1 ? 0 : mat };
   };
-  const A = operand(a, false), B = operand(b, transB);
-  const o = gemm(ctx, lbl, A.buf, A.stride, transA, B.buf, B.stride, m, k, n, nb);
+  // the narrow kernel (a few columns) reads B as stored; the wide one wants B [k, n] and, on
+  // software adapters, A [k, m] (one vec4 load per 4 rows)
+  const narrow = readsTransB(ctx.tile, n);
+  const packA = !narrow && ctx.tile.packA && !transA && m % 4 === 0 && k % 4 === 0;
+  const A = operand(a, packA), B = operand(b, transB && !narrow);
+  const o = gemm(
+    ctx,
+    lbl,
+    A.buf,
+    A.stride,
+    transA || packA,
+    B.buf,
+    B.stride,
+    m,
+    k,
+    n,
+    nb,
+    transB && narrow,
+  );
   for (const t of temps) ctx.release(t);
   return o;
 }
@@ -516,9 +539,10 @@ function gemm(
   k: number,
   n: number,
   nb: number,
+  transB = false,
 ): GpuStorage {
   const { parts } = matmulParts(k);
-  const ks = matmulKernel(m, k, n, nb, aStride, bStride, transA, ctx.tile);
+  const ks = matmulKernel(m, k, n, nb, aStride, bStride, transA, ctx.tile, transB);
   checkGrid(lbl, ks);
   const o = ctx.alloc(parts * nb * m * n * BYTES);
   if (nb * m * n > 0) ctx.dispatch(lbl, ks, [a, b], o);

@@ -86,10 +86,27 @@ Deno.test("webgpu GPU-path kernels: conv2d, convTranspose2d, filter gradient, ma
   ]);
   await same("matmul", [[2, 5, 9], [9, 13]], { transA: false, transB: false }, [2, 5, 13]);
   await same("matmul", [[9, 5], [13, 9]], { transA: true, transB: true }, [5, 13]);
+  // 4 rows of a transposed A per vec4 load; B [n, k] copied by 4×4 blocks
+  await same("matmul", [[12, 8], [20, 12]], { transA: true, transB: true }, [8, 20]);
   const s = gpuPathBackend.stats();
   if (s.liveBuffers !== 0) {
     throw new AssertionError({ message: `${s.liveBuffers} buffers still live` });
   }
+});
+
+Deno.test("webgpu matmul on the adapter's own tile: narrow outputs with 1, 2 and 4 rows per invocation", async () => {
+  // on a software adapter these take the narrow kernel (n ≤ 16): m ≥ 256 gives 2 rows per
+  // invocation, m ≥ 512 gives 4 (a transposed A then loads them as one vec4); k % 4 = 0 steps
+  // 4 k at a time, k = 30 one (B's row then as n / 4 vec4s when n % 4 = 0); on a GPU they take
+  // the wide kernel
+  const t = (transA: boolean, transB: boolean) => ({ transA, transB });
+  await sameOn(real, "matmul", [[512, 36], [36, 10]], t(false, false), [512, 10]);
+  await sameOn(real, "matmul", [[36, 520], [10, 36]], t(true, true), [520, 10]);
+  await sameOn(real, "matmul", [[30, 300], [30, 7]], t(true, false), [300, 7]);
+  await sameOn(real, "matmul", [[300, 30], [30, 12]], t(false, false), [300, 12]); // B rows as vec4s
+  await sameOn(real, "matmul", [[2, 260, 30], [2, 13, 30]], t(false, true), [2, 260, 13]);
+  // wide: A copied transposed (m, k % 4 = 0), B [n, k] copied by 4×4 blocks
+  await sameOn(real, "matmul", [[2, 40, 36], [60, 36]], t(false, true), [2, 40, 60]);
 });
 
 Deno.test("webgpu im2col convolutions in batch chunks (tiny im2col budget)", async () => {
