@@ -992,12 +992,16 @@ export function createWebGpuBackend(
     }
   }
 
-  function alloc(bytes: number, forUpload = false): GpuStorage {
+  function checkBytes(bytes: number): void {
     if (bytes > maxBinding) {
       throw new RangeError(
         `needs a ${bytes}-byte buffer, over this adapter's ${maxBinding}-byte storage binding limit; use smaller batches`,
       );
     }
+  }
+
+  function alloc(bytes: number, forUpload = false): GpuStorage {
+    checkBytes(bytes);
     const cls = sizeClass(Math.max(bytes, 4));
     live++;
     const d = forUpload ? undefined : deferred.get(cls);
@@ -1239,6 +1243,7 @@ export function createWebGpuBackend(
    * broadcast as needed.
    */
   function fuse(prim: PrimName, expr: string, inputs: Arg[], out: OutInfo): GpuStorage {
+    checkBytes(sizeOf(out.shape) * BYTES); // fail at the op, not later where it runs
     const r = out.shape.length;
     // Params words: n and the dims, per input an offset and r strides, one per constant
     const words = (nLeaves: number, nConsts: number) => 1 + r + nLeaves * (1 + r) + nConsts;
