@@ -1317,10 +1317,12 @@ export function createWebGpuBackend(
       if (e) materialize(s);
       return leafOf(s, broadcastView(x.shape, out.shape, x.dtype));
     });
-    nodeOf({ expr, args }, {
-      prim,
-      inputs: inputs.map((x) => ({ dtype: x.dtype, shape: x.shape })),
-    });
+    const op = { prim, inputs: inputs.map((x) => ({ dtype: x.dtype, shape: x.shape })) };
+    if (index) nodeOf({ expr, args }, op);
+    else { // one source or none: no key index to consult (the common chain case)
+      nodes.push({ expr, args });
+      ops.push(op);
+    }
     for (const l of leaves) l.readers++;
     fusedOps++;
     return pending({ shape: out.shape, dtype: out.dtype, leaves, views, consts, nodes, ops });
