@@ -118,15 +118,25 @@ export function matmulKernel(
   tile: MatmulTile,
   transB = false,
 ): KernelSource {
-  if (readsTransB(tile, n)) {
-    return narrowKernel(m, k, n, batch, aStride, bStride, transA, transB, tile.wg);
-  }
+  const d: Dims = { m, k, n, batch, aStride, bStride, transA };
+  if (readsTransB(tile, n)) return narrowKernel(d, transB, tile.wg);
   if (transB) throw new RangeError(`matmulKernel: pass B [${n}, ${k}] copied to [${k}, ${n}]`);
-  return wideKernel(m, k, n, batch, aStride, bStride, transA, tile);
+  return wideKernel(d, tile);
+}
+
+/** The problem both kernels solve (`matmulKernel`'s arguments). */
+interface Dims {
+  m: number;
+  k: number;
+  n: number;
+  batch: number;
+  aStride: number;
+  bStride: number;
+  transA: boolean;
 }
 
 /** The Params struct both kernels share. */
-function params(m: number, k: number, n: number, batch: number, aStride: number, bStride: number) {
+function params({ m, k, n, batch, aStride, bStride }: Dims) {
   return paramsStruct([
     u("m", m, "rows of C"),
     u("k", k, "reduced length"),
@@ -208,16 +218,8 @@ function binding(i: number, name: string, vec: boolean, access = "read"): string
 }
 
 /** Any n (B stored [k, n]): tm rows per workgroup, 4·tn4 columns per invocation. */
-function wideKernel(
-  m: number,
-  k: number,
-  n: number,
-  batch: number,
-  aStride: number,
-  bStride: number,
-  transA: boolean,
-  tile: MatmulTile,
-): KernelSource {
+function wideKernel(d: Dims, tile: MatmulTile): KernelSource {
+  const { m, k, n, batch, transA } = d;
   const { parts } = matmulParts(k);
   const wg = tile.wg;
   const vecA = transA && m % 4 === 0 ? tile.vecA ?? tile : tile;
@@ -232,7 +234,7 @@ function wideKernel(
   // one k per step: stepping 4 k with A[r, kk..kk+3] loads measured slower on lavapipe (more
   // values live across the step); the caller transposes A instead (MatmulTile.packA)
   const A = fetchA(tm, 1, m, transA);
-  const { decl, data } = params(m, k, n, batch, aStride, bStride);
+  const { decl, data } = params(d);
   const R = Array.from({ length: tm }, (_, r) => r);
   const G = Array.from({ length: tn4 }, (_, g) => g);
   const vec = n % 4 === 0;
@@ -311,23 +313,14 @@ ${
  * C with at most 16 columns: each invocation computes tm whole rows (lanes side by side along
  * m), so every lane does useful work and B's few values per k are loaded as whole vec4s.
  */
-function narrowKernel(
-  m: number,
-  k: number,
-  n: number,
-  batch: number,
-  aStride: number,
-  bStride: number,
-  transA: boolean,
-  transB: boolean,
-  wg: number,
-): KernelSource {
+function narrowKernel(d: Dims, transB: boolean, wg: number): KernelSource {
+  const { m, k, n, batch, transA } = d;
   const { parts } = matmulParts(k);
   // rows per invocation: 4 where that still leaves ≥ 16 workgroups to share out, else fewer
   const tm = m >= 64 * wg ? 4 : m >= 32 * wg ? 2 : 1;
   const ku = k % 4 === 0 ? 4 : 1;
   const A = fetchA(tm, ku, m, transA);
-  const { decl, data } = params(m, k, n, batch, aStride, bStride);
+  const { decl, data } = params(d);
   const R = Array.from({ length: tm }, (_, r) => r);
   const J = Array.from({ length: ku }, (_, j) => j);
   const Q = Array.from({ length: Math.ceil(n / 4) }, (_, q) => q);
