@@ -250,7 +250,14 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) {
-  await main();
+  try {
+    await main();
+  } catch (e) {
+    // a bad flag is one line naming it, as in the CLI; anything else keeps its stack
+    if (!(e instanceof RangeError && e.message.startsWith("--"))) throw e;
+    console.error(`error: ${e.message}`);
+    Deno.exit(2);
+  }
   // jax-js and TF.js keep worker threads and timers alive; the bench is an entry script, so end
   // the process here rather than hang.
   Deno.exit(0);
