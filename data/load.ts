@@ -12,6 +12,7 @@ import { readCifar } from "./cifar.ts";
 import type { DatasetName, Split } from "./dataset.ts";
 import { fetchBytes, type ProgressCallback, verifyChecksum } from "./download.ts";
 import { writeFileAtomic } from "../io/files.ts";
+import { envVar } from "../kernels/env.ts";
 import { idxToDataset, maybeGunzip, readIdx } from "./idx.ts";
 import { readTar } from "./tar.ts";
 import { readTinyImagenet } from "./tiny_imagenet.ts";
@@ -145,11 +146,7 @@ export interface SearchDir {
 }
 
 function envDataDir(): string | undefined {
-  try {
-    return Deno.env.get("SLL_DATA_DIR") || undefined;
-  } catch {
-    return undefined; // no --allow-env: behave as if unset
-  }
+  return envVar("SLL_DATA_DIR") || undefined; // an empty value counts as unset
 }
 
 /**

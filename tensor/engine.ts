@@ -15,6 +15,7 @@ import {
 } from "../kernels/dtype.ts";
 import type { Backend, BackendName, KernelArg, PrimName, PrimParams } from "../kernels/prims.ts";
 import { fmt, sizeOf } from "../kernels/shape.ts";
+import { envVar } from "../kernels/env.ts";
 import { createCpuBackend, setFastCpuKernels } from "../kernels/cpu/backend.ts";
 import { wasmCpuKernels } from "../kernels/cpu/fast.ts";
 import type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
@@ -153,11 +154,7 @@ setFastCpuKernels(cpuKernelChoice() === "reference" ? {} : wasmCpuKernels());
 
 /** `SLL_CPU_KERNELS=reference` keeps float32 on the plain TypeScript loops (for debugging). */
 function cpuKernelChoice(): string {
-  try {
-    return Deno.env.get("SLL_CPU_KERNELS") ?? "wasm";
-  } catch {
-    return "wasm"; // no env permission: the default
-  }
+  return envVar("SLL_CPU_KERNELS") ?? "wasm";
 }
 backends.set("cpu", current);
 

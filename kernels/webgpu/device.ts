@@ -4,6 +4,7 @@
  * wgpu backend: gl or vulkan), and turns "no WebGPU" into an error that says how to get it.
  * @module
  */
+import { envVar } from "../env.ts";
 
 /** Options of `initWebGpu` / `requestGpuDevice`. */
 export interface WebGpuOptions {
@@ -37,28 +38,16 @@ const HOW_TO =
   "`apt-get install mesa-vulkan-drivers` (lavapipe; choose it with DENO_WEBGPU_BACKEND=vulkan). " +
   "Under Deno, run with --unstable-webgpu.";
 
-function envBackend(): string {
-  try {
-    return (Deno.env.get("DENO_WEBGPU_BACKEND") ?? "").toLowerCase();
-  } catch {
-    return "";
-  }
-}
-
 /** True when a Vulkan driver manifest (ICD) is installed where the Vulkan loader looks. */
 function hasVulkanIcd(): boolean {
   const dirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d"];
-  try {
-    if (Deno.env.get("VK_ICD_FILENAMES") || Deno.env.get("VK_DRIVER_FILES")) return true;
-    for (const d of dirs) {
-      try {
-        for (const e of Deno.readDirSync(d)) if (e.name.endsWith(".json")) return true;
-      } catch {
-        // this directory is absent
-      }
+  if (envVar("VK_ICD_FILENAMES") || envVar("VK_DRIVER_FILES")) return true;
+  for (const d of dirs) {
+    try {
+      for (const e of Deno.readDirSync(d)) if (e.name.endsWith(".json")) return true;
+    } catch {
+      // this directory is absent, or may not be read
     }
-  } catch {
-    // no permission: fall through
   }
   return false;
 }
@@ -69,7 +58,7 @@ function hasVulkanIcd(): boolean {
  * (lavapipe for llvmpipe's software rasteriser) and one without runs GL.
  */
 function guessBackend(): string {
-  const env = envBackend();
+  const env = (envVar("DENO_WEBGPU_BACKEND") ?? "").toLowerCase();
   for (const b of ["vulkan", "gl", "metal", "dx12"]) if (env.includes(b)) return b;
   if (Deno.build.os === "darwin") return "metal";
   if (Deno.build.os === "windows") return "dx12";

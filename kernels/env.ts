@@ -1,0 +1,23 @@
+/**
+ * Reading environment variables the library honours (SLL_CPU_KERNELS, SLL_WEBGPU_FUSION,
+ * SLL_DATA_DIR, DENO_WEBGPU_BACKEND, …) without requiring `--allow-env`: without the permission
+ * a variable reads as unset, so every setting keeps its default.
+ * @module
+ */
+
+/**
+ * The variable's value, or undefined when it is unset or the environment may not be read.
+ *
+ * @example
+ * ```ts
+ * import { envVar } from "./env.ts";
+ * const dir = envVar("SLL_DATA_DIR") ?? "data";
+ * ```
+ */
+export function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: behave as if unset
+  }
+}
