@@ -18,7 +18,8 @@ import {
   type PrimName,
   type PrimParams,
 } from "../prims.ts";
-import { fmt, sizeOf, stridesOf } from "../shape.ts";
+import { fmt, sameShape, sizeOf, stridesOf } from "../shape.ts";
+import { envVar } from "../env.ts";
 import type { AdapterDescription } from "./device.ts";
 import {
   broadcastView,
@@ -109,7 +110,7 @@ export interface WebGpuStats {
   dispatches: number;
   /** Command buffers submitted since the backend was created. */
   submits: number;
-  /** Elementwise ops folded into a fused kernel (each saved one dispatch). */
+  /** Elementwise ops recorded as pending values instead of dispatched on their own. */
   fused: number;
 }
 
@@ -128,8 +129,8 @@ export interface WebGpuBackend extends Backend<GpuStorage> {
   /** Destroys pooled buffers (live ones are kept). */
   trim(): void;
   /**
-   * Elementwise fusion: consecutive elementwise ops (unary, binary, compare, where, cast) are
-   * recorded and run as one kernel when their result is needed (read, kept, or used by any other
+   * Elementwise fusion: consecutive elementwise ops (unary, binary, compare, where, cast,
+   * broadcastTo) are recorded and run as one kernel when their result is needed (read, kept, or used by any other
    * op). On by default; `SLL_WEBGPU_FUSION=off` in the environment turns it off.
    */
   fusion: boolean;
@@ -889,24 +890,13 @@ const KERNELS: { [P in PrimName]: GpuKernel<P> } = {
   },
 };
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function sameView(a: View, b: View): boolean {
   return a.offset === b.offset && a.dtype === b.dtype && sameShape(a.strides, b.strides);
 }
 
-/** SLL_WEBGPU_FUSION=off|0|false turns elementwise fusion off (on when unset). */
+/** SLL_WEBGPU_FUSION=off|0|false|no turns elementwise fusion off (on when unset). */
 function fusionFromEnv(): boolean {
-  try {
-    const v = (Deno.env.get("SLL_WEBGPU_FUSION") ?? "").toLowerCase();
-    return !["off", "0", "false", "no"].includes(v);
-  } catch {
-    return true; // no env permission: the default
-  }
+  return !["off", "0", "false", "no"].includes((envVar("SLL_WEBGPU_FUSION") ?? "").toLowerCase());
 }
 
 interface BatchErrors {
@@ -1215,9 +1205,10 @@ export function createWebGpuBackend(
     },
   };
 
-  /** Runs a pending fused value's kernel into a buffer of its own (in the current batch). */
-  function materialize(s: GpuStorage): void {
-    const e = s.expr!;
+  /** Computes a pending value into a buffer of its own (in the current batch); else nothing. */
+  function settle(s: GpuStorage): void {
+    const e = s.expr;
+    if (!e) return;
     const o = alloc(s.bytes);
     const what = e.ops.map((op) =>
       `${op.prim} ${op.inputs.map((x) => `${x.dtype}${fmt(x.shape)}`).join(", ")}`
@@ -1284,7 +1275,7 @@ export function createWebGpuBackend(
       const rest = inputs.length - 1 - i; // later inputs may each need a binding
       if (
         e && (
-          (e.leaves.length === 0 && e.nodes.length > 0 && sizeOf(e.shape) === 1) || // a scalar
+          (e.leaves.length === 0 && sizeOf(e.shape) === 1) || // a scalar: any shape
           (sameShape(e.shape, out.shape) && sameShape(x.shape, out.shape))
         ) &&
         nodes.length + e.nodes.length < MAX_FUSED_NODES &&
@@ -1314,7 +1305,7 @@ export function createWebGpuBackend(
         );
         return nmap[nmap.length - 1];
       }
-      if (e) materialize(s);
+      settle(s);
       return leafOf(s, broadcastView(x.shape, out.shape, x.dtype));
     });
     const op = { prim, inputs: inputs.map((x) => ({ dtype: x.dtype, shape: x.shape })) };
@@ -1399,12 +1390,12 @@ export function createWebGpuBackend(
         const expr = elementwiseExpr(prim, params, inputs, out.dtype);
         if (expr !== null) return fuse(prim, expr, inputs, out);
       }
-      for (const x of inputs) if (x.storage.expr) materialize(x.storage);
+      for (const x of inputs) settle(x.storage);
       return (KERNELS[prim] as GpuKernel<P>)(ctx, inputs, params, out);
     },
     async read(storage: GpuStorage, dtype: DType, size: number): Promise<TypedArray> {
       checkAlive("read");
-      if (storage.expr) materialize(storage);
+      settle(storage);
       flush();
       const bytes = size * BYTES;
       const result = allocArray(dtype, size);
@@ -1447,9 +1438,7 @@ export function createWebGpuBackend(
     set fusion(on: boolean) {
       fusion = on;
     },
-    settle(storage: GpuStorage): void {
-      if (storage.expr) materialize(storage);
-    },
+    settle,
     async sync(): Promise<void> {
       flush();
       await queue.onSubmittedWorkDone();

@@ -7,7 +7,7 @@
  * operands cost one load and no index arithmetic. No loops: one invocation per output element.
  * @module
  */
-import { stridesOf } from "../shape.ts";
+import { broadcastStrides, sizeOf, stridesOf } from "../shape.ts";
 import type { DType } from "../dtype.ts";
 import {
   coalesce,
@@ -43,13 +43,7 @@ export function broadcastView(
   outShape: readonly number[],
   dtype: DType,
 ): View {
-  const st = stridesOf(shape);
-  const off = outShape.length - shape.length;
-  const s = outShape.map((_, d) => {
-    const k = d - off;
-    return k < 0 || shape[k] === 1 ? 0 : st[k];
-  });
-  return { offset: 0, strides: s, dtype };
+  return { offset: 0, strides: broadcastStrides(shape, outShape), dtype };
 }
 
 /**
@@ -122,7 +116,7 @@ export function fusedKernel(
   outShape: readonly number[],
   outDType: DType,
 ): KernelSource {
-  const n = outShape.reduce((x, y) => x * y, 1);
+  const n = sizeOf(outShape);
   const co = coalesce(outShape, views.map((v) => v.strides));
   const rank = co.shape.length;
   const outSt = stridesOf(co.shape);
