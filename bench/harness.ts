@@ -9,6 +9,8 @@
 import type { Conv2dOptions } from "../kernels/cpu/wasm/mod.ts";
 /** Workload names accepted by `--only`. */
 export type WorkloadName = "matmul" | "conv" | "mlp" | "sll-conv";
+/** The WebGPU bench's workloads (here, so bench/main.ts checks --only without loading it). */
+export const WEBGPU_WORKLOADS = ["matmul", "conv", "mlp", "chain"] as const;
 
 /** Conv workload geometry: x [B, C, H, W], w [O, C, k, k], stride 1, padding 1. */
 export const CONV = {

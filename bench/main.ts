@@ -26,13 +26,12 @@ import {
   SLL_CONV,
   sllConvInputs,
   timeIt,
+  WEBGPU_WORKLOADS,
   type WorkloadName,
   WRONG_ABOVE,
 } from "./harness.ts";
 
 const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp", "sll-conv"];
-/** The WebGPU bench's workloads (bench/webgpu.ts; kept here so --only fails before loading it). */
-const WEBGPU_WORKLOADS = ["matmul", "conv", "mlp", "chain"];
 const COMPETITORS: Record<string, () => Impl> = {
   "jax": () => jaxJs("wasm"),
   "tfjs-wasm": () => tfjs("wasm"),

@@ -33,6 +33,7 @@ import {
   type Prepared,
   randomArray,
   timeIt,
+  WEBGPU_WORKLOADS,
   WRONG_ABOVE,
 } from "./harness.ts";
 
@@ -196,7 +197,7 @@ const COMPETITORS: Record<string, () => Impl & { chain(): Promise<Prepared> }> =
 /** Competitor names the WebGPU bench knows. */
 export const WEBGPU_COMPETITORS: readonly string[] = Object.keys(COMPETITORS);
 
-type W = "matmul" | "conv" | "mlp" | "chain";
+type W = typeof WEBGPU_WORKLOADS[number];
 
 const TITLES: Record<W, string> = {
   matmul: `matmul ${MATMUL_N}³ f32 (GFLOP/s, higher is better)`,
@@ -245,7 +246,7 @@ export async function runWebGpuBench(opts: WebGpuBenchOptions): Promise<void> {
   );
   const impls = [ours(), ...opts.competitors.map((c) => COMPETITORS[c]())];
   const unfused = ours(false);
-  const all: W[] = ["matmul", "conv", "mlp", "chain"];
+  const all: readonly W[] = WEBGPU_WORKLOADS;
   if (opts.only && !all.includes(opts.only as W)) {
     console.log(`--only ${opts.only}: no WebGPU workload of that name (have ${all.join(", ")})`);
     return;
