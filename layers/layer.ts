@@ -61,9 +61,16 @@ export function expectShape(
   }
 }
 
+/** What {@linkcode serial} returns: a layer that also exposes its layers, in order. */
+export interface SerialLayer extends Layer<Params[]> {
+  /** The composed layers; entry i's parameters are `params[i]`. */
+  // deno-lint-ignore no-explicit-any
+  readonly layers: readonly Layer<any>[];
+}
+
 /**
- * Composes layers left to right; params are an array with one entry per layer. The Lipschitz
- * constant of the composition is at most the product of the layers' constants (1 for 1-Lipschitz
+ * Composes layers left to right; params are an array with one entry per layer; `layers` exposes
+ * them for structural walks (`lipschitzReport`). The Lipschitz constant of the composition is at most the product of the layers' constants (1 for 1-Lipschitz
  * layers).
  *
  * @example
@@ -75,8 +82,9 @@ export function expectShape(
  * ```
  */
 // deno-lint-ignore no-explicit-any
-export function serial(...layers: Layer<any>[]): Layer<Params[]> {
+export function serial(...layers: Layer<any>[]): SerialLayer {
   return {
+    layers,
     init(key: PRNGKey, inShape: readonly number[]): Initialized<Params[]> {
       const keys = layers.length > 0 ? split(key, layers.length) : [];
       let shape = [...inShape];

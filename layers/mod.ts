@@ -3,7 +3,7 @@
  * Björck-orthogonal dense, MaxMin/GroupSort, the reference network and its presets.
  * @module
  */
-export { type Initialized, type Layer, type Params, serial } from "./layer.ts";
+export { type Initialized, type Layer, type Params, serial, type SerialLayer } from "./layer.ts";
 export { fanInUniform, xavierNormal } from "./init.ts";
 export {
   type QMode,
