@@ -27,11 +27,14 @@ import { memory } from "../tensor/engine.ts";
 import { isOneLipschitz, type OneLipschitzOptions } from "../testing.ts";
 
 function lipTest<P>(name: string, layer: Layer<P>, options: OneLipschitzOptions<P>): void {
-  Deno.test(`1-Lipschitz: ${name}`, async () => {
-    const before = memory().tensors;
-    await isOneLipschitz(layer, { seed: 20240601, name, ...options });
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
-  });
+  for (const dtype of ["float64", "float32"] as const) {
+    Deno.test(`1-Lipschitz (${dtype}): ${name}`, async () => {
+      const before = memory().tensors;
+      const r = await isOneLipschitz(layer, { seed: 20240601, name, dtype, ...options });
+      console.log(`  ${r.verdict}: ${r.summary}`);
+      assert.equal(memory().tensors, before, "live tensors back to baseline");
+    });
+  }
 }
 
 lipTest("sllConv paper", sllConv({ cin: 3, inner: 4 }), { inShape: [3, 5, 5] });
