@@ -8,7 +8,9 @@
  */
 import fc from "fast-check";
 import type { DType } from "./kernels/dtype.ts";
-import { currentBackend, getBackend, keep, scope, type Tensor } from "./tensor/engine.ts";
+import { keep, scope } from "./tensor/scope.ts";
+import type { Tensor } from "./tensor/tensor.ts";
+import { activeBackend, getBackend } from "./tensor/backend.ts";
 import { add, cast, concat, mul, normal, randomKey, slice, split, tensor } from "./tensor/mod.ts";
 import { mapTree } from "./tensor/tree.ts";
 import type { Layer } from "./layers/layer.ts";
@@ -220,7 +222,7 @@ export async function isOneLipschitz<P>(
 ): Promise<OneLipschitzReport> {
   const name = options.name ?? "layer";
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const backend = currentBackend();
+  const backend = activeBackend();
   const dtype = options.dtype ?? (backend.dtypes.includes("float64") ? "float64" : "float32");
   if (!backend.dtypes.includes(dtype)) {
     throw new TypeError(

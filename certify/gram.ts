@@ -7,7 +7,7 @@
  * matrices of the circulant operator on a torus large enough that zero padding never wraps.
  * @module
  */
-import { Tensor } from "../tensor/engine.ts";
+import { Tensor } from "../tensor/tensor.ts";
 
 /** Unit roundoff of float64. */
 const U = 2 ** -53;

@@ -7,7 +7,9 @@
  * `lipschitzReport` — one row per layer of any network that exposes its `layers`.
  * @module
  */
-import { currentBackend, dispose, keep, scope, type Tensor } from "../tensor/engine.ts";
+import { dispose, keep, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { activeBackend } from "../tensor/backend.ts";
 import { mapTree } from "../tensor/tree.ts";
 import { vjp } from "../autodiff/autodiff.ts";
 import {
@@ -678,7 +680,7 @@ export async function lipschitzReport(
     );
   }
   const dtype = options.dtype ??
-    (currentBackend().dtypes.includes("float64") ? "float64" : "float32");
+    (activeBackend().dtypes.includes("float64") ? "float64" : "float32");
   const rows: LipschitzRow[] = [];
   const walk = async (
     // deno-lint-ignore no-explicit-any

@@ -14,7 +14,7 @@ import {
   searchRatio,
 } from "../certify/lipschitz.ts";
 import { flatten, type Layer, lipschitzNetwork, serial, sllDense } from "../layers/mod.ts";
-import { dispose, keep, memory, scope } from "../tensor/engine.ts";
+import { dispose, keep, memory, scope } from "../tensor/scope.ts";
 import { add, matmul, mul, relu, sub, tensor } from "../tensor/ops.ts";
 import { normal, randomKey } from "../tensor/random.ts";
 

@@ -26,7 +26,7 @@ import {
   tensor,
 } from "../tensor/mod.ts";
 import { normal, randomKey, split } from "../tensor/random.ts";
-import { memory, scope } from "../tensor/engine.ts";
+import { memory, scope } from "../tensor/scope.ts";
 import { bjorck, type Layer, linearNormalized, safeRsqrt } from "../layers/mod.ts";
 import { convSpectralBound, denseSpectralBound } from "../certify/gram.ts";
 import { estimateLipschitz } from "../certify/lipschitz.ts";
