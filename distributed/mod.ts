@@ -7,9 +7,9 @@ export {
   initMpi,
   missingLibraryMessage,
   type Mpi,
-  MPI_LIBRARY_NAMES,
   type MpiBuffer,
   type MpiFlavor,
+  mpiLibraryNames,
   probeMpiLibrary,
   type ReduceOp,
 } from "./mpi.ts";

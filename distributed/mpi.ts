@@ -70,10 +70,21 @@ const THREAD_FUNNELED = 1;
 /** MPI counts are C ints: larger buffers go in pieces of this many elements. */
 const MAX_COUNT = 1 << 30;
 
-/** Library names tried in order when `SLL_MPI_LIB` is not set. */
-export const MPI_LIBRARY_NAMES: readonly string[] = Deno.build.os === "darwin"
-  ? ["libmpich.12.dylib", "libmpi.40.dylib", "libmpich.dylib", "libmpi.dylib"]
-  : ["libmpich.so.12", "libmpi.so.40", "libmpich.so", "libmpi.so.12", "libmpi.so"];
+/**
+ * Library names tried in order when `SLL_MPI_LIB` is not set: MPICH first (Debian's and
+ * Fedora's default), then Open MPI.
+ *
+ * @example
+ * ```ts
+ * import { mpiLibraryNames } from "./mpi.ts";
+ * mpiLibraryNames("linux")[0]; // "libmpich.so.12"
+ * ```
+ */
+export function mpiLibraryNames(os: string = Deno.build.os): string[] {
+  return os === "darwin"
+    ? ["libmpich.12.dylib", "libmpi.40.dylib", "libmpich.dylib", "libmpi.dylib"]
+    : ["libmpich.so.12", "libmpi.so.40", "libmpich.so", "libmpi.so.12", "libmpi.so"];
+}
 
 /** The symbols, with handles typed as i32 (MPICH) or pointer (Open MPI). */
 function functionTable(h: "i32" | "pointer") {
@@ -151,14 +162,14 @@ export function probeMpiLibrary(
   try {
     envLib = Deno.env.get("SLL_MPI_LIB") || undefined;
   } catch { /* no --allow-env */ }
-  return openLibrary(library ? [library] : envLib ? [envLib] : MPI_LIBRARY_NAMES);
+  return openLibrary(library ? [library] : envLib ? [envLib] : mpiLibraryNames());
 }
 
 let opened: Mpi | undefined;
 
 /**
  * Opens and initialises MPI (once per process; later calls return the same object). The
- * library is `options.library`, else `$SLL_MPI_LIB`, else the first of MPI_LIBRARY_NAMES that
+ * library is `options.library`, else `$SLL_MPI_LIB`, else the first of `mpiLibraryNames()` that
  * loads. Must run on the main thread of a process started by an MPI launcher (or as a
  * singleton of size 1). Sets `UCX_ERROR_SIGNALS=""` unless set, so UCX (used by MPICH's ch4
  * and by Open MPI) leaves SIGSEGV to V8's WebAssembly trap handler.

@@ -9,8 +9,8 @@ import { keyFromSeed, uniformHost } from "../tensor/prng.ts";
 import { setBackend } from "../tensor/mod.ts";
 import { leaves } from "../tensor/tree.ts";
 import { DEFAULT_CONFIG, parseTrainConfig } from "../train/config.ts";
-import { train } from "../train/loop.ts";
-import type { Dataset } from "../data/mod.ts";
+import { DivergedError, train } from "../train/loop.ts";
+import { type Dataset, epochOrder, shardOrder } from "../data/mod.ts";
 import { abortWorld, endWorld, startWorld } from "../distributed/world.ts";
 import type { DistributedMode } from "../distributed/launch.ts";
 
@@ -43,6 +43,12 @@ try {
     evalBatchSize: 50,
   });
   const data = { train: synthetic("train", 200, 1), test: synthetic("test", 100, 2) };
+  if (Deno.env.get("SLL_TEST_NAN_ON_RANK1_BATCH3")) {
+    // NaN pixels in the examples of rank 1's third batch (of 2 ranks): only rank 1 sees them
+    const mine = shardOrder(epochOrder(200, keyFromSeed(config.seed), 0), 1, 2);
+    const b = config.batchSize;
+    for (const j of mine.subarray(2 * b, 3 * b)) data.train.images.fill(NaN, j * 64, j * 64 + 64);
+  }
   const throwRank = Deno.env.get("SLL_TEST_THROW_RANK");
   const r = await train(config, {
     data,
@@ -61,6 +67,12 @@ try {
   await Deno.writeFile(`${out}/params-rank${world.rank}.bin`, new Uint8Array(flat.buffer));
   endWorld();
 } catch (e) {
+  if (e instanceof DivergedError) {
+    // every rank must see it at the same step: record it, and end normally
+    await Deno.writeTextFile(`${out}/diverged-rank${world.rank}.txt`, String(e.step));
+    endWorld();
+    Deno.exit(0);
+  }
   abortWorld(1, `error: ${(e as Error).message}`); // ends every rank (returns without MPI)
   throw e;
 }
