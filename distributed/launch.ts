@@ -149,3 +149,65 @@ export function checkLauncherReachable(
     }
   }
 }
+
+/** This process's place among the ranks on its own machine, when the launcher says. */
+export interface LocalPlacement {
+  /** Rank among the processes on this machine (Hydra, Open MPI, Slurm). */
+  localRank?: number;
+  /** Number of ranks on this machine. */
+  localSize?: number;
+}
+
+/**
+ * Reads the node-local rank and count: Hydra's MPI_LOCALRANKID/MPI_LOCALNRANKS, Open MPI's
+ * OMPI_COMM_WORLD_LOCAL_RANK/_LOCAL_SIZE, Slurm's SLURM_LOCALID/SLURM_NTASKS_PER_NODE.
+ *
+ * @example
+ * ```ts
+ * import { localPlacement } from "./launch.ts";
+ * localPlacement({ MPI_LOCALRANKID: "1", MPI_LOCALNRANKS: "2" }); // { localRank: 1, localSize: 2 }
+ * ```
+ */
+export function localPlacement(env: Readonly<Record<string, string>>): LocalPlacement {
+  return {
+    localRank: int(env.MPI_LOCALRANKID ?? env.OMPI_COMM_WORLD_LOCAL_RANK ?? env.SLURM_LOCALID),
+    localSize: int(
+      env.MPI_LOCALNRANKS ?? env.OMPI_COMM_WORLD_LOCAL_SIZE ?? env.SLURM_NTASKS_PER_NODE,
+    ),
+  };
+}
+
+/**
+ * The environment that makes this rank's WebGPU see one GPU of `SLL_RANK_GPUS` (a comma list,
+ * one entry per GPU, taken by local rank modulo its length): an entry `pci-DDDD_BB_DD_F` (PCI
+ * address, tells identical GPUs apart) becomes `DRI_PRIME`, an entry `vendor:device` (hex)
+ * becomes `MESA_VK_DEVICE_SELECT`; both with `MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE=1`, so
+ * Mesa's Vulkan device-select layer (an implicit loader layer, also in front of non-Mesa
+ * drivers when installed) exposes only that GPU to wgpu. Empty without the list or a rank.
+ *
+ * @example
+ * ```ts
+ * import { gpuSelectionEnv } from "./launch.ts";
+ * gpuSelectionEnv("pci-0000_01_00_0,pci-0000_02_00_0", 1);
+ * // { DRI_PRIME: "pci-0000_02_00_0", MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: "1" }
+ * ```
+ */
+export function gpuSelectionEnv(
+  list: string | undefined,
+  localRank: number | undefined,
+): Record<string, string> {
+  const gpus = (list ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (gpus.length === 0 || localRank === undefined) return {};
+  const pick = gpus[localRank % gpus.length];
+  if (/^pci-[0-9a-f]{4}_[0-9a-f]{2}_[0-9a-f]{2}_[0-7]$/i.test(pick)) {
+    return { DRI_PRIME: pick, MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: "1" };
+  }
+  if (/^[0-9a-f]{1,4}:[0-9a-f]{1,4}$/i.test(pick)) {
+    return { MESA_VK_DEVICE_SELECT: pick, MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: "1" };
+  }
+  throw new Error(
+    `SLL_RANK_GPUS entry "${pick}" is neither a PCI address pci-DDDD_BB_DD_F nor a ` +
+      `vendor:device pair in hex (e.g. 10de:2330); list the GPUs with ` +
+      "`MESA_VK_DEVICE_SELECT=list vulkaninfo` or `lspci -D`",
+  );
+}

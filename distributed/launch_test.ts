@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { checkLauncherReachable, detectLaunch, wantsMpi } from "./launch.ts";
+import {
+  checkLauncherReachable,
+  detectLaunch,
+  gpuSelectionEnv,
+  localPlacement,
+  wantsMpi,
+} from "./launch.ts";
 
 Deno.test("detectLaunch reads Hydra/Slurm PMI and Open MPI variables", () => {
   assert.deepEqual(detectLaunch({}), { launcher: "none" });
@@ -56,4 +62,29 @@ Deno.test("a rank started through npx under Hydra is told how to fix the command
       /PMI_FD=987654 is not an open file descriptor/,
     );
   }
+});
+
+Deno.test("local placement and per-rank GPU selection from the environment", () => {
+  assert.deepEqual(localPlacement({ MPI_LOCALRANKID: "1", MPI_LOCALNRANKS: "2" }), {
+    localRank: 1,
+    localSize: 2,
+  });
+  assert.deepEqual(
+    localPlacement({ OMPI_COMM_WORLD_LOCAL_RANK: "3", OMPI_COMM_WORLD_LOCAL_SIZE: "4" }),
+    { localRank: 3, localSize: 4 },
+  );
+  assert.deepEqual(localPlacement({}), { localRank: undefined, localSize: undefined });
+  const list = "pci-0000_01_00_0, pci-0000_41_00_0";
+  assert.deepEqual(gpuSelectionEnv(list, 0), {
+    DRI_PRIME: "pci-0000_01_00_0",
+    MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: "1",
+  });
+  assert.equal(gpuSelectionEnv(list, 3).DRI_PRIME, "pci-0000_41_00_0"); // modulo the list
+  assert.deepEqual(gpuSelectionEnv("10de:2330", 1), {
+    MESA_VK_DEVICE_SELECT: "10de:2330",
+    MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: "1",
+  });
+  assert.deepEqual(gpuSelectionEnv(undefined, 0), {});
+  assert.deepEqual(gpuSelectionEnv(list, undefined), {});
+  assert.throws(() => gpuSelectionEnv("gpu0", 0), /SLL_RANK_GPUS entry "gpu0".*lspci/);
 });

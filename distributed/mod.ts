@@ -18,7 +18,10 @@ export {
   detectLaunch,
   DISTRIBUTED_MODES,
   type DistributedMode,
+  gpuSelectionEnv,
   type LaunchInfo,
+  type LocalPlacement,
+  localPlacement,
   wantsMpi,
 } from "./launch.ts";
 export {

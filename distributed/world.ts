@@ -7,7 +7,15 @@
  * @module
  */
 import { initMpi, type Mpi, type MpiBuffer, type ReduceOp } from "./mpi.ts";
-import { checkLauncherReachable, detectLaunch, type DistributedMode, wantsMpi } from "./launch.ts";
+import {
+  checkLauncherReachable,
+  detectLaunch,
+  type DistributedMode,
+  gpuSelectionEnv,
+  localPlacement,
+  wantsMpi,
+} from "./launch.ts";
+import { setThreads } from "../kernels/cpu/wasm/runtime.ts";
 
 /** Collectives over the processes of a job; with one process they leave buffers unchanged. */
 export interface World {
@@ -51,7 +59,10 @@ function environment(): Record<string, string> {
 
 /**
  * Starts the world for `mode` (once; later calls return it): MPI when the launcher's
- * environment says this is one of several ranks (or `mode` is "on"), else one process.
+ * environment says this is one of several ranks (or `mode` is "on"), else one process. With
+ * several ranks on one machine, each rank's CPU kernels use cores / (ranks on the machine)
+ * threads (at least 1), and `SLL_RANK_GPUS` gives each rank its own GPU (see
+ * `gpuSelectionEnv`); both must happen before the first kernel or adapter request.
  *
  * @example
  * ```ts ignore
@@ -68,6 +79,14 @@ export function startWorld(mode: DistributedMode = "auto"): World {
   const m = initMpi();
   mpi = m;
   if (m.size === 1) return current;
+  const local = localPlacement(env);
+  if (local.localSize !== undefined && local.localSize > 1) {
+    const cores = globalThis.navigator?.hardwareConcurrency || 1;
+    setThreads(Math.max(1, Math.floor(cores / local.localSize)));
+  }
+  for (const [k, v] of Object.entries(gpuSelectionEnv(env.SLL_RANK_GPUS, local.localRank))) {
+    Deno.env.set(k, v); // read by the Vulkan loader when WebGPU first starts, after this
+  }
   current = Object.freeze({
     rank: m.rank,
     size: m.size,

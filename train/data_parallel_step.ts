@@ -10,7 +10,14 @@ import type { Batch } from "../data/mod.ts";
 import { dispose, keep, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { leaves } from "../tensor/tree.ts";
 import type { World } from "../distributed/world.ts";
-import { averageOverRanks, broadcastJson, broadcastTree } from "../distributed/data_parallel.ts";
+import {
+  averageOverRanks,
+  broadcastJson,
+  broadcastTree,
+  checkSame,
+  treeChecksum,
+} from "../distributed/data_parallel.ts";
+import { getBackend } from "../tensor/mod.ts";
 import type { CheckpointMeta } from "./checkpoint.ts";
 import type { OptState } from "./optimizers.ts";
 
@@ -85,6 +92,9 @@ export async function shareState<P>(
   world: World,
   s: { params: P; state: OptState<P>; step: number },
 ): Promise<{ params: P; state: OptState<P>; step: number }> {
+  // one backend everywhere: another one's rounding would split the parameters apart
+  const backend = [...getBackend()].reduce((h, c) => h * 31 + c.charCodeAt(0), 7);
+  checkSame(world, [backend], `the compute backend (here ${getBackend()})`);
   const counters = broadcastJson(world, { step: s.step, optStep: s.state.step });
   const params = keep(await broadcastTree(world, s.params));
   const slots = keep(await broadcastTree(world, s.state.slots));
@@ -118,4 +128,19 @@ export function stepsPerEpochCheck(
         `original run`,
     );
   }
+}
+
+/**
+ * Throws on every rank unless the parameters are bit-identical on all ranks (a checksum of
+ * every value, compared exactly); the loop checks it after each epoch.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkInSync } from "./data_parallel_step.ts";
+ * await checkInSync(world, params, step);
+ * ```
+ */
+export async function checkInSync(world: World, params: unknown, step: number): Promise<void> {
+  if (world.size === 1) return;
+  checkSame(world, [await treeChecksum(params)], `the parameters after step ${step}`);
 }

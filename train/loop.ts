@@ -29,7 +29,12 @@ import { buildNetwork, type Network } from "./model.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
 import { SINGLE_PROCESS, type World } from "../distributed/world.ts";
-import { dataParallelStep, shareState, stepsPerEpochCheck } from "./data_parallel_step.ts";
+import {
+  checkInSync,
+  dataParallelStep,
+  shareState,
+  stepsPerEpochCheck,
+} from "./data_parallel_step.ts";
 
 /** Progress of one update, for progress bars. */
 export interface StepInfo {
@@ -377,6 +382,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
         }
       }
       trainSeconds += (performance.now() - tEpoch) / 1000;
+      await checkInSync(world, params, step);
       const { curve, ...test } = await evalTest();
       final = test;
       const isLast = epoch + 1 === config.epochs;
