@@ -7,7 +7,8 @@
  * @module
  */
 import { type PRNGKey, randomKey, split } from "../tensor/random.ts";
-import { scope, type Tensor } from "../tensor/engine.ts";
+import { scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { mapTree } from "../tensor/tree.ts";
 
 /** A parameter tree: nested plain objects/arrays whose leaves are tensors. */

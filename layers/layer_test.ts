@@ -4,7 +4,8 @@
  * from flat state dicts by their known shapes.
  */
 import assert from "node:assert/strict";
-import { memory, scope, type Tensor } from "../tensor/engine.ts";
+import { memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { add, ones, zeros } from "../tensor/ops.ts";
 import { normal, randomKey } from "../tensor/random.ts";
 import { flattenTree, mapTree } from "../tensor/tree.ts";

@@ -7,7 +7,7 @@
  * Every stage is 1-Lipschitz, hence the whole network is.
  * @module
  */
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { sub, tensor } from "../tensor/ops.ts";
 import type { PRNGKey } from "../tensor/random.ts";
 import { flattenTree } from "../tensor/tree.ts";

@@ -4,7 +4,8 @@
  * b), K), in float64 on random parameters (q scaled up so t varies a lot), both q modes.
  */
 import assert from "node:assert/strict";
-import { memory, scope, type Tensor } from "../tensor/engine.ts";
+import { memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import {
   add,
   cast,

@@ -6,7 +6,7 @@
  * objects and arrays of nodes.
  * @module
  */
-import { Tensor } from "../tensor/engine.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import type { DType } from "../kernels/dtype.ts";
 import { cast, tensor } from "../tensor/ops.ts";
 import type { ShapeTree } from "./layer.ts";
