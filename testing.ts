@@ -200,7 +200,7 @@ async function exampleValues(t: Tensor, i: number): Promise<number[]> {
  * ```ts
  * import { sllDense } from "@sll/sll";
  * import { isOneLipschitz } from "@sll/sll/testing";
- * const r = await isOneLipschitz(sllDense({ features: 6, inner: 4 }), { inShape: [6], seed: 1 });
+ * const r = await isOneLipschitz(sllDense({ inner: 4 }), { inShape: [6], seed: 1 });
  * console.log(r.summary); // no counterexample found in 8 runs …
  * ```
  *

@@ -601,11 +601,8 @@ export interface LayeredModel {
   /** The composed layers, in order; `params[i]` belongs to `layers[i]`. */
   // deno-lint-ignore no-explicit-any
   readonly layers: readonly Layer<any>[];
-  /**
-   * Optional per-example input shape of each layer (a `lipschitzNetwork` has them); a method
-   * (a `serial`'s `shapes(inShape)`) is ignored.
-   */
-  readonly shapes?: readonly (readonly number[])[] | ((inShape: readonly number[]) => unknown);
+  /** Optional per-example input shape of each layer (a `lipschitzNetwork` has them). */
+  readonly inShapes?: readonly (readonly number[])[];
   /** Optional configuration carrying the network's `inputShape` (a `lipschitzNetwork`'s). */
   readonly config?: { readonly inputShape?: readonly number[] };
 }
@@ -614,7 +611,7 @@ export interface LayeredModel {
 export interface ReportOptions extends ProbeOptions {
   /**
    * Per-example input shape of the network, without the batch axis, exactly as its `init` takes
-   * it (default: `model.config.inputShape`, else `model.shapes[0]`).
+   * it (default: `model.config.inputShape`, else `model.inShapes[0]`).
    */
   inShape?: readonly number[];
   /** Spatial size used for layers with image inputs [C, H, W] (compute_lip.py uses 32). */
@@ -666,7 +663,7 @@ export async function lipschitzReport(
   params: readonly unknown[],
   options: ReportOptions = {},
 ): Promise<LipschitzRow[]> {
-  const shapes = Array.isArray(model.shapes) ? model.shapes : undefined;
+  const shapes = Array.isArray(model.inShapes) ? model.inShapes : undefined;
   const inShape = options.inShape ?? model.config?.inputShape ?? shapes?.[0];
   if (inShape === undefined) {
     throw new TypeError(

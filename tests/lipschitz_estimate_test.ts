@@ -112,7 +112,7 @@ Deno.test(
 Deno.test(
   "lipschitzReport sees a layer whose constant is 1.2 only away from 0 (f(v) − f(0) reads 1)",
   baseline(async () => {
-    const net = serial(sllDense({ features: 6, inner: 4 }), slopeAwayFromZero(), flatten());
+    const net = serial(sllDense({ inner: 4 }), slopeAwayFromZero(), flatten());
     const params = scope(() => keep(net.init(randomKey(0), [6]).params));
     // what the reference's f(v) − f(0) power method sees: unit v never leaves the slope-1 part
     const f = (z: Parameters<typeof net.apply>[1]) => slopeAwayFromZero().apply({}, z);

@@ -50,7 +50,7 @@ Deno.test("webgpu: float64 casts and uploads throw a clear TypeError, never wron
 
 Deno.test("webgpu: isOneLipschitz runs in float32, accepts a 1-Lipschitz layer, catches a broken one", async () => {
   await onWebGpu(async () => {
-    const ok = await isOneLipschitz(sllDense({ features: 5, inner: 3 }), {
+    const ok = await isOneLipschitz(sllDense({ inner: 3 }), {
       inShape: [5],
       seed: 3,
       numRuns: 2,
