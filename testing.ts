@@ -411,16 +411,30 @@ export async function isOneLipschitz<P>(
         const jac = await jacobianSpectral(f, x, { key: kv, iterations, stopAbove: 1 + 1e-3 });
         own(jac.directions);
         for (const s of jac.norms) if (Number.isFinite(s)) worstLocal = Math.max(worstLocal, s);
-        const [xs, ys] = own(scope(() => {
-          const lens = deltas.flatMap((r) => random.x.map((nx) => r * Math.max(nx, 1e-2)));
-          const l = tensor(lens, {
-            shape: [deltas.length * batch, ...inShape.map(() => 1)],
-            dtype,
-          });
-          const xr = concat(deltas.map(() => x), 0);
-          const vr = concat(deltas.map(() => jac.directions), 0);
-          return keep([xr, add(xr, mul(vr, l))]);
-        }));
+        // pairs (x, x + δv) along the top direction, δ from the point's norm down to rounding
+        const alongPairs = (points: number[]): [Tensor, Tensor] =>
+          own(scope(() => {
+            const lens = deltas.flatMap((r) => points.map((i) => r * Math.max(random.x[i], 1e-2)));
+            const l = tensor(lens, {
+              shape: [deltas.length * points.length, ...inShape.map(() => 1)],
+              dtype,
+            });
+            const pick = (t: Tensor): Tensor =>
+              concat(points.map((i) => slice(t, [i, ...inShape.map(() => 0)], [1, ...inShape])), 0);
+            const xp = pick(x), vp = pick(jac.directions);
+            const xr = concat(deltas.map(() => xp), 0);
+            const vr = concat(deltas.map(() => vp), 0);
+            return keep([xr, add(xr, mul(vr, l))]);
+          }));
+        // a point whose local norm exceeds 1 is confirmed alone first (cheap when it is real)
+        const top = jac.norms.reduce((b, v, i) => (v > jac.norms[b] ? i : b), 0);
+        if (jac.norms[top] > 1 + tol) {
+          const [tx, ty] = alongPairs([top]);
+          const n = await pairNorms(f, tx, ty);
+          await check(n, tx, ty, "jacobian power iteration", () => top, jac.norms);
+        }
+        const all = Array.from({ length: batch }, (_, i) => i);
+        const [xs, ys] = alongPairs(all);
         const along = await pairNorms(f, xs, ys);
         await check(along, xs, ys, "jacobian power iteration", (j) => j % batch, jac.norms);
 

@@ -146,7 +146,7 @@ function ritz(
  * on JᵀJ accelerated by Lanczos (the Krylov space of the power iteration, with full
  * reorthogonalisation, so a clustered top of the spectrum — convolutions — converges in tens of
  * steps, not thousands). Jᵀu by vjp, Jv by differentiating the linear pullback (a jvp through a
- * double vjp). Runs in chunks of 4, then 8 steps per memory scope and stops when every top Ritz
+ * double vjp). Runs in chunks of 2, 2, then 8 steps per memory scope and stops when every top Ritz
  * value has settled to `tol` (or one exceeds `stopAbove`). Returns ‖Jv‖ for the top Ritz vector v of each example.
  *
  * @example
@@ -182,8 +182,8 @@ export async function jacobianSpectral(
   let top: { value: number; vector: number[] }[] = [];
   try {
     while (alphas.length < steps) {
-      // a first look after 4 steps (a gross violation shows by then), then chunks of 8
-      const n = Math.min(alphas.length === 0 ? 4 : 8, steps - alphas.length);
+      // first looks after 2 and 4 steps (a gross violation shows by then), then chunks of 8
+      const n = Math.min(alphas.length < 4 ? 2 : 8, steps - alphas.length);
       const [nextStack, newA, newB] = scope(() => {
         const [y, pb] = vjp(f, x);
         // Jv = d/du ⟨Jᵀu, v⟩: differentiate the (linear) pullback at u = 0 with cotangent v.
