@@ -19,6 +19,7 @@ import { envVar } from "../kernels/env.ts";
 import { createCpuBackend, setFastCpuKernels } from "../kernels/cpu/backend.ts";
 import { wasmCpuKernels } from "../kernels/cpu/fast.ts";
 import type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
+import { isSoftwareAdapter } from "../kernels/webgpu/adapter.ts";
 import { PRIMS } from "./primitives.ts";
 
 interface StorageRef {
@@ -227,11 +228,7 @@ export async function autoBackend(
   return { backend: "webgpu", adapter };
 }
 
-/** True for CPU-emulated adapters (Mesa llvmpipe/lavapipe, SwiftShader, WARP). */
-export function isSoftwareAdapter(a: AdapterDescription): boolean {
-  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
-  return a.isFallbackAdapter || /llvmpipe|lavapipe|softpipe|swiftshader|warp|software/.test(text);
-}
+export { isSoftwareAdapter }; // one software-adapter test, shared with the WebGPU backend
 
 /** @internal The backend instance by name, creating it if needed. */
 export async function getOrCreateBackend(name: BackendName): Promise<Backend> {
