@@ -15,9 +15,8 @@ import {
 } from "../kernels/dtype.ts";
 import type { Backend, BackendName, KernelArg, PrimName, PrimParams } from "../kernels/prims.ts";
 import { fmt, sizeOf } from "../kernels/shape.ts";
-import { envVar } from "../kernels/env.ts";
 import { createCpuBackend, setFastCpuKernels } from "../kernels/cpu/backend.ts";
-import { wasmCpuKernels } from "../kernels/cpu/fast.ts";
+import { cpuKernelsFromEnv } from "../kernels/cpu/fast.ts";
 import type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
 import { PRIMS } from "./primitives.ts";
 
@@ -150,12 +149,8 @@ export class Tensor {
 const backends = new Map<BackendName, Backend>();
 const factories = new Map<BackendName, () => Promise<Backend>>();
 let current: Backend = createCpuBackend();
-setFastCpuKernels(cpuKernelChoice() === "reference" ? {} : wasmCpuKernels());
-
-/** `SLL_CPU_KERNELS=reference` keeps float32 on the plain TypeScript loops (for debugging). */
-function cpuKernelChoice(): string {
-  return envVar("SLL_CPU_KERNELS") ?? "wasm";
-}
+// SLL_CPU_KERNELS=auto|wasm|blas|reference (kernels/cpu/fast.ts); a bad value throws here
+setFastCpuKernels(cpuKernelsFromEnv());
 backends.set("cpu", current);
 
 /** @internal Registers a lazily created backend (used by the WebGPU module). */

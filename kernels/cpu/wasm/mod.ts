@@ -21,6 +21,7 @@ export {
   type Conv2dBackwardInputOptions,
   type Conv2dOptions,
   type GemmOptions,
+  gram,
   sgemm,
 } from "./ops.ts";
 
