@@ -37,6 +37,40 @@ export interface Layer<P = Params> {
   init(key: PRNGKey, inShape: readonly number[]): Initialized<P>;
   /** Applies the layer to a batch `x` (batch axis first). */
   apply(params: P, x: Tensor): Tensor;
+  /**
+   * Optional: a forward for repeated inference with the parameter-only work done once (the SLL
+   * layers' rescaling t). Same outputs as `apply(params, ·)`; not for gradients. The caller
+   * disposes it when done.
+   */
+  prepare?(params: P): PreparedForward;
+}
+
+/** A forward pass with parameter-only work done once; `dispose` frees the tensors it holds. */
+export interface PreparedForward {
+  /** The layer (or network) applied to a batch `x`. */
+  apply(x: Tensor): Tensor;
+  /** Frees what preparing computed. */
+  dispose(): void;
+}
+
+/**
+ * `layer.prepare(params)` when the layer has one, else a forward that calls `layer.apply`.
+ *
+ * @example
+ * ```ts
+ * import { randomKey, sllDense, zeros } from "@sll/sll";
+ * const layer = sllDense({ features: 4, inner: 8 });
+ * const { params } = layer.init(randomKey(0), [4]);
+ * const f = prepareLayer(layer, params); // t computed once here
+ * const y = f.apply(zeros([2, 4]));
+ * f.dispose();
+ * ```
+ */
+export function prepareLayer<P>(layer: Layer<P>, params: P): PreparedForward {
+  return layer.prepare?.(params) ?? {
+    apply: (x: Tensor): Tensor => layer.apply(params, x),
+    dispose: (): void => {},
+  };
 }
 
 /**
@@ -98,5 +132,27 @@ export function serial(...layers: Layer<any>[]): Layer<Params[]> {
       }
       return layers.reduce((h, l, i) => l.apply(params[i], h), x);
     },
+    prepare(params: Params[]): PreparedForward {
+      return prepareAll(layers, params);
+    },
+  };
+}
+
+/** The layers prepared in turn and applied in sequence (disposing frees every part). */
+// deno-lint-ignore no-explicit-any
+export function prepareAll(
+  layers: readonly Layer<any>[],
+  params: readonly unknown[],
+): PreparedForward {
+  const parts: PreparedForward[] = [];
+  try {
+    layers.forEach((l, i) => parts.push(prepareLayer(l, params[i])));
+  } catch (e) {
+    parts.forEach((p) => p.dispose());
+    throw e;
+  }
+  return {
+    apply: (x: Tensor): Tensor => parts.reduce((h, p) => p.apply(h), x),
+    dispose: (): void => parts.forEach((p) => p.dispose()),
   };
 }

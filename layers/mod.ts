@@ -3,7 +3,15 @@
  * Björck-orthogonal dense, MaxMin/GroupSort, the reference network and its presets.
  * @module
  */
-export { type Initialized, type Layer, type Params, serial } from "./layer.ts";
+export {
+  type Initialized,
+  type Layer,
+  type Params,
+  prepareAll,
+  type PreparedForward,
+  prepareLayer,
+  serial,
+} from "./layer.ts";
 export { fanInUniform, xavierNormal } from "./init.ts";
 export {
   type QMode,

@@ -12,7 +12,13 @@ import { cast, sub, tensor } from "../tensor/ops.ts";
 import { type PRNGKey, split } from "../tensor/random.ts";
 import { flattenTree } from "../tensor/tree.ts";
 import { flatten, linearNormalized, paddingChannels, sumPool } from "./basic.ts";
-import type { Initialized, Layer, Params } from "./layer.ts";
+import {
+  type Initialized,
+  type Layer,
+  type Params,
+  prepareAll,
+  type PreparedForward,
+} from "./layer.ts";
 import { type QMode, sllConv, sllDense } from "./sll.ts";
 
 /** Architecture sizes shared by the presets (the reference's four CLI numbers + conv inner). */
@@ -106,6 +112,11 @@ export interface LipschitzNetwork extends Layer<Params[]> {
   ): Params[];
   /** The parameters by reference key (the same tensors, not copies). */
   toStateDict(params: Params[], prefix?: string): Record<string, Tensor>;
+  /**
+   * A forward for evaluation and certification with every SLL layer's rescaling t computed once
+   * here instead of once per batch (same logits as `apply`); dispose it when done.
+   */
+  prepare(params: Params[]): PreparedForward;
 }
 
 function checkSizes(cfg: NetworkConfig): void {
@@ -221,6 +232,13 @@ export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
       );
     }
   };
+  const checkInput = (x: Tensor): void => {
+    if (x.rank !== 4 || x.shape.slice(1).join() !== cfg.inputShape.join()) {
+      throw new TypeError(
+        `lipschitzNetwork: input must be [B, ${cfg.inputShape.join(", ")}], got [${x.shape}]`,
+      );
+    }
+  };
   const describe =
     `nConv ${cfg.nConv}, nDense ${cfg.nDense}, width ${width}, convInnerDim ${convInner}, denseInnerDim ${denseInner}, numClasses ${cfg.numClasses}, input [${cfg.inputShape}]`;
 
@@ -243,15 +261,22 @@ export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
     },
     apply(params: Params[], x: Tensor): Tensor {
       checkParams(params);
-      if (x.rank !== 4 || x.shape.slice(1).join() !== cfg.inputShape.join()) {
-        throw new TypeError(
-          `lipschitzNetwork: input must be [B, ${cfg.inputShape.join(", ")}], got [${x.shape}]`,
-        );
-      }
+      checkInput(x);
       const mean = tensor(cfg.mean, { shape: [1, c, 1, 1], dtype: x.dtype });
       let y = sub(x, mean);
       layers.forEach((l, i) => (y = l.apply(params[i], y)));
       return y;
+    },
+    prepare(params: Params[]): PreparedForward {
+      checkParams(params);
+      const body = prepareAll(layers, params);
+      return {
+        apply: (x: Tensor): Tensor => {
+          checkInput(x);
+          return body.apply(sub(x, tensor(cfg.mean, { shape: [1, c, 1, 1], dtype: x.dtype })));
+        },
+        dispose: body.dispose,
+      };
     },
     fromStateDict(
       stateDict: Readonly<Record<string, StateDictValue>>,

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
+import { keep, scope } from "../tensor/scope.ts";
 import {
   abs,
   add,
@@ -26,7 +27,7 @@ import {
 } from "../tensor/ops.ts";
 import { normal, type PRNGKey, split } from "../tensor/random.ts";
 import { fanInUniform, fans, xavierNormal } from "./init.ts";
-import { expectShape, type Initialized, type Layer } from "./layer.ts";
+import { expectShape, type Initialized, type Layer, type PreparedForward } from "./layer.ts";
 
 /**
  * How q enters the SLL rescaling. `"paper"`: t_i = 1/Σ_j A_ij·exp(q_j − q_i) (Theorem 3 of the
@@ -183,15 +184,29 @@ export function sllConv(config: SllConvConfig): Layer<SllConvParams> {
       };
     },
     apply(params: SllConvParams, x: Tensor): Tensor {
-      expectShape(name, x.shape, [null, cin, null, null], "input");
-      // x − 2·convT(t ⊙ z, K) = x + convT(z, −2t ⊙ K): the rescaling and the sign ride on the
-      // small kernel instead of costing three activation-sized passes (forward and backward)
-      const k = params.kernel;
-      const scale = mul(reshape(sllConvT(params, qMode), [inner, 1, 1, 1]), -2);
-      const z = relu(add(conv2d(x, k, { padding: pad }), params.bias));
-      return add(x, convTranspose2d(z, mul(k, scale), { padding: pad }));
+      return applyFolded(params, foldConv(params), x);
+    },
+    prepare(params: SllConvParams): PreparedForward {
+      // t (a Gram convolution of the kernel) once, for every batch that follows
+      const folded = keep(scope(() => foldConv(params)));
+      return {
+        apply: (x: Tensor): Tensor => applyFolded(params, folded, x),
+        dispose: (): void => folded.dispose(),
+      };
     },
   };
+
+  // x − 2·convT(t ⊙ z, K) = x + convT(z, −2t ⊙ K): the rescaling and the sign ride on the
+  // small kernel instead of costing three activation-sized passes (forward and backward)
+  function foldConv(params: SllConvParams): Tensor {
+    const scale = mul(reshape(sllConvT(params, qMode), [inner, 1, 1, 1]), -2);
+    return mul(params.kernel, scale);
+  }
+  function applyFolded(params: SllConvParams, folded: Tensor, x: Tensor): Tensor {
+    expectShape(name, x.shape, [null, cin, null, null], "input");
+    const z = relu(add(conv2d(x, params.kernel, { padding: pad }), params.bias));
+    return add(x, convTranspose2d(z, folded, { padding: pad }));
+  }
 }
 
 /** Configuration of {@linkcode sllDense}. */
@@ -236,12 +251,26 @@ export function sllDense(config: SllDenseConfig): Layer<SllDenseParams> {
       };
     },
     apply(params: SllDenseParams, x: Tensor): Tensor {
-      expectShape(name, x.shape, [null, features], "input");
-      const w = params.weight;
-      // x − 2·(t ⊙ h)·W = x + h·(−2t ⊙ W), rows of W scaled (see sllConv)
-      const scale = mul(reshape(sllDenseT(params), [inner, 1]), -2);
-      const h = relu(add(matmulT(x, w, false, true), params.bias));
-      return add(x, matmul(h, mul(w, scale)));
+      return applyFolded(params, foldDense(params), x);
+    },
+    prepare(params: SllDenseParams): PreparedForward {
+      // t (the Gram matrix W·Wᵀ, the expensive part of a forward) once, for every batch
+      const folded = keep(scope(() => foldDense(params)));
+      return {
+        apply: (x: Tensor): Tensor => applyFolded(params, folded, x),
+        dispose: (): void => folded.dispose(),
+      };
     },
   };
+
+  // x − 2·(t ⊙ h)·W = x + h·(−2t ⊙ W), rows of W scaled (see sllConv)
+  function foldDense(params: SllDenseParams): Tensor {
+    const scale = mul(reshape(sllDenseT(params), [inner, 1]), -2);
+    return mul(params.weight, scale);
+  }
+  function applyFolded(params: SllDenseParams, folded: Tensor, x: Tensor): Tensor {
+    expectShape(name, x.shape, [null, features], "input");
+    const h = relu(add(matmulT(x, params.weight, false, true), params.bias));
+    return add(x, matmul(h, folded));
+  }
 }

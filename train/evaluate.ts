@@ -8,6 +8,7 @@
 import type { Dataset } from "../data/mod.ts";
 import { batches } from "../data/mod.ts";
 import { scope, type Tensor, tensor } from "../tensor/mod.ts";
+import type { PreparedForward } from "../layers/layer.ts";
 import { certifiedAccuracy } from "../certify/margins.ts";
 import type { EvalResult } from "./checkpoint.ts";
 
@@ -15,7 +16,7 @@ import type { EvalResult } from "./checkpoint.ts";
 export type Forward<P> = (params: P, x: Tensor) => Tensor;
 
 /** Options of `evaluate`. */
-export interface EvaluateOptions {
+export interface EvaluateOptions<P = unknown> {
   /** Radii in units of 1/255 (default 36, 72, 108, 255). */
   eps?: readonly number[];
   /** Examples per forward pass (default 500). */
@@ -24,6 +25,11 @@ export interface EvaluateOptions {
   lastWeight?: Tensor | null;
   /** Also report certified accuracy on this grid of radii (×1/255), as `curve`. */
   curve?: readonly number[];
+  /**
+   * Parameter-only work done once before the batches (e.g. a network's `prepare`: the SLL
+   * rescalings); its forward replaces `forward` and is disposed at the end.
+   */
+  prepare?: (params: P) => PreparedForward;
   /** Called after each batch with (done, total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -42,7 +48,7 @@ export async function evaluate<P>(
   forward: Forward<P>,
   params: P,
   ds: Dataset,
-  opts: EvaluateOptions = {},
+  opts: EvaluateOptions<P> = {},
 ): Promise<EvalResult & { curve?: { eps: number[]; certified: number[] } }> {
   const eps = [...(opts.eps ?? [36, 72, 108, 255])];
   const grid = [...(opts.curve ?? [])];
@@ -50,17 +56,23 @@ export async function evaluate<P>(
   let correct = 0;
   const cert = new Array<number>(all.length).fill(0);
   let done = 0;
-  for (const batch of batches(ds, { batchSize: opts.batchSize ?? 500 })) {
-    const logits = scope(() => forward(params, tensor(batch.x, { shape: batch.shape })));
-    try {
-      const r = await certifiedAccuracy(logits, batch.y, opts.lastWeight ?? null, all);
-      correct += Math.round(r.accuracy * batch.size);
-      r.certified.forEach((c, j) => (cert[j] += Math.round(c * batch.size)));
-    } finally {
-      logits.dispose();
+  const prepared = opts.prepare?.(params);
+  try {
+    for (const batch of batches(ds, { batchSize: opts.batchSize ?? 500 })) {
+      const x = (): Tensor => tensor(batch.x, { shape: batch.shape });
+      const logits = scope(() => prepared ? prepared.apply(x()) : forward(params, x()));
+      try {
+        const r = await certifiedAccuracy(logits, batch.y, opts.lastWeight ?? null, all);
+        correct += Math.round(r.accuracy * batch.size);
+        r.certified.forEach((c, j) => (cert[j] += Math.round(c * batch.size)));
+      } finally {
+        logits.dispose();
+      }
+      done += batch.size;
+      opts.onProgress?.(done, ds.n);
     }
-    done += batch.size;
-    opts.onProgress?.(done, ds.n);
+  } finally {
+    prepared?.dispose();
   }
   const n = ds.n;
   const frac = (c: number): number => (n ? c / n : 0);

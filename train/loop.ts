@@ -235,6 +235,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   );
   const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
     await evaluate(network.apply, params, testSet, {
+      prepare: network.prepare, // SLL rescalings once per evaluation, not per batch
       eps: config.eps,
       batchSize: config.evalBatchSize,
       lastWeight: network.lastWeight(params),

@@ -5,6 +5,7 @@
  * @module
  */
 import { type LipschitzNetwork, lipschitzNetwork, presets } from "../layers/network.ts";
+import type { PreparedForward } from "../layers/layer.ts";
 import type { Tensor } from "../tensor/mod.ts";
 import type { PRNGKey } from "../tensor/random.ts";
 import { flattenTree } from "../tensor/tree.ts";
@@ -21,6 +22,8 @@ export interface Network {
   fromStateDict(sd: Record<string, HostTensor>): unknown;
   /** The last (row-normalised) layer's weight [K, F]. */
   lastWeight(params: unknown): Tensor;
+  /** A forward for evaluation with the SLL rescalings computed once (dispose when done). */
+  prepare(params: unknown): PreparedForward;
   /** The underlying `lipschitzNetwork` (modules, shapes, state-dict mapping). */
   readonly net: LipschitzNetwork;
 }
@@ -89,6 +92,8 @@ export function buildNetwork(
     init: (key) => net.init(key, [...inputShape]).params,
     // deno-lint-ignore no-explicit-any
     apply: (params, x) => net.apply(params as any, x),
+    // deno-lint-ignore no-explicit-any
+    prepare: (params) => net.prepare(params as any),
     fromStateDict: (sd) => net.fromStateDict(sd),
     lastWeight(params) {
       const weights = Object.entries(flattenTree(params)).filter(([p]) =>
