@@ -4,15 +4,33 @@
  * @module
  */
 export {
+  type AnyLayer,
+  defineLayer,
+  expectShape,
   type Initialized,
   type Layer,
+  type LayerDefinition,
+  type LayerSetup,
+  type LayerShapes,
+  layerShapes,
   type Params,
-  prepareAll,
+  type ParamsOf,
+  type ParamSpec,
   type PreparedForward,
   prepareLayer,
+  type Serial,
   serial,
+  type SerialParams,
+  type ShapeTree,
 } from "./layer.ts";
-export { fanInUniform, xavierNormal } from "./init.ts";
+export { fanInUniform, fans, xavierNormal, zerosInit } from "./init.ts";
+export {
+  type FromStateDictOptions,
+  paramsFromStateDict,
+  type ParamsFromStateDictOptions,
+  stateDictShapesOf,
+  type StateDictValue,
+} from "./state_dict.ts";
 export {
   type QMode,
   safeInverse,
@@ -24,6 +42,7 @@ export {
   type SllDenseConfig,
   type SllDenseParams,
   sllDenseT,
+  sllFold,
 } from "./sll.ts";
 export {
   flatten,
@@ -35,14 +54,17 @@ export {
   type NoParams,
   normalizeRows,
   paddingChannels,
+  type PaddingChannelsConfig,
   poolingLinear,
   type PoolingLinearConfig,
   sumPool,
 } from "./basic.ts";
 export {
   aolConv,
+  type AolConvConfig,
   aolConvKernel,
   aolDense,
+  type AolDenseConfig,
   aolDenseWeight,
   type AolParams,
   safeRsqrt,
@@ -58,10 +80,10 @@ export {
 export { bjorck, orthogonalDense, type OrthogonalDenseConfig } from "./orthogonal.ts";
 export {
   type ArchitectureSizes,
-  type FromStateDictOptions,
+  type LipschitzModuleParams,
   type LipschitzNetwork,
   lipschitzNetwork,
+  type LipschitzParams,
   type NetworkConfig,
   presets,
-  type StateDictValue,
 } from "./network.ts";

@@ -1,79 +1,92 @@
-// The SLL layers' prepared forward (t computed once for many batches): the same outputs as
-// `apply`, for both layers, both q modes and a whole network, and nothing left alive after
-// `dispose`.
+/**
+ * The SLL fold (−2t folded into the weight) against the paper's literal formulas, written here
+ * op by op: dense y = x − 2·Wᵀ(t ⊙ relu(Wx + b)) and conv y = x − 2·convT(t ⊙ relu(conv(x, K) +
+ * b), K), in float64 on random parameters (q scaled up so t varies a lot), both q modes.
+ */
 import assert from "node:assert/strict";
-import { leakFreeTest } from "../tests/helpers.ts";
-import { normal, randomKey, split } from "../tensor/random.ts";
-import { scope } from "../tensor/scope.ts";
+import { memory, scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { prepareLayer } from "./layer.ts";
-import { lipschitzNetwork } from "./network.ts";
-import { sllConv, sllDense } from "./sll.ts";
+import {
+  add,
+  cast,
+  conv2d,
+  convTranspose2d,
+  matmul,
+  mul,
+  relu,
+  reshape,
+  sub,
+  swapLast,
+} from "../tensor/ops.ts";
+import { normal, randomKey, split } from "../tensor/random.ts";
+import { mapTree } from "../tensor/tree.ts";
+import {
+  type QMode,
+  sllConv,
+  sllConvT,
+  sllDense,
+  type SllDenseParams,
+  sllDenseT,
+  sllFold,
+} from "./sll.ts";
 
-async function same(a: Tensor, b: Tensor, what: string): Promise<void> {
-  const [x, y] = [await a.data(), await b.data()];
-  assert.equal(x.length, y.length);
-  for (let i = 0; i < x.length; i++) {
-    assert.ok(
-      Math.abs(x[i] - y[i]) <= 1e-6 * (1 + Math.abs(y[i])),
-      `${what}[${i}]: ${x[i]} vs ${y[i]}`,
-    );
-  }
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  assert.deepEqual([...a.shape], [...b.shape]);
+  const x = a.dataSync(), y = b.dataSync();
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+  return m;
 }
 
-leakFreeTest("sllConv/sllDense prepare: the same outputs as apply, t computed once", async () => {
-  const [k1, k2, k3, k4] = split(randomKey(3), 4);
-  for (const qMode of ["paper", "reference"] as const) {
-    const conv = sllConv({ cin: 3, inner: 5, qMode });
-    const p = scope(() => conv.init(k1, [3, 6, 6]).params);
-    const f = prepareLayer(conv, p);
-    for (const key of [k2, k3]) {
-      const [got, want] = scope(() => {
-        const x = normal(key, [2, 3, 6, 6]);
-        return [f.apply(x), conv.apply(p, x)];
-      });
-      await same(got, want, `sllConv ${qMode}`);
-      got.dispose(), want.dispose();
-    }
-    f.dispose();
-    Object.values(p).forEach((t) => t.dispose());
-  }
-  const dense = sllDense({ features: 7, inner: 9 });
-  const p = scope(() => dense.init(k4, [7]).params);
-  const f = prepareLayer(dense, p);
-  const [got, want] = scope(() => {
-    const x = normal(k2, [4, 7]);
-    return [f.apply(x), dense.apply(p, x)];
+function t(name: string, fn: () => void): void {
+  Deno.test(name, () => {
+    const before = memory().tensors;
+    scope(fn);
+    assert.equal(memory().tensors, before, "live tensors back to baseline");
   });
-  await same(got, want, "sllDense");
-  got.dispose(), want.dispose();
-  f.dispose();
-  Object.values(p).forEach((t) => t.dispose());
+}
+
+const f64 = <P>(p: P, qScale = 3): P =>
+  mapTree(p, (v, path) => mul(cast(v, "float64"), path === "q" ? qScale : 1));
+
+t("sllFold scales axis 0 by −2t", () => {
+  const w = reshape(cast(normal(randomKey(0), [6]), "float64"), [3, 2]);
+  const tv = cast(normal(randomKey(1), [3]), "float64");
+  const want = mul(mul(w, reshape(tv, [3, 1])), -2);
+  assert.ok(maxAbsDiff(sllFold(w, tv), want) === 0);
 });
 
-leakFreeTest("lipschitzNetwork.prepare: the same logits as apply", async () => {
-  const net = lipschitzNetwork({
-    inputShape: [1, 8, 8],
-    numClasses: 3,
-    nConv: 2,
-    nDense: 2,
-    width: 4,
-    convInnerDim: 3,
-    denseInnerDim: 6,
-    mean: [0.3],
-  });
-  const params = scope(() => net.init(randomKey(1)).params);
-  const f = net.prepare(params);
-  const [got, want] = scope(() => {
-    const x = normal(randomKey(2), [3, 1, 8, 8]);
-    return [f.apply(x), net.apply(params, x)];
-  });
-  await same(got, want, "network");
-  assert.throws(
-    () => scope(() => f.apply(normal(randomKey(2), [3, 2, 8, 8]))),
-    /input must be \[B, 1, 8, 8\]/,
-  );
-  got.dispose(), want.dispose();
-  f.dispose();
-  for (const p of params) Object.values(p as Record<string, Tensor>).forEach((t) => t.dispose());
+t("sllDense apply equals the literal x − 2·Wᵀ(t ⊙ relu(Wx + b))", () => {
+  for (const seed of [0, 1, 2]) {
+    const [kp, kx] = split(randomKey(seed));
+    const layer = sllDense({ inner: 7 });
+    const p: SllDenseParams = f64(layer.init(kp, [5]).params);
+    const x = mul(cast(normal(kx, [4, 5]), "float64"), 2);
+    // literal, in the paper's column convention with batch rows: Wx → x·Wᵀ
+    const tv = reshape(sllDenseT(p), [1, 7]);
+    const h = relu(add(matmul(x, swapLast(p.weight)), p.bias)); // [B, inner]
+    const literal = sub(x, mul(matmul(mul(tv, h), p.weight), 2));
+    const err = maxAbsDiff(layer.apply(p, x), literal);
+    assert.ok(err < 1e-12, `seed ${seed}: max |folded − literal| = ${err}`);
+  }
 });
+
+for (const qMode of ["paper", "reference"] as QMode[]) {
+  t(
+    `sllConv apply (${qMode} q) equals the literal x − 2·convT(t ⊙ relu(conv(x, K) + b), K)`,
+    () => {
+      for (const [seed, kernel] of [[0, 3], [1, 5]]) {
+        const [kp, kx] = split(randomKey(seed));
+        const layer = sllConv({ inner: 4, kernel, qMode });
+        const p = f64(layer.init(kp, [3, 6, 6]).params);
+        const x = cast(normal(kx, [2, 3, 6, 6]), "float64");
+        const pad = (kernel - 1) / 2;
+        const tv = reshape(sllConvT(p, qMode), [1, 4, 1, 1]);
+        const h = relu(add(conv2d(x, p.kernel, { padding: pad }), p.bias));
+        const literal = sub(x, mul(convTranspose2d(mul(tv, h), p.kernel, { padding: pad }), 2));
+        const err = maxAbsDiff(layer.apply(p, x), literal);
+        assert.ok(err < 1e-12, `seed ${seed}, k ${kernel}: max |folded − literal| = ${err}`);
+      }
+    },
+  );
+}

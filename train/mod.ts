@@ -53,7 +53,7 @@ export {
 } from "./checkpoint.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
 export { type LossFn, makeLoss } from "./loss_select.ts";
-export { archFromPreset, buildNetwork, type Network } from "./model.ts";
+export { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "./model.ts";
 export {
   DivergedError,
   type EpochInfo,
