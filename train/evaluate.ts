@@ -8,9 +8,10 @@
 import type { Dataset } from "../data/mod.ts";
 import { batches } from "../data/mod.ts";
 import { scope, type Tensor, tensor } from "../tensor/mod.ts";
-import type { PreparedForward } from "../layers/layer.ts";
 import { certifiedAccuracy } from "../certify/margins.ts";
 import type { EvalResult } from "./checkpoint.ts";
+import type { World } from "../distributed/world.ts";
+import type { PreparedForward } from "../layers/layer.ts";
 
 /** A forward function: parameters and an input batch [B, C, H, W] in [0, 1] → logits [B, K]. */
 export type Forward<P> = (params: P, x: Tensor) => Tensor;
@@ -32,6 +33,11 @@ export interface EvaluateOptions<P = unknown> {
   prepare?: (params: P) => PreparedForward;
   /** Called after each batch with (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Processes sharing the work: batch i (of the one-process batching) goes to rank i mod N and
+   * the counts are summed over ranks, so every rank returns what one process would.
+   */
+  world?: World;
 }
 
 /**
@@ -56,9 +62,11 @@ export async function evaluate<P>(
   let correct = 0;
   const cert = new Array<number>(all.length).fill(0);
   let done = 0;
+  const world = opts.world;
   const prepared = opts.prepare?.(params);
   try {
     for (const batch of batches(ds, { batchSize: opts.batchSize ?? 500 })) {
+      if (world && batch.index % world.size !== world.rank) continue;
       const x = (): Tensor => tensor(batch.x, { shape: batch.shape });
       const logits = scope(() => prepared ? prepared.apply(x()) : forward(params, x()));
       try {
@@ -73,6 +81,12 @@ export async function evaluate<P>(
     }
   } finally {
     prepared?.dispose();
+  }
+  if (world && world.size > 1) {
+    const counts = Float64Array.from([correct, ...cert]);
+    world.allReduce(counts, "sum");
+    correct = counts[0];
+    counts.subarray(1).forEach((c, j) => (cert[j] = c));
   }
   const n = ds.n;
   const frac = (c: number): number => (n ? c / n : 0);
