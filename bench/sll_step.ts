@@ -22,6 +22,7 @@ import {
   valueAndGrad,
 } from "../mod.ts";
 import { leaves } from "../tensor/tree.ts";
+import { cpuKernelsInUse } from "../kernels/cpu/fast.ts";
 import { formatTable, randomArray } from "./harness.ts";
 
 /** One SLL workload: network sizes, batch, and whether it is a training step or certification. */
@@ -211,7 +212,13 @@ function openBlasDir(): string | null {
  */
 export async function findTorch(): Promise<TorchRunner> {
   const dir = openBlasDir();
-  const env: Record<string, string> = dir ? { LD_LIBRARY_PATH: dir } : {};
+  // OpenMP's default active spin-wait makes PyTorch 5–10× slower whenever the cores are shared
+  // (measured here: 13–22 s instead of 1.6–1.9 s per tiny step at load average 12); passive
+  // waiting costs it little on a quiet machine, so the comparison stays fair to PyTorch
+  const env: Record<string, string> = {
+    OMP_WAIT_POLICY: Deno.env.get("OMP_WAIT_POLICY") ?? "PASSIVE",
+    ...(dir ? { LD_LIBRARY_PATH: dir } : {}),
+  };
   const blas = dir ? `OpenBLAS (${dir})` : "PyTorch's default BLAS (Debian's OpenBLAS not found)";
   const candidates = [Deno.env.get("SLL_PYTHON"), "python3", "/usr/bin/python3"].filter(
     (c): c is string => !!c,
@@ -281,9 +288,12 @@ export async function runSllBench(opts: SllBenchOptions): Promise<void> {
   const torch = opts.torch === false
     ? { python: null, env: {}, blas: "", reason: "--competitors none" }
     : await findTorch();
+  // the CPU backend (and its kernel choice) comes up with the first tensor
+  scope(() => tensor([0]));
+  console.log(`ours: CPU backend, ${cpuKernelsInUse()?.detail ?? "no fast kernels"}`);
   console.log(
     torch.python
-      ? `PyTorch: ${torch.python}, 2 threads (torch.set_num_threads), BLAS ${torch.blas}`
+      ? `PyTorch: ${torch.python}, 2 threads (torch.set_num_threads), BLAS ${torch.blas}, OMP_WAIT_POLICY=${torch.env.OMP_WAIT_POLICY}`
       : `PyTorch: not compared (${torch.reason})`,
   );
   const rows: string[][] = [[

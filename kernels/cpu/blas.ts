@@ -105,6 +105,14 @@ export function loadNativeBlas(
   candidates: readonly string[] = blasCandidates(),
 ): NativeBlas | { error: string } {
   if (typeof Deno?.dlopen !== "function") return { error: "Deno.dlopen is not available here" };
+  // ask first: calling dlopen without the permission would prompt on a terminal
+  let ffi: string;
+  try {
+    ffi = Deno.permissions.querySync({ name: "ffi" }).state;
+  } catch {
+    ffi = "denied";
+  }
+  if (ffi !== "granted") return { error: "loading a native BLAS needs --allow-ffi (not granted)" };
   const tried: string[] = [];
   for (const library of candidates) {
     let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
