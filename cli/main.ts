@@ -64,7 +64,9 @@ export async function run(argv: readonly string[]): Promise<number> {
       return 2;
     }
     const err = e as Error;
-    console.error(`error: ${String(err?.message ?? err).split("\n").join(" ")}`);
+    // one "error:" line; a long explanation follows on short indented lines
+    const [first, ...more] = String(err?.message ?? err).split("\n");
+    console.error([`error: ${first}`, ...more.map((l) => `  ${l}`)].join("\n"));
     if (Deno.env.get("SLL_DEBUG")) console.error(err?.stack);
     return 1;
   }

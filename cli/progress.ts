@@ -32,7 +32,7 @@ export class ProgressBar {
   #dirty = false;
   #encoder = new TextEncoder();
 
-  /** `enabled: false` makes every call a no-op (e.g. under `--quiet`). */
+  /** `enabled: false` hides the bar (e.g. under `--quiet`); `log` messages still print. */
   constructor(opts: { enabled?: boolean; width?: number } = {}) {
     this.#enabled = opts.enabled ?? true;
     this.#width = opts.width ?? 24;
@@ -79,9 +79,8 @@ export class ProgressBar {
     this.#dirty = false;
   }
 
-  /** Prints a message line on stderr above the bar. */
+  /** Prints a message line on stderr above the bar (also when the bar is disabled). */
   log(message: string): void {
-    if (!this.#enabled) return;
     this.clear();
     this.#write(message + "\n");
   }

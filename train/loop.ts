@@ -3,11 +3,19 @@
  * `scope` (parameters and optimizer state are kept, the previous ones disposed), metrics lines,
  * per-epoch evaluation, atomic checkpoints and exact resume. Invariants: the state after step s
  * depends only on the config and s (so resume is bit-for-bit), live tensors stay flat, and a
- * non-finite loss never reaches a checkpoint. It never exits the process; the CLI does.
+ * non-finite loss never reaches a checkpoint, and one process at a time trains in a train dir
+ * (train.lock). It never exits the process; the CLI does.
  * @module
  */
 import { join } from "node:path";
-import { batches, DATASET_MEANS, loadDataset, type Split } from "../data/mod.ts";
+import {
+  type Batch,
+  batches,
+  type Dataset,
+  DATASET_MEANS,
+  loadDataset,
+  type Split,
+} from "../data/mod.ts";
 import { dispose, keep, memory, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { randomKey, split } from "../tensor/random.ts";
@@ -28,6 +36,8 @@ import { makeLoss } from "./loss_select.ts";
 import { buildNetwork, type Network } from "./model.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
+import { augmentFor } from "./augment_select.ts";
+import { lockTrainDir } from "./lock.ts";
 
 /** Progress of one update, for progress bars. */
 export interface StepInfo {
@@ -83,6 +93,13 @@ export interface TrainOptions {
   onEpoch?: (e: EpochInfo) => void;
   /** Informational messages (data loaded, checkpoint written, resumed from …). */
   onMessage?: (m: string) => void;
+  /**
+   * Awaited just before the first step, then `signal` is checked: a stop asked for until then
+   * ends the run without a checkpoint (the CLI waits here until pending signals are delivered).
+   */
+  beforeFirstStep?: () => Promise<void>;
+  /** Download the dataset when it is not on disk (only when `data` is not given). */
+  download?: boolean;
 }
 
 /** The outcome of `train`. */
@@ -95,6 +112,8 @@ export interface TrainResult {
   network: Network;
   /** Global steps done. */
   step: number;
+  /** Steps done by this call (0: interrupted before its first step; nothing was saved). */
+  stepsRun: number;
   /** Last evaluation on the test set. */
   final?: EvalResult;
   /** Last checkpoint written. */
@@ -142,6 +161,30 @@ const CURVE_EPS: number[] = Array.from({ length: 52 }, (_, i) => i * 5);
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
 /**
+ * The training batches of one epoch, exactly as the loop consumes them: shuffled by the run's
+ * seed and the epoch, and with `config.augment` augmented by `augmentFor(config.dataset)` with
+ * keys from (seed, epoch, batch index) — so a resumed run sees the same pixels.
+ *
+ * @example
+ * ```ts ignore
+ * import { epochBatches } from "./loop.ts";
+ * for (const b of epochBatches(config, data.train, 0)) console.log(b.index, b.size);
+ * ```
+ */
+export function epochBatches(
+  config: Pick<TrainConfig, "augment" | "dataset" | "batchSize" | "seed">,
+  trainSet: Dataset,
+  epoch: number,
+): Generator<Batch, void, undefined> {
+  return batches(trainSet, {
+    batchSize: config.batchSize,
+    key: keyFromSeed(config.seed),
+    epoch,
+    augment: config.augment ? augmentFor(config.dataset) : undefined,
+  });
+}
+
+/**
  * Trains the network described by `config` and returns the final parameters and evaluation.
  * Writes `metrics.jsonl` and checkpoints under `config.trainDir`. With `resume`, continues
  * from the latest checkpoint there (bit-for-bit the same as an uninterrupted run). Throws
@@ -155,13 +198,24 @@ const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0
  * ```
  */
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  const lock = lockTrainDir(config.trainDir);
+  try {
+    return await trainLocked(config, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const msg = opts.onMessage ?? (() => {});
   const data = opts.data ?? await loadDataset(config.dataset, {
     dataDir: config.dataDir,
     limitTrain: config.limitTrain,
     limitTest: config.limitTest,
+    download: opts.download,
   });
+  if (data.files) msg(`read ${data.files.join(", ")}`);
   const { train: trainSet, test: testSet } = data;
   const mean = config.mean ??
     [...((DATASET_MEANS as Record<string, readonly number[]>)[config.dataset] ?? [0])];
@@ -188,8 +242,20 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const lossOf = makeLoss(config, trainSet.numClasses);
   const dataKey = keyFromSeed(config.seed);
   const [initKey] = split(randomKey(config.seed), 2);
+  const a = config.arch;
+  msg(
+    `${config.dataset}: ${trainSet.n} train / ${testSet.n} test images; model ${
+      a.name ?? "custom"
+    } (n_conv ${a.nConv}, n_dense ${a.nDense}, w ${a.width}, conv inner ${a.convInnerDim}, ` +
+      `dense inner ${a.denseInnerDim}, q ${a.qMode}); ${config.epochs} epochs of batch ` +
+      `${config.batchSize}${config.augment ? ", augmented" : ""}`,
+  );
 
   await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
+  await Deno.writeTextFile(
+    join(config.trainDir, "config.json"),
+    JSON.stringify(config, null, 2) + "\n",
+  );
   const metricsPath = join(config.trainDir, "metrics.jsonl");
 
   // ----- state: fresh or from the latest checkpoint
@@ -270,12 +336,32 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const stepAtStart = step;
   let trainSeconds = 0;
   let status: TrainResult["status"] = "done";
+  // a stop asked for before the first step (e.g. Ctrl-C while the data loaded): nothing to save
+  await (opts.beforeFirstStep?.() ?? yieldToEventLoop());
+  if (opts.signal?.aborted) {
+    dispose([params, state.slots]);
+    msg(
+      `interrupted before the first step: no checkpoint written${
+        lastCheckpoint ? ` (the latest is still ${lastCheckpoint})` : ""
+      }`,
+    );
+    return {
+      status: "interrupted",
+      params: undefined,
+      network,
+      step,
+      stepsRun: 0,
+      final,
+      checkpoint: lastCheckpoint,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
   try {
     outer: for (let epoch = Math.floor(step / stepsPerEpoch); epoch < config.epochs; epoch++) {
       const skip = step - epoch * stepsPerEpoch;
       const tEpoch = performance.now();
       let lossSum = 0, lossCount = 0;
-      for (const batch of batches(trainSet, { batchSize: config.batchSize, key: dataKey, epoch })) {
+      for (const batch of epochBatches(config, trainSet, epoch)) {
         if (batch.index < skip) continue;
         const lr = schedule(step);
         const [loss, nextParams, nextState] = scope(() => {
@@ -380,6 +466,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     params,
     network,
     step,
+    stepsRun: step - stepAtStart,
     final,
     checkpoint: lastCheckpoint,
     seconds: (performance.now() - t0) / 1000,
