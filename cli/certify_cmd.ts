@@ -13,11 +13,13 @@ import {
   accuracyTable,
   ARCH_FLAGS,
   DATA_FLAGS,
+  DISTRIBUTED_FLAG,
   loadModel,
   loadTest,
   resultJson,
   RUN_FLAGS,
   selectBackend,
+  startDistributed,
 } from "./common.ts";
 
 /** Flags of `sll certify`. */
@@ -31,6 +33,7 @@ export const CERTIFY_FLAGS: readonly FlagSpec[] = [
   configFlag("eps"),
   configFlag("eval-batch-size", { name: "batch-size" }),
   ...ARCH_FLAGS,
+  DISTRIBUTED_FLAG,
   ...RUN_FLAGS,
 ];
 
@@ -44,6 +47,7 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
   if (values.checkpoint === undefined) {
     throw new UsageError("certify needs --checkpoint <file or train dir>");
   }
+  const world = startDistributed(values);
   const t0 = performance.now();
   console.error(await selectBackend((values.backend as string | undefined) ?? "auto"));
   const model = await loadModel(values.checkpoint as string, values);
@@ -53,6 +57,7 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
       eps: (values.eps as number[] | undefined) ?? DEFAULT_CONFIG.eps,
       batchSize: (values["batch-size"] as number | undefined) ?? DEFAULT_CONFIG.evalBatchSize,
       lastWeight: model.network.lastWeight(model.params),
+      world, // with several ranks: the batches are split and the counts summed
     });
     const seconds = (performance.now() - t0) / 1000;
     // the result on stdout: the table, or with --json only the JSON line (the table on stderr)

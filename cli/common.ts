@@ -8,19 +8,16 @@ import { DATASET_MEANS, type DatasetName, loadDataset, type Split } from "../dat
 import { readPth } from "../io/pth.ts";
 import { toFloat32 } from "../io/host_tensor.ts";
 import { autoBackend, initWebGpu, setBackend } from "../tensor/mod.ts";
-import { randomKey, split } from "../tensor/random.ts";
-import { dispose, keep, scope } from "../tensor/mod.ts";
+import { keep, scope } from "../tensor/mod.ts";
 import type { FlagSpec } from "./args.ts";
 import { CONFIG_FLAGS, configFlag } from "./config_flags.ts";
 import { UsageError } from "./args.ts";
-import {
-  type EvalResult,
-  loadCheckpoint,
-  resolveCheckpoint,
-  treeFromHost,
-} from "../train/checkpoint.ts";
+import { type EvalResult, loadCheckpoint, resolveCheckpoint } from "../train/checkpoint.ts";
 import type { Arch, TrainConfig } from "../train/config.ts";
-import { archFromPreset, buildNetwork, type Network, presetNames } from "../train/model.ts";
+import { DISTRIBUTED_MODES, type DistributedMode } from "../distributed/launch.ts";
+import { startWorld, type World } from "../distributed/world.ts";
+import { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "../train/model.ts";
+import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 
 /** Per-example shape and class count of each dataset (to build a network before loading). */
 export const DATASET_INFO: Readonly<
@@ -70,6 +67,39 @@ export const OFFLINE_FLAG: FlagSpec = {
   kind: "bool",
   help: "never download a missing dataset; say where to put which files",
 };
+
+/** `--distributed`: data-parallel over the ranks of an MPI launch (train, certify, attack). */
+export const DISTRIBUTED_FLAG: FlagSpec = {
+  name: "distributed",
+  kind: DISTRIBUTED_MODES,
+  help:
+    "auto (default): data-parallel when started by mpiexec/srun; off: one process; on: require MPI",
+};
+
+/**
+ * Starts the process group from `--distributed` (see distributed/world.ts). On ranks other
+ * than 0 the console is silenced, so results, tables and logs appear once; errors still reach
+ * stderr through the abort path, prefixed with the rank.
+ *
+ * @example
+ * ```ts ignore
+ * import { startDistributed } from "./common.ts";
+ * const world = startDistributed({ distributed: "auto" });
+ * ```
+ */
+export function startDistributed(values: Record<string, unknown>): World {
+  const world = startWorld((values.distributed as DistributedMode | undefined) ?? "auto");
+  if (!world.isRoot) {
+    const quiet = (): void => {};
+    console.log =
+      console.error =
+      console.warn =
+      console.info =
+      console.debug =
+        quiet;
+  }
+  return world;
+}
 
 /** Flags choosing the data of an evaluation command. */
 export const DATA_FLAGS: readonly FlagSpec[] = [
@@ -152,9 +182,9 @@ export function archFromFlags(values: Record<string, unknown>, base: Arch): Arch
 /** A model ready to run: network, kept parameters, and where it came from. */
 export interface LoadedModel {
   /** The network. */
-  network: Network;
+  network: LipschitzNetwork;
   /** Its parameters (kept; dispose when done). */
-  params: unknown;
+  params: LipschitzParams;
   /** Dataset it was trained on (ours) or given by --dataset (.pth). */
   dataset: DatasetName;
   /** Architecture. */
@@ -225,7 +255,7 @@ export async function loadModel(
       f32[k] = v.dtype === "float32" || v.dtype === "float64" ? v : toFloat32(v);
     }
     const network = buildNetwork(arch, info.shape, info.classes, mean);
-    let params: unknown;
+    let params: LipschitzParams;
     try {
       params = keep(scope(() => network.fromStateDict(f32)));
     } catch (e) {
@@ -245,14 +275,7 @@ export async function loadModel(
   const mean = cfg.mean ??
     [...((DATASET_MEANS as Record<string, readonly number[]>)[dataset] ?? [0])];
   const network = buildNetwork(cfg.arch, info.shape, info.classes, mean);
-  const [initKey] = split(randomKey(cfg.seed), 2);
-  const template = keep(scope(() => network.init(initKey)));
-  let params: unknown;
-  try {
-    params = keep(treeFromHost(template, ck.params, path));
-  } finally {
-    dispose(template);
-  }
+  const params = keep(scope(() => paramsFromCheckpoint(network, ck.params, path)));
   return { network, params, dataset, arch: cfg.arch, path, config: cfg, metrics: ck.meta.metrics };
 }
 

@@ -29,6 +29,7 @@ export class ProgressBar {
   #tty: boolean;
   #width: number;
   #enabled: boolean;
+  #silent = false;
   #dirty = false;
   #encoder = new TextEncoder();
 
@@ -79,8 +80,15 @@ export class ProgressBar {
     this.#dirty = false;
   }
 
+  /** Silences the bar and the messages (e.g. on MPI ranks other than 0). */
+  hide(): void {
+    this.#enabled = false;
+    this.#silent = true;
+  }
+
   /** Prints a message line on stderr above the bar (also when the bar is disabled). */
   log(message: string): void {
+    if (this.#silent) return;
     this.clear();
     this.#write(message + "\n");
   }

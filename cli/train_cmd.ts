@@ -10,7 +10,17 @@ import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { train } from "../train/loop.ts";
 import { dispose } from "../tensor/mod.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
-import { accuracyTable, OFFLINE_FLAG, resultJson, RUN_FLAGS, selectBackend } from "./common.ts";
+import {
+  accuracyTable,
+  DISTRIBUTED_FLAG,
+  OFFLINE_FLAG,
+  resultJson,
+  RUN_FLAGS,
+  selectBackend,
+  startDistributed,
+} from "./common.ts";
+import { broadcastJson } from "../distributed/data_parallel.ts";
+import type { TrainConfig } from "../train/config.ts";
 import { CONFIG_FLAGS, configFromFlags, resumeConfig } from "./config_flags.ts";
 import { formatDuration, ProgressBar } from "./progress.ts";
 
@@ -26,6 +36,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   },
   { name: "quiet", kind: "bool", help: "no progress bar" },
   OFFLINE_FLAG,
+  DISTRIBUTED_FLAG,
   ...RUN_FLAGS,
 ];
 
@@ -132,16 +143,14 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function runTrain(
+/** Checks the train dir (no checkpoints unless resuming) and, resuming, takes the run's config. */
+async function resolveRun(
+  flagConfig: TrainConfig,
   values: Record<string, unknown>,
-  bar: ProgressBar,
-  stop: ReturnType<typeof stopOnSignals>,
-): Promise<number> {
-  let config = configFromFlags(values);
-  const resume = Boolean(values.resume);
-  if (resume && values["train-dir"] === undefined) {
-    throw new UsageError("--resume needs --train-dir (the run to continue)");
-  }
+  resume: boolean,
+  log: (m: string) => void,
+): Promise<TrainConfig> {
+  let config = flagConfig;
   const existing = await listCheckpoints(config.trainDir);
   if (!resume && existing.length > 0) {
     throw new UsageError(
@@ -158,17 +167,39 @@ async function runTrain(
     }
     const latest = existing[existing.length - 1];
     const stored = (await loadCheckpoint(latest)).meta.config;
-    bar.log(`read ${latest}`);
+    log(`read ${latest}`);
     // the run's own config wins; a given flag that disagrees with it is an error
     config = resumeConfig(stored, values);
   }
   await checkWritable(config.trainDir);
+  return config;
+}
+
+async function runTrain(
+  values: Record<string, unknown>,
+  bar: ProgressBar,
+  stop: ReturnType<typeof stopOnSignals>,
+): Promise<number> {
+  let config = configFromFlags(values);
+  const resume = Boolean(values.resume);
+  const world = startDistributed(values);
+  if (resume && values["train-dir"] === undefined) {
+    throw new UsageError("--resume needs --train-dir (the run to continue)");
+  }
+  // rank 0 alone reads and writes the train dir; the others take its resolved config
+  if (world.isRoot) config = await resolveRun(config, values, resume, (m) => bar.log(m));
+  config = broadcastJson(world, config);
+  if (!world.isRoot) bar.hide();
   const json = Boolean(values.json);
   const backend = await selectBackend((values.backend as string | undefined) ?? "auto");
-  bar.log(`${backend}; train dir ${config.trainDir}; pid ${Deno.pid} (stop: kill ${Deno.pid})`);
+  bar.log(
+    `${backend}; train dir ${config.trainDir}; pid ${Deno.pid} (stop: kill ${Deno.pid})` +
+      (world.size > 1 ? `; ${world.size} processes × batch ${config.batchSize}` : ""),
+  );
 
   const result = await train(config, {
     resume,
+    world,
     signal: stop.signal,
     beforeFirstStep: stop.flush,
     download: !values.offline,

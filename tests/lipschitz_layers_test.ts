@@ -1,6 +1,7 @@
 /**
  * 1-Lipschitz property of every layer of layers/ and of whole networks: `isOneLipschitz` draws
- * parameters (badly scaled W, K, q included) and input pairs, in float64 on the CPU backend.
+ * parameters (badly scaled W, K, q included) and searches for violating pairs, with its DEFAULT
+ * search, in float64 and in float32 (no false alarm from rounding).
  * Shapes stay small: the CPU conv is plain TypeScript.
  */
 import assert from "node:assert/strict";
@@ -23,41 +24,46 @@ import {
   sumPool,
 } from "../layers/mod.ts";
 import type { CplParams, Layer } from "../layers/mod.ts";
-import { memory } from "../tensor/engine.ts";
+import { memory } from "../tensor/scope.ts";
 import { isOneLipschitz, type OneLipschitzOptions } from "../testing.ts";
 
 function lipTest<P>(name: string, layer: Layer<P>, options: OneLipschitzOptions<P>): void {
-  Deno.test(`1-Lipschitz: ${name}`, async () => {
-    const before = memory().tensors;
-    await isOneLipschitz(layer, { seed: 20240601, name, ...options });
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
-  });
+  for (const dtype of ["float64", "float32"] as const) {
+    Deno.test(`1-Lipschitz (${dtype}): ${name}`, async () => {
+      const before = memory().tensors;
+      // float32 checks rounding (no false alarm) on fewer draws than the float64 search
+      const runs = dtype === "float32" ? { numRuns: Math.min(options.numRuns ?? 8, 4) } : {};
+      const r = await isOneLipschitz(layer, { seed: 20240601, name, dtype, ...options, ...runs });
+      console.log(`  ${r.verdict}: ${r.summary}`);
+      assert.equal(memory().tensors, before, "live tensors back to baseline");
+    });
+  }
 }
 
-lipTest("sllConv paper", sllConv({ cin: 3, inner: 4 }), { inShape: [3, 5, 5] });
-lipTest("sllConv reference", sllConv({ cin: 3, inner: 4, qMode: "reference" }), {
+lipTest("sllConv paper", sllConv({ inner: 4 }), { inShape: [3, 5, 5] });
+lipTest("sllConv reference", sllConv({ inner: 4, qMode: "reference" }), {
   inShape: [3, 5, 5],
 });
-lipTest("sllConv kernel 5", sllConv({ cin: 2, inner: 3, kernel: 5 }), { inShape: [2, 6, 6] });
-lipTest("sllDense", sllDense({ features: 7, inner: 5 }), { inShape: [7] });
-lipTest("sllDense wide inner", sllDense({ features: 4, inner: 12 }), { inShape: [4] });
-lipTest("paddingChannels", paddingChannels({ cout: 5 }), { inShape: [2, 4, 4] });
+lipTest("sllConv kernel 5", sllConv({ inner: 3, kernel: 5 }), { inShape: [2, 6, 6] });
+lipTest("sllDense", sllDense({ inner: 5 }), { inShape: [7] });
+lipTest("sllDense wide inner", sllDense({ inner: 12 }), { inShape: [4] });
+lipTest("paddingChannels", paddingChannels({ features: 5 }), { inShape: [2, 4, 4] });
 lipTest("sumPool", sumPool(), { inShape: [2, 8, 8] });
 lipTest("flatten", flatten(), { inShape: [2, 3, 3] });
-lipTest("poolingLinear mean", poolingLinear({ cout: 3 }), { inShape: [10] });
-lipTest("poolingLinear max", poolingLinear({ cout: 3, agg: "max" }), { inShape: [9] });
-lipTest("poolingLinear trunc", poolingLinear({ cout: 3, agg: "trunc" }), { inShape: [9] });
+lipTest("poolingLinear mean", poolingLinear({ features: 3 }), { inShape: [10] });
+lipTest("poolingLinear max", poolingLinear({ features: 3, agg: "max" }), { inShape: [9] });
+lipTest("poolingLinear trunc", poolingLinear({ features: 3, agg: "trunc" }), { inShape: [9] });
 lipTest("linearNormalized per logit", serial(linearNormalized({ features: 1 })), {
   inShape: [6],
 });
 lipTest("aolDense", aolDense({ features: 5 }), { inShape: [7] });
-lipTest("aolConv", aolConv({ cout: 4 }), { inShape: [3, 5, 5] });
-const cplD = cplDense({ features: 6, inner: 9 });
+lipTest("aolConv", aolConv({ features: 4 }), { inShape: [3, 5, 5] });
+const cplD = cplDense({ inner: 9 });
 lipTest("cplDense", cplD, {
   inShape: [6],
   prepare: (p: CplParams) => cplD.refresh(p, 300),
 });
-const cplC = cplConv({ cin: 2, inner: 3 });
+const cplC = cplConv({ inner: 3 });
 lipTest("cplConv", cplC, {
   inShape: [2, 4, 4],
   numRuns: 6,
@@ -73,7 +79,7 @@ lipTest("maxMin conv", maxMin(), { inShape: [4, 2, 2] });
 lipTest("groupSort 3", groupSort({ groupSize: 3 }), { inShape: [9] });
 lipTest(
   "serial mixed stack",
-  serial(aolDense({ features: 6 }), maxMin(), sllDense({ features: 6, inner: 4 })),
+  serial(aolDense({ features: 6 }), maxMin(), sllDense({ inner: 4 })),
   { inShape: [5] },
 );
 

@@ -11,15 +11,16 @@ import { join } from "node:path";
 import {
   type Batch,
   batches,
+  type BatchOptions,
   type Dataset,
   DATASET_MEANS,
   loadDataset,
+  numBatches,
   type Split,
 } from "../data/mod.ts";
 import { dispose, keep, memory, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { randomKey, split } from "../tensor/random.ts";
-import { keyFromSeed } from "../tensor/prng.ts";
 import { leaves } from "../tensor/tree.ts";
 import {
   type CheckpointMeta,
@@ -27,17 +28,24 @@ import {
   listCheckpoints,
   loadCheckpoint,
   saveCheckpoint,
-  treeFromHost,
 } from "./checkpoint.ts";
 import { clipByGlobalNorm, clipByValue } from "./clip.ts";
 import type { TrainConfig } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
 import { makeLoss } from "./loss_select.ts";
-import { buildNetwork, type Network } from "./model.ts";
+import { buildNetwork, paramsFromCheckpoint } from "./model.ts";
+import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
 import { augmentFor } from "./augment_select.ts";
 import { lockTrainDir } from "./lock.ts";
+import { SINGLE_PROCESS, type World } from "../distributed/world.ts";
+import {
+  checkInSync,
+  dataParallelStep,
+  shareState,
+  stepsPerEpochCheck,
+} from "./data_parallel_step.ts";
 
 /** Progress of one update, for progress bars. */
 export interface StepInfo {
@@ -100,6 +108,12 @@ export interface TrainOptions {
   beforeFirstStep?: () => Promise<void>;
   /** Download the dataset when it is not on disk (only when `data` is not given). */
   download?: boolean;
+  /**
+   * The processes training together (default: this one alone). With several, `batchSize` is
+   * per process, each epoch's order is split over the ranks, gradients are averaged in one
+   * all-reduce, and only rank 0 writes files (and holds the train-dir lock).
+   */
+  world?: World;
 }
 
 /** The outcome of `train`. */
@@ -107,9 +121,9 @@ export interface TrainResult {
   /** "done", "interrupted" (signal or stopAfterStep). */
   status: "done" | "interrupted";
   /** Final parameters (kept; dispose them when done). */
-  params: unknown;
+  params: LipschitzParams;
   /** The network they belong to. */
-  network: Network;
+  network: LipschitzNetwork;
   /** Global steps done. */
   step: number;
   /** Steps done by this call (0: interrupted before its first step; nothing was saved). */
@@ -175,11 +189,15 @@ export function epochBatches(
   config: Pick<TrainConfig, "augment" | "dataset" | "batchSize" | "seed">,
   trainSet: Dataset,
   epoch: number,
+  shard?: BatchOptions["shard"],
 ): Generator<Batch, void, undefined> {
+  // the data key is the second of the seed's key split (the first initialises the network)
+  const [, dataKey] = split(randomKey(config.seed), 2);
   return batches(trainSet, {
     batchSize: config.batchSize,
-    key: keyFromSeed(config.seed),
+    key: dataKey,
     epoch,
+    shard,
     augment: config.augment ? augmentFor(config.dataset) : undefined,
   });
 }
@@ -198,11 +216,12 @@ export function epochBatches(
  * ```
  */
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
-  const lock = lockTrainDir(config.trainDir);
+  // rank 0 alone writes the train dir, so it alone holds the lock
+  const lock = (opts.world ?? SINGLE_PROCESS).isRoot ? lockTrainDir(config.trainDir) : undefined;
   try {
     return await trainLocked(config, opts);
   } finally {
-    lock.release();
+    lock?.release();
   }
 }
 
@@ -220,7 +239,9 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
   const mean = config.mean ??
     [...((DATASET_MEANS as Record<string, readonly number[]>)[config.dataset] ?? [0])];
   const network = buildNetwork(config.arch, trainSet.shape, trainSet.numClasses, mean);
-  const stepsPerEpoch = Math.ceil(trainSet.n / config.batchSize);
+  const world = opts.world ?? SINGLE_PROCESS;
+  const shard = world.size > 1 ? { rank: world.rank, size: world.size } : undefined;
+  const stepsPerEpoch = numBatches(Math.ceil(trainSet.n / world.size), config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
   const schedule = makeSchedule({
     name: config.scheduler,
@@ -240,8 +261,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     nesterov: config.nesterov,
   });
   const lossOf = makeLoss(config, trainSet.numClasses);
-  const dataKey = keyFromSeed(config.seed);
-  const [initKey] = split(randomKey(config.seed), 2);
+  // One split of the seed's key: the init key and the data-order key are siblings.
+  const [initKey, dataKey] = split(randomKey(config.seed), 2);
   const a = config.arch;
   msg(
     `${config.dataset}: ${trainSet.n} train / ${testSet.n} test images; model ${
@@ -251,25 +272,24 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       `${config.batchSize}${config.augment ? ", augmented" : ""}`,
   );
 
-  await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
-  await Deno.writeTextFile(
-    join(config.trainDir, "config.json"),
-    JSON.stringify(config, null, 2) + "\n",
-  );
+  if (world.isRoot) {
+    await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
+    await Deno.writeTextFile(
+      join(config.trainDir, "config.json"),
+      JSON.stringify(config, null, 2) + "\n",
+    );
+  }
   const metricsPath = join(config.trainDir, "metrics.jsonl");
 
   // ----- state: fresh or from the latest checkpoint
-  let params: unknown;
-  let state: OptState<unknown>;
+  let params: LipschitzParams;
+  let state: OptState<LipschitzParams>;
   let step = 0;
   let lastCheckpoint: string | undefined;
   let final: EvalResult | undefined;
-  const template = scope(() => network.init(initKey));
-  keep(template);
-  if (opts.resume) {
+  if (opts.resume && world.isRoot) {
     const latest = (await listCheckpoints(config.trainDir)).at(-1);
     if (!latest) {
-      dispose(template);
       throw new Error(
         `--resume: no checkpoint in ${
           join(config.trainDir, "checkpoints")
@@ -277,26 +297,37 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       );
     }
     const ck = await loadCheckpoint(latest);
+    stepsPerEpochCheck(ck.meta, stepsPerEpoch, world.size, latest);
+    const slots: Record<string, LipschitzParams> = {};
+    params = keep(scope(() => paramsFromCheckpoint(network, ck.params, latest)));
     try {
-      params = keep(treeFromHost(template, ck.params, latest));
-      const slots: Record<string, unknown> = {};
       for (const name of optimizer.slotNames) {
-        slots[name] = keep(treeFromHost(template, ck.slots[name] ?? {}, `${latest} (${name})`));
+        slots[name] = keep(
+          scope(() => paramsFromCheckpoint(network, ck.slots[name] ?? {}, `${latest} (${name})`)),
+        );
       }
-      state = { step: ck.meta.optimizer.step, slots };
-    } finally {
-      dispose(template);
+    } catch (e) {
+      dispose([params, slots]);
+      throw e;
     }
+    state = { step: ck.meta.optimizer.step, slots };
     step = ck.meta.step;
     lastCheckpoint = latest;
     final = ck.meta.metrics;
     msg(`resumed from ${latest} (step ${step}, epoch ${ck.meta.epoch.toFixed(2)})`);
   } else {
-    params = template;
+    params = keep(scope(() => network.init(initKey).params));
     state = keep(optimizer.init(params));
   }
+  if (world.size > 1) {
+    // every rank starts from rank 0's parameters, optimizer state and step
+    const shared = await shareState(world, { params, state, step });
+    params = shared.params;
+    state = shared.state;
+    step = shared.step;
+  }
 
-  const lossAndGrad = valueAndGrad((p: unknown, x: Tensor, y: Tensor) =>
+  const lossAndGrad = valueAndGrad((p: LipschitzParams, x: Tensor, y: Tensor) =>
     lossOf(network.apply(p, x), y)
   );
   const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
@@ -305,6 +336,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       batchSize: config.evalBatchSize,
       lastWeight: network.lastWeight(params),
       curve: CURVE_EPS,
+      world,
     });
 
   const meta = (reason: string, metrics?: EvalResult): CheckpointMeta => ({
@@ -320,7 +352,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     reason,
     savedAt: new Date().toISOString(),
   });
-  const save = async (reason: string, metrics?: EvalResult): Promise<string> => {
+  const save = async (reason: string, metrics?: EvalResult): Promise<string | undefined> => {
+    if (!world.isRoot) return undefined; // rank 0 alone writes
     lastCheckpoint = await saveCheckpoint(
       config.trainDir,
       params,
@@ -336,10 +369,11 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
   const stepAtStart = step;
   let trainSeconds = 0;
   let status: TrainResult["status"] = "done";
-  // a stop asked for before the first step (e.g. Ctrl-C while the data loaded): nothing to save
+  // a stop asked for before the first step (e.g. Ctrl-C while the data loaded): nothing to save.
+  // (With several processes a stop is agreed on with the step's all-reduce instead.)
   await (opts.beforeFirstStep?.() ?? yieldToEventLoop());
-  if (opts.signal?.aborted) {
-    dispose([params, state.slots]);
+  if (opts.signal?.aborted && world.size === 1) {
+    dispose(state.slots);
     msg(
       `interrupted before the first step: no checkpoint written${
         lastCheckpoint ? ` (the latest is still ${lastCheckpoint})` : ""
@@ -347,7 +381,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     );
     return {
       status: "interrupted",
-      params: undefined,
+      params,
       network,
       step,
       stepsRun: 0,
@@ -361,19 +395,34 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       const skip = step - epoch * stepsPerEpoch;
       const tEpoch = performance.now();
       let lossSum = 0, lossCount = 0;
-      for (const batch of epochBatches(config, trainSet, epoch)) {
+      for (const batch of epochBatches(config, trainSet, epoch, shard)) {
         if (batch.index < skip) continue;
         const lr = schedule(step);
-        const [loss, nextParams, nextState] = scope(() => {
-          const x = tensor(batch.x, { shape: batch.shape });
-          const y = tensor(batch.y, { shape: [batch.size], dtype: "int32" });
-          const [l, g0] = lossAndGrad(params, x, y);
-          let g = g0;
-          if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
-          if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
-          const u = optimizer.update(g, state, params, lr);
-          return [l, u.params, u.state] as const;
-        });
+        let stopAll = false;
+        const [loss, nextParams, nextState] = world.size > 1
+          ? await (async () => {
+            const r = await dataParallelStep(world, batch, params, state, {
+              lossAndGrad,
+              update: (g, s, p) => {
+                if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
+                if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
+                return optimizer.update(g, s, p, lr);
+              },
+              stop: opts.signal?.aborted ?? false,
+            });
+            stopAll = r.stop;
+            return [tensor([r.loss]), r.params, r.state] as const;
+          })()
+          : scope(() => {
+            const x = tensor(batch.x, { shape: batch.shape });
+            const y = tensor(batch.y, { shape: [batch.size], dtype: "int32" });
+            const [l, g0] = lossAndGrad(params, x, y);
+            let g = g0;
+            if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
+            if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
+            const u = optimizer.update(g, state, params, lr);
+            return [l, u.params, u.state] as const;
+          });
         const lossValue = (await loss.data())[0];
         loss.dispose();
         if (!Number.isFinite(lossValue)) {
@@ -396,11 +445,11 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
           totalSteps,
           loss: lossValue,
           lr,
-          imagesPerSecond: (done * config.batchSize) / elapsed,
+          imagesPerSecond: (done * config.batchSize * world.size) / elapsed,
           etaSeconds: perStep * (totalSteps - step),
         };
         opts.onStep?.(info);
-        if (step % config.logEvery === 0 || step === 1) {
+        if (world.isRoot && (step % config.logEvery === 0 || step === 1)) {
           await appendLine(metricsPath, {
             type: "step",
             epoch: step / stepsPerEpoch,
@@ -412,15 +461,16 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
           });
         }
         await yieldToEventLoop(); // lets Ctrl-C and the metrics writes through
-        if (
-          opts.signal?.aborted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep)
-        ) {
+        // several ranks stop on the request all-reduced with this step, so all at the same one
+        const stopRequested = world.size > 1 ? stopAll : opts.signal?.aborted;
+        if (stopRequested || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep)) {
           status = "interrupted";
           await save("interrupt");
           break outer;
         }
       }
       trainSeconds += (performance.now() - tEpoch) / 1000;
+      await checkInSync(world, params, step);
       const { curve, ...test } = await evalTest();
       final = test;
       const isLast = epoch + 1 === config.epochs;
@@ -436,16 +486,18 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
         seconds: (performance.now() - tEpoch) / 1000,
         checkpoint: ckpt,
       };
-      await appendLine(metricsPath, {
-        type: "epoch",
-        epoch: epoch + 1,
-        step,
-        trainLoss: info.trainLoss,
-        test,
-        curve,
-        seconds: info.seconds,
-        time: new Date().toISOString(),
-      });
+      if (world.isRoot) {
+        await appendLine(metricsPath, {
+          type: "epoch",
+          epoch: epoch + 1,
+          step,
+          trainLoss: info.trainLoss,
+          test,
+          curve,
+          seconds: info.seconds,
+          time: new Date().toISOString(),
+        });
+      }
       opts.onEpoch?.(info);
       const live = memory().tensors;
       if (live > baseline) {
