@@ -26,3 +26,4 @@ export {
   xentMargin,
 } from "./train/losses.ts";
 export * from "./train/mod.ts";
+export { loadParams, type LoadParamsOptions, saveParams } from "./io/params.ts";

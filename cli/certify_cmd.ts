@@ -49,7 +49,7 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
   try {
     const { test } = await loadTest(model.dataset, values);
     const r = await evaluate(model.network.apply, model.params, test, {
-      eps: (values.eps as number[] | undefined) ?? DEFAULT_EPS,
+      eps255: (values.eps as number[] | undefined) ?? DEFAULT_EPS,
       batchSize: (values["batch-size"] as number | undefined) ?? 500,
       lastWeight: model.network.lastWeight(model.params),
     });

@@ -111,7 +111,7 @@ export async function reproduceCommand(argv: readonly string[]): Promise<number>
     try {
       const { test } = await loadTest(model.dataset, values);
       const r = await evaluate(model.network.apply, model.params, test, {
-        eps: DEFAULT_EPS,
+        eps255: DEFAULT_EPS,
         lastWeight: model.network.lastWeight(model.params),
       });
       const key = `${e.dataset}/${e.size}`;

@@ -29,3 +29,5 @@ export { readSafetensors, type Safetensors, writeSafetensors } from "./safetenso
 export { type PthCheckpoint, readPth, type ReadPthOptions } from "./pth.ts";
 export { type PickleBuildable, PickleGlobal, unpickle, type UnpickleOptions } from "./pickle.ts";
 export { writeFileAtomic } from "./files.ts";
+export { loadParams, type LoadParamsOptions, saveParams } from "./params.ts";
+export { loadParamsFile, saveParamsFile } from "./params_file.ts";

@@ -234,10 +234,10 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   );
   const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
     await evaluate(network.apply, params, testSet, {
-      eps: config.eps,
+      eps255: config.eps,
       batchSize: config.evalBatchSize,
       lastWeight: network.lastWeight(params),
-      curve: CURVE_EPS,
+      curve255: CURVE_EPS,
     });
 
   const meta = (reason: string, metrics?: EvalResult): CheckpointMeta => ({

@@ -52,6 +52,7 @@ export {
   saveCheckpoint,
 } from "./checkpoint.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
+export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./leak_check.ts";
 export { type LossFn, makeLoss } from "./loss_select.ts";
 export { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "./model.ts";
 export {
