@@ -4,9 +4,9 @@
  *
  * @example
  * ```ts
- * import { readPth, writeSafetensors } from "./mod.ts";
- * const { stateDict } = readPth(await Deno.readFile("model.ckpt.pth"));
- * await Deno.writeFile("model.safetensors", writeSafetensors(stateDict));
+ * import { readPth, writeSafetensors } from "@sll/sll/io";
+ * const { stateDict } = readPth(await Deno.readFile("tests/fixtures/tiny_c1_28.ckpt.pth"));
+ * const bytes = writeSafetensors(stateDict); // the same tensors as a .safetensors file
  * ```
  * @module
  */

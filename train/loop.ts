@@ -147,10 +147,22 @@ const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0
  * `DivergedError` on a non-finite loss (no checkpoint is written for it).
  *
  * @example
- * ```ts ignore
- * import { DEFAULT_CONFIG, train } from "./mod.ts";
- * const r = await train({ ...DEFAULT_CONFIG, epochs: 1, limitTrain: 1000, trainDir: "runs/t" });
- * console.log(r.final?.accuracy);
+ * ```ts
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, dispose, train } from "@sll/sll";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 8, 8],
+ *   images: Float32Array.from({ length: n * 64 }, (_, i) => (i % 64 < 32) === (i % 128 < 64) ? 1 : 0),
+ *   labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ * });
+ * const trainDir = await Deno.makeTempDir();
+ * const r = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 16, evalBatchSize: 16, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 16 } },
+ *   { data: { train: toy(32), test: toy(16) } },
+ * );
+ * console.log(r.final?.accuracy, r.checkpoint);
+ * dispose(r.params);
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
