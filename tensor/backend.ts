@@ -5,10 +5,10 @@
  * @module
  */
 import type { Backend, BackendName } from "../kernels/prims.ts";
-import { envVar } from "../kernels/env.ts";
 import { createCpuBackend, setFastCpuKernels } from "../kernels/cpu/backend.ts";
-import { wasmCpuKernels } from "../kernels/cpu/fast.ts";
+import { cpuKernelsFromEnv } from "../kernels/cpu/fast.ts";
 import type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
+import { isSoftwareAdapter } from "../kernels/webgpu/adapter.ts";
 
 const backends = new Map<BackendName, Backend>();
 let current: Backend | null = null;
@@ -17,8 +17,8 @@ let current: Backend | null = null;
 function cpuBackend(): Backend {
   let b = backends.get("cpu");
   if (!b) {
-    // SLL_CPU_KERNELS=reference keeps float32 on the plain TypeScript loops (for debugging)
-    setFastCpuKernels(envVar("SLL_CPU_KERNELS") === "reference" ? {} : wasmCpuKernels());
+    // SLL_CPU_KERNELS=auto|wasm|blas|reference (kernels/cpu/fast.ts); a bad value throws here
+    setFastCpuKernels(cpuKernelsFromEnv());
     b = createCpuBackend();
     backends.set("cpu", b);
   }
@@ -88,11 +88,8 @@ export async function autoBackend(
   return { backend: "webgpu", adapter };
 }
 
-/** True for CPU-emulated adapters (Mesa llvmpipe/lavapipe, SwiftShader, WARP). */
-export function isSoftwareAdapter(a: AdapterDescription): boolean {
-  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
-  return a.isFallbackAdapter || /llvmpipe|lavapipe|softpipe|swiftshader|warp|software/.test(text);
-}
+// one software-adapter test, shared with the WebGPU backend
+export { isSoftwareAdapter };
 
 /** @internal The backend instance by name, creating it if needed. */
 export async function getOrCreateBackend(name: BackendName): Promise<Backend> {

@@ -5,10 +5,10 @@
  * @module
  */
 import { allocArray, type DType, type TypedArray } from "../dtype.ts";
-import { sizeOf } from "../shape.ts";
+import { type PoolGeom, sizeOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { transpose } from "./layout.ts";
-import type { ConvGeom, Pair } from "../prims.ts";
+import type { ConvGeom } from "../prims.ts";
 
 /** Offsets (in matrices) of each output batch item into a and b, for broadcast batch axes. */
 export function batchOffsets(
@@ -149,18 +149,23 @@ export function conv2dFilterGrad(
   return fromF64(dw, dtype);
 }
 
-/** Pool geometry: planes = B·C, input h×w, output ho×wo. */
-export interface PoolDims {
-  planes: number;
-  h: number;
-  w: number;
-  ho: number;
-  wo: number;
-  size: Pair;
-  stride: Pair;
-  padding: Pair;
-  divisor: number;
+/** Copies the lower triangle of the n×n row-major matrix c onto its upper triangle. */
+export function mirrorLower(c: TypedArray, n: number): void {
+  // blocks of 64×64 keep both the read column and the written row in cache
+  const B = 64;
+  for (let i0 = 0; i0 < n; i0 += B) {
+    for (let j0 = i0; j0 < n; j0 += B) {
+      const i1 = Math.min(n, i0 + B), j1 = Math.min(n, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        const row = i * n;
+        for (let j = Math.max(j0, i + 1); j < j1; j++) c[row + j] = c[j * n + i];
+      }
+    }
+  }
 }
+
+/** The pooling geometry (one definition, in kernels/shape.ts). */
+export type PoolDims = PoolGeom;
 
 /** Whether the windows tile the input without overlap or padding (window = stride, pad 0). */
 function tiledPool(d: PoolDims): boolean {
