@@ -241,10 +241,17 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       curve: CURVE_EPS,
     });
 
-  const meta = (reason: string, metrics?: EvalResult): CheckpointMeta => ({
+  const meta = (reason: string, metrics?: EvalResult): Omit<CheckpointMeta, "tensors"> => ({
     format: "sll-checkpoint",
-    version: 1,
+    version: 2,
     config,
+    model: {
+      dataset: config.dataset,
+      inputShape: [...trainSet.shape],
+      numClasses: trainSet.numClasses,
+      mean,
+      arch: config.arch,
+    },
     epoch: step / stepsPerEpoch,
     step,
     stepInEpoch: step % stepsPerEpoch,
