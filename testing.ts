@@ -6,7 +6,8 @@
  */
 import fc from "fast-check";
 import type { DType } from "./kernels/dtype.ts";
-import { scope, type Tensor } from "./tensor/engine.ts";
+import { scope } from "./tensor/scope.ts";
+import type { Tensor } from "./tensor/tensor.ts";
 import { add, cast, mul, norm, sub } from "./tensor/ops.ts";
 import { normal, randomKey, split } from "./tensor/random.ts";
 import { mapTree } from "./tensor/tree.ts";

@@ -1,13 +1,16 @@
 /**
  * Reverse-mode autodiff on the eager tape: `vjp`, `grad`, `valueAndGrad` over parameter trees.
- * A trace records every primitive whose inputs depend on the traced leaves; the pullback walks
- * it backwards, applies each primitive's vjp rule (written with ops, so nested differentiation
- * records on outer traces) and sums cotangents per tensor.
+ * A trace records every primitive whose inputs depend on the traced leaves, each with its vjp
+ * rule bound as a typed pullback; the pullback here walks them backwards (the rules are written
+ * with ops, so nested differentiation records on outer traces) and sums cotangents per tensor.
  * @module
  */
-import { forEachTensor, scope, Tensor, type Trace, traces } from "../tensor/engine.ts";
-import { PRIMS } from "../tensor/primitives.ts";
-import { add, onesLike, zerosLike } from "../tensor/ops.ts";
+import { forEachTensor, Tensor } from "../tensor/tensor.ts";
+import { scope } from "../tensor/scope.ts";
+import { beginTrace, endTrace, type Trace } from "../tensor/trace.ts";
+import { onesLike, zerosLike } from "../tensor/create.ts";
+import { add } from "../tensor/prims/elementwise.ts";
+import { unbroadcast } from "../tensor/prims/reduce.ts";
 import { fmt } from "../kernels/shape.ts";
 import { mapTree } from "../tensor/tree.ts";
 
@@ -38,13 +41,12 @@ export function vjp<Args extends unknown[], Out>(
     t.ref("vjp");
     if (t.dtype !== "int32") trace.tracked.add(t.id);
   });
-  traces.push(trace);
+  beginTrace(trace);
   let out: Out;
   try {
     out = f(...primals);
   } finally {
-    const i = traces.lastIndexOf(trace);
-    traces.splice(i, 1);
+    endTrace(trace);
   }
   const outLeaves: Tensor[] = [];
   forEachTensor(out, (t) => outLeaves.push(t));
@@ -73,13 +75,12 @@ export function vjp<Args extends unknown[], Out>(
       const node = trace.nodes[n];
       const g = grads.get(node.output.id);
       if (!g) continue;
-      // deno-lint-ignore no-explicit-any
-      const def = PRIMS[node.prim] as any;
       const needs = node.inputs.map((x) => trace.tracked.has(x.id));
-      const ins: (Tensor | null)[] = def.vjp(g, node.inputs, node.output, node.params, needs);
-      ins.forEach((ct, i) => {
+      node.pullback(g, needs).forEach((ct, i) => {
         const x = node.inputs[i];
         if (!ct || !trace.tracked.has(x.id)) return;
+        // a broadcasting primitive's cotangent has the output's shape: sum it back
+        if (node.broadcasts) ct = unbroadcast(ct, x.shape);
         if (ct.shape.length !== x.shape.length || ct.shape.some((d, j) => d !== x.shape[j])) {
           throw new Error(
             `vjp rule of ${node.prim} gave a cotangent of shape ${

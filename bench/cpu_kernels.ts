@@ -7,8 +7,8 @@
 
 import {
   conv2d,
-  conv2dBackwardFilter,
-  conv2dBackwardInput,
+  conv2dFilterGrad,
+  convTranspose2d,
   sgemm,
   shutdownWasmThreads,
   wasmInfo,
@@ -103,8 +103,8 @@ export function ours(): Impl {
         run: (): Float32Array[] => {
           const g = inp.geom;
           const y = conv2d(inp.x, inp.w, g);
-          const dx = conv2dBackwardInput(inp.gy, inp.w, g);
-          const dw = conv2dBackwardFilter(inp.x, inp.gy, g);
+          const dx = convTranspose2d(inp.gy, inp.w, g);
+          const dw = conv2dFilterGrad(inp.x, inp.gy, g);
           return [y, dx, dw];
         },
         dispose: shutdownWasmThreads,

@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { shutdownWasmThreads } from "../kernels/cpu/wasm/mod.ts";
-import { conv2d, conv2dBackwardFilter, conv2dBackwardInput } from "../kernels/cpu/wasm/mod.ts";
+import { conv2d, conv2dFilterGrad, convTranspose2d } from "../kernels/cpu/wasm/mod.ts";
 import { type ConvertingPrepared, jaxJs, tfjs } from "./competitors.ts";
 import { mlpPendingReason, ours } from "./cpu_kernels.ts";
 import {
@@ -134,8 +134,8 @@ function ourConvAt(batch: number): Float32Array[] {
   const inp = convInputs(batch), g = inp.geom;
   return [
     conv2d(inp.x, inp.w, g),
-    conv2dBackwardInput(inp.gy, inp.w, g),
-    conv2dBackwardFilter(inp.x, inp.gy, g),
+    convTranspose2d(inp.gy, inp.w, g),
+    conv2dFilterGrad(inp.x, inp.gy, g),
   ];
 }
 

@@ -9,15 +9,9 @@
 import * as jax from "@jax-js/jax";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import {
-  autoBackend,
-  dispose,
-  initWebGpu,
-  keep,
-  scope,
-  setBackend,
-  type Tensor,
-} from "../tensor/engine.ts";
+import { autoBackend, initWebGpu, setBackend } from "../tensor/backend.ts";
+import { dispose, keep, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import * as o from "../tensor/ops.ts";
 import { valueAndGrad, vjp } from "../autodiff/autodiff.ts";
 import { acquireWebGpu } from "../kernels/webgpu/mod.ts";

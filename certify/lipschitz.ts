@@ -5,7 +5,8 @@
  * `lipschitzReport`: one row per SLL layer of a network, as compute_lip.py prints.
  * @module
  */
-import { keep, scope, type Tensor } from "../tensor/engine.ts";
+import { keep, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { vjp } from "../autodiff/autodiff.ts";
 import { div, maximum, mul, norm, sub, zeros, zerosLike } from "../tensor/ops.ts";
 import { normal, type PRNGKey, randomKey } from "../tensor/random.ts";

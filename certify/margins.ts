@@ -6,7 +6,7 @@
  * Computed on the host in float64 (evaluation only, no gradients).
  * @module
  */
-import { Tensor } from "../tensor/engine.ts";
+import { Tensor } from "../tensor/tensor.ts";
 
 /** Per-example margins. */
 export interface Margins {

@@ -5,7 +5,8 @@
  * Pure: randomness from an explicit key; intermediates are freed every step.
  * @module
  */
-import { keep, scope, type Tensor } from "../tensor/engine.ts";
+import { keep, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { grad } from "../autodiff/autodiff.ts";
 import {
   add,

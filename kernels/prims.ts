@@ -1,7 +1,9 @@
 /**
- * The primitive vocabulary shared by the tensor layer and every backend: primitive names, their
- * static parameters, and the Backend executor interface. Backends implement one kernel per name
- * in a table typed over `PrimName`, so a missing kernel is a compile error.
+ * The contract between the tensor layer and every backend: primitive names with their static
+ * parameters (one interface per family, each named after its tensor/prims/ file), and the
+ * Backend executor interface. It sits here, below tensor/, because kernels may not import
+ * upwards; the rules, vjps and wrappers of each family are in tensor/prims/<family>.ts.
+ * Backends implement one kernel per name in a table typed over `PrimName`.
  * @module
  */
 import type { DType, TypedArray } from "./dtype.ts";
@@ -9,39 +11,54 @@ import type { DType, TypedArray } from "./dtype.ts";
 /** [height, width] pair for strides and paddings. */
 export type Pair = [number, number];
 
-/** Static parameters of each primitive (empty object for none). */
-export interface PrimParams {
-  // elementwise unary
+/** Parameters of the unary elementwise primitives (none). */
+export interface UnaryParams {
   neg: Record<never, never>;
   exp: Record<never, never>;
   log: Record<never, never>;
   sqrt: Record<never, never>;
   abs: Record<never, never>;
   sign: Record<never, never>;
-  // elementwise binary, broadcasting
+}
+
+/** Parameters of the binary elementwise primitives, which broadcast (none). */
+export interface BinaryParams {
   add: Record<never, never>;
   sub: Record<never, never>;
   mul: Record<never, never>;
   div: Record<never, never>;
   maximum: Record<never, never>;
   minimum: Record<never, never>;
+}
+
+/** Parameters of the elementwise family (tensor/prims/elementwise.ts). */
+export interface ElementwiseParams extends UnaryParams, BinaryParams {
   /** 0/1 int32 result. */
   compare: { op: CompareOp };
   /** where(cond, a, b), broadcasting all three; cond is nonzero = true. */
   where: Record<never, never>;
   cast: { dtype: DType };
-  // reductions
+}
+
+/** Parameters of the reduce family (tensor/prims/reduce.ts). */
+export interface ReduceParams {
   sum: { axes: number[]; keepDims: boolean };
   max: { axes: number[]; keepDims: boolean };
   argmax: { axis: number; keepDims: boolean };
-  // linear algebra
+}
+
+/** Parameters of the linalg family (tensor/prims/linalg.ts). */
+export interface LinalgParams {
   /**
    * op(a) · op(b), batch axes broadcast; op transposes the last two axes when the flag is set
    * (a is [..., k, m] with transA, b is [..., n, k] with transB). Backward passes use the flags
    * instead of materialising transposed matrices.
    */
   matmul: { transA: boolean; transB: boolean };
-  // layout
+}
+
+/** Parameters of the layout family (tensor/prims/layout.ts). */
+export interface LayoutParams {
   reshape: { shape: number[] };
   transpose: { perm: number[] };
   broadcastTo: { shape: number[] };
@@ -49,22 +66,44 @@ export interface PrimParams {
   /** zero padding (constant `value`), `widths[i] = [before, after]`. */
   pad: { widths: Pair[]; value: number };
   concat: { axis: number };
+}
+
+/** Parameters of the index family (tensor/prims/index.ts). */
+export interface IndexParams {
   /** out = x taken at int32 `indices` (1-D) along `axis`. */
   gather: { axis: number };
   /** out[.., indices[i], ..] += g[.., i, ..]; out has `size` entries along `axis`. */
   scatterAdd: { axis: number; size: number };
-  // convolution and pooling, NCHW
+}
+
+/** Parameters of the conv family (tensor/prims/conv.ts), NCHW. */
+export interface ConvParams {
   /** x [B,C,H,W], w [O,C,kh,kw] → [B,O,Ho,Wo], cross-correlation with zero padding. */
   conv2d: { stride: Pair; padding: Pair };
   /** y [B,O,Ho,Wo], w [O,C,kh,kw] → [B,C,H,W]: adjoint of conv2d (PyTorch conv_transpose2d). */
   convTranspose2d: { stride: Pair; padding: Pair; outputPadding: Pair };
   /** x [B,C,H,W], gy [B,O,Ho,Wo] → dW [O,C,kh,kw]: the weight gradient of conv2d. */
   conv2dFilterGrad: { stride: Pair; padding: Pair; kernel: Pair };
+}
+
+/** Parameters of the pool family (tensor/prims/pool.ts), NCHW. */
+export interface PoolParams {
   /** window sums divided by `divisor` (zero padding counts as zeros). */
   avgPool2d: { size: Pair; stride: Pair; padding: Pair; divisor: number };
   /** adjoint of avgPool2d back to an input of spatial size `inSize`. */
   avgPool2dTranspose: { size: Pair; stride: Pair; padding: Pair; divisor: number; inSize: Pair };
 }
+
+/** Static parameters of every primitive, by name: the union of the families. */
+export interface PrimParams
+  extends
+    ElementwiseParams,
+    ReduceParams,
+    LinalgParams,
+    LayoutParams,
+    IndexParams,
+    ConvParams,
+    PoolParams {}
 
 /** Comparison operators of `compare`. */
 export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
@@ -72,46 +111,10 @@ export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 /** Name of a primitive. */
 export type PrimName = keyof PrimParams;
 
-/** Every primitive name, in table order. */
-export const PRIM_NAMES: readonly PrimName[] = [
-  "neg",
-  "exp",
-  "log",
-  "sqrt",
-  "abs",
-  "sign",
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "maximum",
-  "minimum",
-  "compare",
-  "where",
-  "cast",
-  "sum",
-  "max",
-  "argmax",
-  "matmul",
-  "reshape",
-  "transpose",
-  "broadcastTo",
-  "slice",
-  "pad",
-  "concat",
-  "gather",
-  "scatterAdd",
-  "conv2d",
-  "convTranspose2d",
-  "conv2dFilterGrad",
-  "avgPool2d",
-  "avgPool2dTranspose",
-];
-
 /** Unary elementwise primitives. */
-export type UnaryName = "neg" | "exp" | "log" | "sqrt" | "abs" | "sign";
+export type UnaryName = keyof UnaryParams;
 /** Binary elementwise primitives. */
-export type BinaryName = "add" | "sub" | "mul" | "div" | "maximum" | "minimum";
+export type BinaryName = keyof BinaryParams;
 
 /** What a kernel sees of an input: the backend storage plus its shape and dtype. */
 export interface KernelArg<S = unknown> {

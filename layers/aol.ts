@@ -4,7 +4,7 @@
  * by D_ii = (Σ_j |PᵀP|_ij)^(−1/2), which makes P·D 1-Lipschitz for every P (Theorem 1).
  * @module
  */
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import {
   abs,
   add,

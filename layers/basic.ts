@@ -5,7 +5,7 @@
  * Each states its Lipschitz constant in its doc; all are ≤ 1 in the L2 norm.
  * @module
  */
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import {
   add,
   avgPool2d,

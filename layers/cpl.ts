@@ -5,7 +5,7 @@
  * `apply` never mutates it; `layer.refresh(params, n)` returns new params with u advanced n steps.
  * @module
  */
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import {
   add,
   conv2d,

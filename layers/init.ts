@@ -3,7 +3,7 @@
  * weight bounds), drawn from explicit keys so the same key gives the same parameters.
  * @module
  */
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { mul } from "../tensor/ops.ts";
 import { normal, type PRNGKey, uniform } from "../tensor/random.ts";
 

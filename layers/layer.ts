@@ -7,7 +7,7 @@
  */
 import type { PRNGKey } from "../tensor/random.ts";
 import { split } from "../tensor/random.ts";
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 
 /** A parameter tree: nested plain objects/arrays whose leaves are tensors. */
 export type Params = Tensor | readonly Params[] | { readonly [key: string]: Params };

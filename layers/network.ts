@@ -6,7 +6,7 @@
  * "module.model.model.3.kernel". Every stage is 1-Lipschitz, hence the whole network is.
  * @module
  */
-import { Tensor } from "../tensor/engine.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import type { DType } from "../kernels/dtype.ts";
 import { cast, sub, tensor } from "../tensor/ops.ts";
 import { type PRNGKey, split } from "../tensor/random.ts";

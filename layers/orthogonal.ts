@@ -5,7 +5,7 @@
  * singular value towards 1, so the result is 1-Lipschitz after ANY number of iterations.
  * @module
  */
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import {
   abs,
   add,

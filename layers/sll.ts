@@ -6,7 +6,7 @@
  * shapes, so its state dicts map one-to-one.
  * @module
  */
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import {
   abs,
   add,

@@ -2,20 +2,10 @@
  * Tensors: the handle, creation, ops, randomness, memory scopes and parameter trees.
  * @module
  */
-export {
-  autoBackend,
-  dispose,
-  getBackend,
-  initWebGpu,
-  isSoftwareAdapter,
-  keep,
-  memory,
-  type MemoryInfo,
-  scope,
-  setBackend,
-  Tensor,
-  toBackend,
-} from "./engine.ts";
+export { type MemoryInfo, Tensor } from "./tensor.ts";
+export { autoBackend, getBackend, initWebGpu, isSoftwareAdapter, setBackend } from "./backend.ts";
+export { dispose, keep, memory, scope } from "./scope.ts";
+export { toBackend } from "./engine.ts";
 export * from "./ops.ts";
 export * from "./random.ts";
 export * from "./tree.ts";

@@ -5,7 +5,8 @@
  */
 import type { DType } from "../kernels/dtype.ts";
 import { checkShape, sizeOf } from "../kernels/shape.ts";
-import { fromHost, type Tensor } from "./engine.ts";
+import { fromHost } from "./engine.ts";
+import type { Tensor } from "./tensor.ts";
 import {
   type KeyData,
   keyFromSeed,

@@ -3,7 +3,7 @@
  * flatten by path (as checkpoints store them) and rebuild.
  * @module
  */
-import { Tensor } from "./engine.ts";
+import { Tensor } from "./tensor.ts";
 
 /** A tree of tensors: nested plain objects/arrays. */
 export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree } | null | undefined;

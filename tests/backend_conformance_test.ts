@@ -8,10 +8,12 @@
  */
 import fc from "fast-check";
 import { AssertionError } from "node:assert/strict";
-import { PRIM_NAMES, type PrimName, type PrimParams } from "../kernels/prims.ts";
+import type { PrimName, PrimParams } from "../kernels/prims.ts";
 import { sizeOf } from "../kernels/shape.ts";
-import { apply, initWebGpu, memory, scope, setBackend, type Tensor } from "../tensor/engine.ts";
-import { PRIMS } from "../tensor/primitives.ts";
+import { initWebGpu, setBackend } from "../tensor/backend.ts";
+import { memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { bindPrim, PRIM_NAMES, PRIMS } from "../tensor/prims/mod.ts";
 import { tensor } from "../tensor/ops.ts";
 import { vjp } from "../autodiff/autodiff.ts";
 import { assertClose, checkAsync, FC_SEED } from "./helpers.ts";
@@ -348,7 +350,7 @@ function runOn<P extends PrimName>(prim: P, c: Case<P>, float: "float64" | "floa
     const xs = c.inputs.map((x) =>
       tensor(x.values, { shape: x.shape, dtype: x.int ? "int32" : float })
     );
-    const f = (...a: Tensor[]) => apply(prim, a, c.params);
+    const f = (...a: Tensor[]) => bindPrim(prim, a, c.params);
     const y = f(...xs);
     const res = [y];
     if (PRIMS[prim].vjp && y.dtype !== "int32") {

@@ -18,7 +18,8 @@ import {
   serial,
   sllDense,
 } from "../layers/mod.ts";
-import { dispose, memory, scope, type Tensor } from "../tensor/engine.ts";
+import { dispose, memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { add, argmax, cast, div, matmul, mul, norm, slice, sub, tensor } from "../tensor/ops.ts";
 import { normal, randomKey, split, uniform } from "../tensor/random.ts";
 import { mapTree } from "../tensor/tree.ts";

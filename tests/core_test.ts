@@ -6,7 +6,8 @@
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import { normalHost, threefry2x32 } from "../tensor/prng.ts";
-import { dispose, keep, memory, scope, type Tensor } from "../tensor/engine.ts";
+import { dispose, keep, memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import * as o from "../tensor/ops.ts";
 import { normal, permutation, randomKey, split, uniform } from "../tensor/random.ts";
 import { grad, valueAndGrad, vjp } from "../autodiff/autodiff.ts";

@@ -7,10 +7,11 @@
 import fc from "fast-check";
 import { AssertionError } from "node:assert/strict";
 import type { PrimName } from "../kernels/prims.ts";
-import { PRIM_NAMES } from "../kernels/prims.ts";
+import { PRIM_NAMES } from "../tensor/prims/mod.ts";
 import { sizeOf, stridesOf } from "../kernels/shape.ts";
 import { normalHost, permutationHost, uniformHost } from "../tensor/prng.ts";
-import { scope, type Tensor } from "../tensor/engine.ts";
+import { scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import * as o from "../tensor/ops.ts";
 import { vjp } from "../autodiff/autodiff.ts";
 import { assertClose, check, leakFreeTest } from "./helpers.ts";

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { AssertionError } from "node:assert/strict";
-import { memory } from "../tensor/engine.ts";
+import { memory } from "../tensor/scope.ts";
 import type { NetworkConfig } from "../layers/mod.ts";
 
 /** The fast-check seed of this run: `FC_SEED` when set, else random (printed on failure). */

@@ -23,7 +23,7 @@ import {
   sumPool,
 } from "../layers/mod.ts";
 import type { CplParams, Layer } from "../layers/mod.ts";
-import { memory } from "../tensor/engine.ts";
+import { memory } from "../tensor/scope.ts";
 import { isOneLipschitz, type OneLipschitzOptions } from "../testing.ts";
 
 function lipTest<P>(name: string, layer: Layer<P>, options: OneLipschitzOptions<P>): void {

@@ -22,7 +22,8 @@ import {
   sllDenseT,
   sumPool,
 } from "../layers/mod.ts";
-import { memory, scope, type Tensor } from "../tensor/engine.ts";
+import { memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { abs, matmul, max, mul, ones, sub, sum, swapLast, tensor, zeros } from "../tensor/ops.ts";
 import { normal, randomKey } from "../tensor/random.ts";
 import { grad } from "../autodiff/autodiff.ts";

@@ -17,7 +17,8 @@ import {
   sllDenseT,
 } from "../layers/mod.ts";
 import { offsetCrossEntropy } from "../train/losses.ts";
-import { memory, scope, type Tensor } from "../tensor/engine.ts";
+import { memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { add, conv2d, matmul, sub, swapLast, tensor } from "../tensor/ops.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
 import type { DType } from "../kernels/dtype.ts";

@@ -7,7 +7,9 @@
  */
 import fc from "fast-check";
 import { AssertionError } from "node:assert/strict";
-import { initWebGpu, keep, memory, scope, setBackend, type Tensor } from "../tensor/engine.ts";
+import { initWebGpu, setBackend } from "../tensor/backend.ts";
+import { keep, memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import * as o from "../tensor/ops.ts";
 import { acquireWebGpu } from "../kernels/webgpu/mod.ts";
 import type { GpuStorage } from "../kernels/webgpu/backend.ts";

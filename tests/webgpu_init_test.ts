@@ -10,7 +10,7 @@ import {
   initWebGpu,
   isSoftwareAdapter,
   setBackend,
-} from "../tensor/engine.ts";
+} from "../tensor/backend.ts";
 import { add, tensor } from "../tensor/ops.ts";
 
 Deno.test("initWebGpu describes the adapter and makes webgpu available", async () => {

@@ -6,10 +6,13 @@
  * limit in one invocation would come out wrong here.
  */
 import { AssertionError } from "node:assert/strict";
-import { apply, initWebGpu, memory, scope, setBackend, type Tensor } from "../tensor/engine.ts";
+import { initWebGpu, setBackend } from "../tensor/backend.ts";
+import { memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import { tensor } from "../tensor/ops.ts";
 import { assertClose } from "./helpers.ts";
 import type { PrimName, PrimParams } from "../kernels/prims.ts";
+import { bindPrim } from "../tensor/prims/mod.ts";
 
 await initWebGpu(); // throws (fails the file) without an adapter
 
@@ -43,7 +46,7 @@ async function both<P extends PrimName>(
           dtype: x.data instanceof Int32Array ? "int32" : backend === "cpu" ? "float64" : "float32",
         })
       );
-      return apply(prim, xs, params) as Tensor;
+      return bindPrim(prim, xs, params) as Tensor;
     });
     const d = await y.data();
     y.dispose();

@@ -5,15 +5,9 @@
  * and device errors surface as exceptions naming the op.
  */
 import { AssertionError } from "node:assert/strict";
-import {
-  dispose,
-  initWebGpu,
-  keep,
-  memory,
-  scope,
-  setBackend,
-  type Tensor,
-} from "../tensor/engine.ts";
+import { dispose, keep, memory, scope } from "../tensor/scope.ts";
+import { initWebGpu, setBackend } from "../tensor/backend.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import * as o from "../tensor/ops.ts";
 import { normal, randomKey, split } from "../tensor/random.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";

@@ -4,7 +4,7 @@
  * `margin_boosting`. All take logits [B, K] and int32 labels [B] and return a scalar mean.
  * @module
  */
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import {
   add,
   crossEntropy,

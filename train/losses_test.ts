@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { marginBoosting, marginLoss, offsetCrossEntropy, xentMargin } from "./losses.ts";
-import { memory, scope } from "../tensor/engine.ts";
+import { memory, scope } from "../tensor/scope.ts";
 import { tensor } from "../tensor/ops.ts";
 import { grad } from "../autodiff/autodiff.ts";
-import type { Tensor } from "../tensor/engine.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 
 type Rows = number[][];
 

@@ -66,12 +66,12 @@ export function wasmCpuKernels(): FastCpuKernels {
     convTranspose2d(y: Arg, w: Arg, d: ConvGeom): Float32Array | null {
       const opts = convOpts(d);
       return opts &&
-        W.conv2dBackwardInput(y.storage as Float32Array, w.storage as Float32Array, opts);
+        W.convTranspose2d(y.storage as Float32Array, w.storage as Float32Array, opts);
     },
     conv2dFilterGrad(x: Arg, gy: Arg, d: ConvGeom): Float32Array | null {
       const opts = convOpts(d);
       return opts &&
-        W.conv2dBackwardFilter(x.storage as Float32Array, gy.storage as Float32Array, opts);
+        W.conv2dFilterGrad(x.storage as Float32Array, gy.storage as Float32Array, opts);
     },
   };
 }

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   conv2d,
-  conv2dBackwardFilter,
-  conv2dBackwardInput,
+  conv2dFilterGrad,
   type Conv2dOptions,
+  convTranspose2d,
   setWasmThreads,
   shutdownWasmThreads,
 } from "./mod.ts";
@@ -86,8 +86,8 @@ function checkAll(o: Conv2dOptions, seed: number): void {
   forEachTerm(o, (xi, wi, yi) => {
     dxRef[xi] += gy[yi] * w[wi], dxAbs[xi] += Math.abs(gy[yi] * w[wi]);
   });
-  const dx = conv2dBackwardInput(gy, w, o);
-  assertClose(dx, dxRef, dxAbs, `conv2dBackwardInput ${name}`);
+  const dx = convTranspose2d(gy, w, o);
+  assertClose(dx, dxRef, dxAbs, `convTranspose2d ${name}`);
   let lhs = 0, rhs = 0, mag = 0;
   for (let i = 0; i < n.y; i++) lhs += y[i] * gy[i], mag += Math.abs(y[i] * gy[i]);
   for (let i = 0; i < n.x; i++) rhs += x[i] * dx[i];
@@ -97,7 +97,7 @@ function checkAll(o: Conv2dOptions, seed: number): void {
   forEachTerm(o, (xi, wi, yi) => {
     dwRef[wi] += gy[yi] * x[xi], dwAbs[wi] += Math.abs(gy[yi] * x[xi]);
   });
-  assertClose(conv2dBackwardFilter(x, gy, o), dwRef, dwAbs, `conv2dBackwardFilter ${name}`);
+  assertClose(conv2dFilterGrad(x, gy, o), dwRef, dwAbs, `conv2dFilterGrad ${name}`);
 }
 
 Deno.test("conv2d: fixed shapes incl. strides, paddings, rectangular kernels", () => {
@@ -211,8 +211,8 @@ for (const path of ["direct", "im2col"]) {
       const x = randomArray(n.x, 3), w = randomArray(n.w, 4), gy = randomArray(n.y, 5);
       const run = (): Float32Array[] => [
         conv2d(x, w, o),
-        conv2dBackwardInput(gy, w, o),
-        conv2dBackwardFilter(x, gy, o),
+        convTranspose2d(gy, w, o),
+        conv2dFilterGrad(x, gy, o),
       ];
       setWasmThreads(1);
       const one = run();
@@ -238,7 +238,7 @@ Deno.test("conv2d: argument errors name the problem", () => {
   assert.throws(() => conv2d(new Float32Array(3), new Float32Array(9), ok), TypeError);
   assert.throws(
     () =>
-      conv2dBackwardInput(new Float32Array(4), new Float32Array(9), {
+      convTranspose2d(new Float32Array(4), new Float32Array(9), {
         ...ok,
         stride: 2,
         outputPadding: 0,
@@ -247,7 +247,7 @@ Deno.test("conv2d: argument errors name the problem", () => {
   );
   // h = 2, p = 1, k = 3, s = 2: (2 + 2 − 3) mod 2 = 1 is the implied output padding.
   assert.equal(
-    conv2dBackwardInput(new Float32Array(1), new Float32Array(9), {
+    convTranspose2d(new Float32Array(1), new Float32Array(9), {
       ...ok,
       stride: 2,
       outputPadding: 1,

@@ -123,8 +123,8 @@ export interface Kernels {
 export const JobKind = {
   gemm: 1,
   convForward: 2,
-  convBackwardInput: 3,
-  convBackwardFilter: 4,
+  convTranspose2d: 3,
+  conv2dFilterGrad: 4,
   directForward: 5,
   directFilter: 6,
 } as const;
@@ -266,8 +266,8 @@ export function runJob(kx: Kernels, p: Int32Array, t: number, T: number): void {
       return;
     }
     case JobKind.convForward:
-    case JobKind.convBackwardInput:
-    case JobKind.convBackwardFilter:
+    case JobKind.convTranspose2d:
+    case JobKind.conv2dFilterGrad:
       runConv(kx, p, scratch);
       return;
     case JobKind.directForward:
@@ -384,7 +384,7 @@ function forEachTicket(
  *            caller in group order)
  */
 function runConv(kx: Kernels, p: Int32Array, scratch: number): void {
-  forEachTicket(kx, p, p[J.kind] === JobKind.convBackwardFilter, (bi, group) => {
+  forEachTicket(kx, p, p[J.kind] === JobKind.conv2dFilterGrad, (bi, group) => {
     convImage(kx, p, bi, group, scratch);
   });
 }
@@ -403,7 +403,7 @@ function convImage(kx: Kernels, p: Int32Array, bi: number, group: number, scratc
     const x = p[J.a] + bi * C * H * W * 4, w = p[J.b], y = p[J.c] + bi * oPad * pPad * 4;
     kx.im2col(col, x, C, H, W, kh, kw, s, pad, ho, wo, pPad);
     gemmBlocked(kx, w, col, y, O, 0, P, K, K, 1, 1, pPad, pPad, packs);
-  } else if (kind === JobKind.convBackwardInput) {
+  } else if (kind === JobKind.convTranspose2d) {
     const gy = p[J.a] + bi * O * P * 4, w = p[J.b], dx = p[J.c] + bi * C * H * W * 4;
     kx.zero(col, kPadR * pPad);
     // A = Wᵀ: A(i=kIdx, k=o) = W[o][kIdx] → rsA = 1, csA = K.

@@ -16,10 +16,10 @@ import { getRuntime, setThreads, shutdownThreads, threadCount } from "./runtime.
 
 export {
   conv2d,
-  conv2dBackwardFilter,
-  conv2dBackwardInput,
-  type Conv2dBackwardInputOptions,
+  conv2dFilterGrad,
   type Conv2dOptions,
+  convTranspose2d,
+  type ConvTranspose2dOptions,
   type GemmOptions,
   sgemm,
 } from "./ops.ts";

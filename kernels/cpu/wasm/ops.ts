@@ -89,8 +89,8 @@ export interface Conv2dOptions {
   padding?: number;
 }
 
-/** Options of {@linkcode conv2dBackwardInput}: the forward geometry plus an optional check. */
-export interface Conv2dBackwardInputOptions extends Conv2dOptions {
+/** Options of {@linkcode convTranspose2d}: the forward geometry plus an optional check. */
+export interface ConvTranspose2dOptions extends Conv2dOptions {
   /**
    * PyTorch's output_padding; since h and w are given it is implied, ((h + 2p − kh) mod s),
    * and is only checked against that when passed.
@@ -415,27 +415,27 @@ export function conv2d(x: Float32Array, w: Float32Array, opts: Conv2dOptions): F
  *
  * @example
  * ```ts
- * const dx = conv2dBackwardInput(new Float32Array(16).fill(1), new Float32Array(9).fill(1),
+ * const dx = convTranspose2d(new Float32Array(16).fill(1), new Float32Array(9).fill(1),
  *   { b: 1, c: 1, h: 4, w: 4, o: 1, kh: 3, kw: 3, padding: 1 });
  * ```
  */
-export function conv2dBackwardInput(
+export function convTranspose2d(
   gy: Float32Array,
   w: Float32Array,
-  opts: Conv2dBackwardInputOptions,
+  opts: ConvTranspose2dOptions,
 ): Float32Array {
-  const g = convGeometry("conv2dBackwardInput", opts);
+  const g = convGeometry("convTranspose2d", opts);
   if (opts.outputPadding !== undefined) {
     const implied = (g.H + 2 * g.p - g.kh) % g.s;
     const impliedW = (g.W + 2 * g.p - g.kw) % g.s;
     if (opts.outputPadding !== implied || opts.outputPadding !== impliedW) {
       throw new RangeError(
-        `conv2dBackwardInput: outputPadding ${opts.outputPadding} does not match h=${g.H}, w=${g.W} (implied ${implied}, ${impliedW}); pass the forward input size or drop outputPadding`,
+        `convTranspose2d: outputPadding ${opts.outputPadding} does not match h=${g.H}, w=${g.W} (implied ${implied}, ${impliedW}); pass the forward input size or drop outputPadding`,
       );
     }
   }
-  checkLength("conv2dBackwardInput: gy", gy, g.B * g.O * g.P, `[${g.B}, ${g.O}, ${g.ho}, ${g.wo}]`);
-  checkLength("conv2dBackwardInput: w", w, g.O * g.K, `[${g.O}, ${g.C}, ${g.kh}, ${g.kw}]`);
+  checkLength("convTranspose2d: gy", gy, g.B * g.O * g.P, `[${g.B}, ${g.O}, ${g.ho}, ${g.wo}]`);
+  checkLength("convTranspose2d: w", w, g.O * g.K, `[${g.O}, ${g.C}, ${g.kh}, ${g.kw}]`);
   if (g.B * g.C * g.H * g.W === 0) return new Float32Array(0);
   if (directFits(g, g.O) && g.p <= DIRECT_K - 1) {
     // dx = correlation of gy (padding k−1−p) with the flipped kernel, channels swapped:
@@ -455,7 +455,7 @@ export function conv2dBackwardInput(
   put(rt.memory, wAt, w.subarray(0, g.O * g.K));
   zeroBytes(rt.memory, dxAt, out.length * 4);
   zeroCounter(rt.memory, counter);
-  const job = convJob(JobKind.convBackwardInput, g, gyAt, wAt, dxAt);
+  const job = convJob(JobKind.convTranspose2d, g, gyAt, wAt, dxAt);
   job[J.scratch] = scratch, job[J.scratchStride] = stride, job[J.counter] = counter;
   dispatch(rt, job, threads);
   out.set(new Float32Array(rt.memory.buffer, dxAt, out.length));
@@ -468,24 +468,24 @@ export function conv2dBackwardInput(
  *
  * @example
  * ```ts
- * const dw = conv2dBackwardFilter(new Float32Array(16).fill(1), new Float32Array(16).fill(1),
+ * const dw = conv2dFilterGrad(new Float32Array(16).fill(1), new Float32Array(16).fill(1),
  *   { b: 1, c: 1, h: 4, w: 4, o: 1, kh: 3, kw: 3, padding: 1 });
  * ```
  */
-export function conv2dBackwardFilter(
+export function conv2dFilterGrad(
   x: Float32Array,
   gy: Float32Array,
   opts: Conv2dOptions,
 ): Float32Array {
-  const g = convGeometry("conv2dBackwardFilter", opts);
+  const g = convGeometry("conv2dFilterGrad", opts);
   checkLength(
-    "conv2dBackwardFilter: x",
+    "conv2dFilterGrad: x",
     x,
     g.B * g.C * g.H * g.W,
     `[${g.B}, ${g.C}, ${g.H}, ${g.W}]`,
   );
   checkLength(
-    "conv2dBackwardFilter: gy",
+    "conv2dFilterGrad: gy",
     gy,
     g.B * g.O * g.P,
     `[${g.B}, ${g.O}, ${g.ho}, ${g.wo}]`,
@@ -508,7 +508,7 @@ export function conv2dBackwardFilter(
   put(rt.memory, gyAt, gy.subarray(0, g.B * g.O * g.P));
   zeroBytes(rt.memory, dwAt, groups * partialBytes);
   zeroCounter(rt.memory, counter);
-  const kind = direct ? JobKind.directFilter : JobKind.convBackwardFilter;
+  const kind = direct ? JobKind.directFilter : JobKind.conv2dFilterGrad;
   const job = convJob(kind, g, xAt, gyAt, dwAt);
   job[J.scratch] = scratch, job[J.scratchStride] = stride, job[J.counter] = counter;
   job[J.groups] = groups, job[J.groupStride] = partialBytes;
