@@ -504,11 +504,10 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   try {
     raw = JSON.parse(metaText);
   } catch (e) {
-    throw new Error(
-      `${jsonPath}: corrupt checkpoint metadata (${
-        (e as Error).message
-      }); use an earlier checkpoint`,
-    );
+    // JSON.parse quotes the text around the error, newlines and control bytes included.
+    const why = Array.from((e as Error).message, (c) => (c < " " || c === "\x7f" ? " " : c))
+      .join("").replace(/\s+/g, " ").slice(0, 160);
+    throw new Error(`${jsonPath}: corrupt checkpoint metadata (${why}); use an earlier checkpoint`);
   }
   const meta = parseCheckpointMeta(raw, jsonPath);
   // Shapes are checked against the stored tensors below; the architecture itself must describe
