@@ -18,7 +18,8 @@ import { UsageError } from "./args.ts";
 import { type EvalResult, resolveCheckpoint } from "../train/checkpoint.ts";
 import { isPthPath, loadModelFile } from "../train/load_model.ts";
 import type { Arch, TrainConfig } from "../train/config.ts";
-import { archFromPreset, type Network, presetNames } from "../train/model.ts";
+import { archFromPreset, presetNames } from "../train/model.ts";
+import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 
 /** Per-example shape and class count of each dataset (to build a network before loading). */
 export const DATASET_INFO: Readonly<
@@ -139,9 +140,9 @@ export function archFromFlags(values: Record<string, unknown>, base: Arch): Arch
 /** A model ready to run: network, kept parameters, and where it came from. */
 export interface LoadedModel {
   /** The network. */
-  network: Network;
+  network: LipschitzNetwork;
   /** Its parameters (kept; dispose when done). */
-  params: unknown;
+  params: LipschitzParams;
   /** Dataset it was trained on (ours) or given by --dataset (.pth). */
   dataset: DatasetName;
   /** Architecture. */

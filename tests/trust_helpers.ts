@@ -35,7 +35,7 @@ export async function makeCheckpoint(
   const config = parseTrainConfig({ ...structuredClone(DEFAULT_CONFIG), trainDir, arch, seed });
   const mean = [0.286];
   const net = buildNetwork(arch, [1, 28, 28], 10, mean);
-  const params = scope(() => net.init(randomKey(seed)));
+  const params = scope(() => net.init(randomKey(seed)).params);
   const meta: Omit<CheckpointMeta, "tensors"> = {
     format: "sll-checkpoint",
     version: 2,

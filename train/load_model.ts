@@ -18,14 +18,15 @@ import {
   type ModelSpec,
 } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
-import { buildNetwork, type Network } from "./model.ts";
+import { buildNetwork, paramsFromCheckpoint } from "./model.ts";
+import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 
 /** What {@linkcode loadModelFile} returns. */
 export interface ModelFile {
   /** The network. */
-  network: Network;
+  network: LipschitzNetwork;
   /** Its parameters (kept: dispose them when done). */
-  params: unknown;
+  params: LipschitzParams;
   /** What the network is and what it evaluates on. */
   spec: ModelSpec;
   /** The file read. */
@@ -84,9 +85,13 @@ export function leavesFromStateDict(
   return leaves;
 }
 
-function build(spec: ModelSpec, leaves: Record<string, HostTensor>): [Network, unknown] {
+function build(
+  spec: ModelSpec,
+  leaves: Record<string, HostTensor>,
+  source: string,
+): [LipschitzNetwork, LipschitzParams] {
   const network = buildNetwork(spec.arch, spec.inputShape, spec.numClasses, spec.mean);
-  const params = keep(scope(() => network.net.fromStateDict(leaves, { prefix: "" })));
+  const params = keep(scope(() => paramsFromCheckpoint(network, leaves, source)));
   return [network, params];
 }
 
@@ -125,11 +130,11 @@ export async function loadModelFile(path: string, pthSpec?: ModelSpec): Promise<
       );
     }
     const leaves = leavesFromStateDict(sd, pthSpec, path);
-    const [network, params] = build(pthSpec, leaves);
+    const [network, params] = build(pthSpec, leaves, path);
     return { network, params, spec: pthSpec, path };
   }
   const ck = await loadCheckpoint(path);
-  const [network, params] = build(ck.meta.model, ck.params);
+  const [network, params] = build(ck.meta.model, ck.params, path);
   return {
     network,
     params,

@@ -11,7 +11,6 @@ import { batches, DATASET_MEANS, loadDataset, type Split } from "../data/mod.ts"
 import { dispose, keep, memory, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { randomKey, split } from "../tensor/random.ts";
-import { keyFromSeed } from "../tensor/prng.ts";
 import { leaves } from "../tensor/tree.ts";
 import {
   type CheckpointMeta,
@@ -19,13 +18,13 @@ import {
   listCheckpoints,
   loadCheckpoint,
   saveCheckpoint,
-  treeFromHost,
 } from "./checkpoint.ts";
 import { clipByGlobalNorm, clipByValue } from "./clip.ts";
 import type { TrainConfig } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
 import { makeLoss } from "./loss_select.ts";
-import { buildNetwork, type Network } from "./model.ts";
+import { buildNetwork, paramsFromCheckpoint } from "./model.ts";
+import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
 
@@ -90,9 +89,9 @@ export interface TrainResult {
   /** "done", "interrupted" (signal or stopAfterStep). */
   status: "done" | "interrupted";
   /** Final parameters (kept; dispose them when done). */
-  params: unknown;
+  params: LipschitzParams;
   /** The network they belong to. */
-  network: Network;
+  network: LipschitzNetwork;
   /** Global steps done. */
   step: number;
   /** Last evaluation on the test set. */
@@ -186,24 +185,21 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     nesterov: config.nesterov,
   });
   const lossOf = makeLoss(config, trainSet.numClasses);
-  const dataKey = keyFromSeed(config.seed);
-  const [initKey] = split(randomKey(config.seed), 2);
+  // One split of the seed's key: the init key and the data-order key are siblings.
+  const [initKey, dataKey] = split(randomKey(config.seed), 2);
 
   await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
   const metricsPath = join(config.trainDir, "metrics.jsonl");
 
   // ----- state: fresh or from the latest checkpoint
-  let params: unknown;
-  let state: OptState<unknown>;
+  let params: LipschitzParams;
+  let state: OptState<LipschitzParams>;
   let step = 0;
   let lastCheckpoint: string | undefined;
   let final: EvalResult | undefined;
-  const template = scope(() => network.init(initKey));
-  keep(template);
   if (opts.resume) {
     const latest = (await listCheckpoints(config.trainDir)).at(-1);
     if (!latest) {
-      dispose(template);
       throw new Error(
         `--resume: no checkpoint in ${
           join(config.trainDir, "checkpoints")
@@ -211,26 +207,29 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       );
     }
     const ck = await loadCheckpoint(latest);
+    const slots: Record<string, LipschitzParams> = {};
+    params = keep(scope(() => paramsFromCheckpoint(network, ck.params, latest)));
     try {
-      params = keep(treeFromHost(template, ck.params, latest));
-      const slots: Record<string, unknown> = {};
       for (const name of optimizer.slotNames) {
-        slots[name] = keep(treeFromHost(template, ck.slots[name] ?? {}, `${latest} (${name})`));
+        slots[name] = keep(
+          scope(() => paramsFromCheckpoint(network, ck.slots[name] ?? {}, `${latest} (${name})`)),
+        );
       }
-      state = { step: ck.meta.optimizer.step, slots };
-    } finally {
-      dispose(template);
+    } catch (e) {
+      dispose([params, slots]);
+      throw e;
     }
+    state = { step: ck.meta.optimizer.step, slots };
     step = ck.meta.step;
     lastCheckpoint = latest;
     final = ck.meta.metrics;
     msg(`resumed from ${latest} (step ${step}, epoch ${ck.meta.epoch.toFixed(2)})`);
   } else {
-    params = template;
+    params = keep(scope(() => network.init(initKey).params));
     state = keep(optimizer.init(params));
   }
 
-  const lossAndGrad = valueAndGrad((p: unknown, x: Tensor, y: Tensor) =>
+  const lossAndGrad = valueAndGrad((p: LipschitzParams, x: Tensor, y: Tensor) =>
     lossOf(network.apply(p, x), y)
   );
   const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>

@@ -63,7 +63,7 @@ export {
 export { isPthPath, leavesFromStateDict, loadModelFile, type ModelFile } from "./load_model.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
 export { type LossFn, makeLoss } from "./loss_select.ts";
-export { archFromPreset, buildNetwork, type Network } from "./model.ts";
+export { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "./model.ts";
 export {
   DivergedError,
   type EpochInfo,
