@@ -18,6 +18,8 @@ import { UsageError } from "./args.ts";
 import { type EvalResult, resolveCheckpoint } from "../train/checkpoint.ts";
 import { isPthPath, loadModelFile } from "../train/load_model.ts";
 import type { Arch, TrainConfig } from "../train/config.ts";
+import { DISTRIBUTED_MODES, type DistributedMode } from "../distributed/launch.ts";
+import { startWorld, type World } from "../distributed/world.ts";
 import { archFromPreset, presetNames } from "../train/model.ts";
 import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 
@@ -61,6 +63,39 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: "json", kind: "bool", help: "print the result as one JSON line on stdout" },
   { name: "help", kind: "bool", help: "show this help" },
 ];
+
+/** `--distributed`: data-parallel over the ranks of an MPI launch (train, certify, attack). */
+export const DISTRIBUTED_FLAG: FlagSpec = {
+  name: "distributed",
+  kind: DISTRIBUTED_MODES,
+  help:
+    "auto (default): data-parallel when started by mpiexec/srun; off: one process; on: require MPI",
+};
+
+/**
+ * Starts the process group from `--distributed` (see distributed/world.ts). On ranks other
+ * than 0 the console is silenced, so results, tables and logs appear once; errors still reach
+ * stderr through the abort path, prefixed with the rank.
+ *
+ * @example
+ * ```ts ignore
+ * import { startDistributed } from "./common.ts";
+ * const world = startDistributed({ distributed: "auto" });
+ * ```
+ */
+export function startDistributed(values: Record<string, unknown>): World {
+  const world = startWorld((values.distributed as DistributedMode | undefined) ?? "auto");
+  if (!world.isRoot) {
+    const quiet = (): void => {};
+    console.log =
+      console.error =
+      console.warn =
+      console.info =
+      console.debug =
+        quiet;
+  }
+  return world;
+}
 
 /** Flags choosing the data. */
 export const DATA_FLAGS: readonly FlagSpec[] = [

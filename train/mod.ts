@@ -73,4 +73,6 @@ export {
   type TrainResult,
 } from "./loop.ts";
 export type { Dataset, DatasetName, Split } from "../data/mod.ts";
+export type { MpiBuffer, ReduceOp } from "../distributed/mpi.ts";
+export type { World } from "../distributed/world.ts";
 export type { HostData, HostDType, HostTensor } from "../io/host_tensor.ts";
