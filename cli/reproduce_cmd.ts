@@ -151,7 +151,11 @@ export async function reproduceCommand(argv: readonly string[]): Promise<number>
   for (const e of entries) {
     let model;
     try {
-      model = await loadModel(e.path, { ...values, ...e.flags });
+      model = await loadModel(
+        e.path,
+        { ...values, ...e.flags },
+        `put it under <dir>/<dataset>/<size>/ with size one of ${SIZE_ORDER.join(", ")}`,
+      );
     } catch (err) {
       // An unrelated or corrupt checkpoint is reported and skipped, never fatal for the table.
       skipped.push({ path: e.path, reason: oneLine(err) });
@@ -160,6 +164,7 @@ export async function reproduceCommand(argv: readonly string[]): Promise<number>
     try {
       const { test } = await loadTest(model.dataset, values);
       const r = await evaluate(model.network.apply, model.params, test, {
+        prepare: model.network.prepare,
         eps: DEFAULT_EPS,
         lastWeight: model.network.lastWeight(model.params),
       });
