@@ -92,8 +92,8 @@ export async function findEntries(root: string): Promise<Found> {
       if (!ds || !SIZE_ORDER.includes(size)) {
         skipped.push({
           path: f,
-          reason: `not under <dataset>/<size>/ (dataset one of ${DATASET_NAMES.join(", ")}; ` +
-            `size one of ${SIZE_ORDER.join(", ")}), so its architecture is unknown`,
+          reason: `its architecture is unknown: put it under <dir>/<dataset>/<size>/ with ` +
+            `size one of ${SIZE_ORDER.join(", ")} and dataset one of ${DATASET_NAMES.join(", ")}`,
         });
         continue;
       }

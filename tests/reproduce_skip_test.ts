@@ -49,7 +49,10 @@ Deno.test("reproduce: skips unrelated or corrupt files and leaves partial runs o
     const reasons = Object.fromEntries(
       out.skipped.map((s: { path: string; reason: string }) => [s.path, s.reason]),
     );
-    assert.match(reasons[join(root, "unrelated.pth")], /not under <dataset>\/<size>/);
+    assert.match(
+      reasons[join(root, "unrelated.pth")],
+      /put it under <dir>\/<dataset>\/<size>\/ with size one of small/,
+    );
     assert.match(reasons[join(root, "fashion-mnist", "small", "model.pth")], /does not match/);
     assert.match(reasons[corrupt], /checksum mismatch/);
     assert.equal(out.partial.length, 1);
