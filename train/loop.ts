@@ -28,6 +28,7 @@ import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
 import { SINGLE_PROCESS, type World } from "../distributed/world.ts";
+import { broadcastJson } from "../distributed/data_parallel.ts";
 import {
   checkInSync,
   dataParallelStep,
@@ -250,6 +251,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     params = shared.params;
     state = shared.state;
     step = shared.step;
+    // the last evaluation too: whether the run ends with a (collective) evaluation must agree
+    final = broadcastJson(world, final ?? null) ?? undefined;
   }
 
   const lossAndGrad = valueAndGrad((p: LipschitzParams, x: Tensor, y: Tensor) =>
