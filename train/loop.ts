@@ -40,6 +40,7 @@ import { makeSchedule } from "./schedules.ts";
 import { augmentFor } from "./augment_select.ts";
 import { lockTrainDir } from "./lock.ts";
 import { SINGLE_PROCESS, type World } from "../distributed/world.ts";
+import { broadcastJson } from "../distributed/data_parallel.ts";
 import {
   checkInSync,
   dataParallelStep,
@@ -337,6 +338,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     params = shared.params;
     state = shared.state;
     step = shared.step;
+    // the last evaluation too: whether the run ends with a (collective) evaluation must agree
+    final = broadcastJson(world, final ?? null) ?? undefined;
   }
 
   const lossAndGrad = valueAndGrad((p: LipschitzParams, x: Tensor, y: Tensor) =>
@@ -352,10 +355,17 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       world,
     });
 
-  const meta = (reason: string, metrics?: EvalResult): CheckpointMeta => ({
+  const meta = (reason: string, metrics?: EvalResult): Omit<CheckpointMeta, "tensors"> => ({
     format: "sll-checkpoint",
-    version: 1,
+    version: 2,
     config,
+    model: {
+      dataset: config.dataset,
+      inputShape: [...trainSet.shape],
+      numClasses: trainSet.numClasses,
+      mean,
+      arch: config.arch,
+    },
     epoch: step / stepsPerEpoch,
     step,
     stepInEpoch: step % stepsPerEpoch,
