@@ -3,7 +3,6 @@
  * parameters (badly scaled W, K, q included) and input pairs, in float64 on the CPU backend.
  * Shapes stay small: the CPU conv is plain TypeScript.
  */
-import assert from "node:assert/strict";
 import {
   aolConv,
   aolDense,
@@ -23,15 +22,14 @@ import {
   sumPool,
 } from "../layers/mod.ts";
 import type { CplParams, Layer } from "../layers/mod.ts";
-import { memory } from "../tensor/scope.ts";
+import { leakFreeTest } from "./helpers.ts";
 import { isOneLipschitz, type OneLipschitzOptions } from "../testing.ts";
 
 function lipTest<P>(name: string, layer: Layer<P>, options: OneLipschitzOptions<P>): void {
-  Deno.test(`1-Lipschitz: ${name}`, async () => {
-    const before = memory().tensors;
-    await isOneLipschitz(layer, { seed: 20240601, name, ...options });
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
-  });
+  leakFreeTest(
+    `1-Lipschitz: ${name}`,
+    () => isOneLipschitz(layer, { seed: 20240601, name, ...options }),
+  );
 }
 
 lipTest("sllConv paper", sllConv({ cin: 3, inner: 4 }), { inShape: [3, 5, 5] });
