@@ -9,10 +9,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Split } from "../data/mod.ts";
 import { dispose } from "../tensor/mod.ts";
-import { listCheckpoints, loadCheckpoint, treeFromHost } from "../train/checkpoint.ts";
-import { DEFAULT_CONFIG, parseTrainConfig, type TrainConfig } from "../train/config.ts";
-import { DivergedError, train } from "../train/loop.ts";
-import { leakFreeTest } from "./helpers.ts";
+import { listCheckpoints, loadCheckpoint, treeFromHost } from "./checkpoint.ts";
+import { DEFAULT_CONFIG, parseTrainConfig, type TrainConfig } from "./config.ts";
+import { DivergedError, train } from "./loop.ts";
+import { leakFreeTest } from "../tests/helpers.ts";
 import { keyFromSeed, uniformHost } from "../tensor/prng.ts";
 
 /** 48 train / 16 test 1×8×8 images whose class is the brightest quadrant. */
@@ -141,7 +141,7 @@ leakFreeTest(
       const wider = toyConfig(join(root, "w"), { epochs: 1 });
       wider.arch.width = 3;
       // rebuild a template of another width and try to load into it
-      const { buildNetwork } = await import("../train/model.ts");
+      const { buildNetwork } = await import("./model.ts");
       const { randomKey } = await import("../tensor/random.ts");
       const net = buildNetwork(wider.arch, [1, 8, 8], 4, [0.3]);
       const { scope } = await import("../tensor/mod.ts");

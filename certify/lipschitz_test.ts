@@ -5,27 +5,20 @@
  * layers that are not 1-Lipschitz.
  */
 import assert from "node:assert/strict";
-import { estimateLipschitz, lipschitzReport, powerMethod } from "../certify/lipschitz.ts";
+import { estimateLipschitz, lipschitzReport, powerMethod } from "./lipschitz.ts";
 import { lipschitzNetwork, sllDense, type SllDenseParams } from "../layers/mod.ts";
 import type { Layer } from "../layers/mod.ts";
-import { dispose, keep, memory, scope } from "../tensor/scope.ts";
+import { dispose, keep, scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { add, matmul, mul, relu, sub, swapLast, tensor } from "../tensor/ops.ts";
 import { normal, randomKey } from "../tensor/random.ts";
 import { sllDenseT } from "../layers/sll.ts";
 import { isOneLipschitz } from "../testing.ts";
+import { leakFreeTest } from "../tests/helpers.ts";
 
-function baseline(fn: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    const before = memory().tensors;
-    await fn();
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
-  };
-}
-
-Deno.test(
+leakFreeTest(
   "estimateLipschitz and powerMethod recover a matrix's spectral norm",
-  baseline(async () => {
+  async () => {
     const w = tensor([[3, 0], [1, 1]], { dtype: "float64" });
     const x = normal(randomKey(1), [2, 2], "float64");
     const sigma = Math.sqrt((11 + Math.sqrt(85)) / 2); // of [[3,0],[1,1]]
@@ -38,12 +31,12 @@ Deno.test(
     const [r] = await estimateLipschitz((z) => relu(mul(z, 2)), pos);
     assert.ok(Math.abs(r - 2) < 1e-9, `${r}`);
     dispose([w, x, pos]);
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "Jacobian norms of an SLL network stay ≤ 1; lipschitzReport lists SLL layers",
-  baseline(async () => {
+  async () => {
     const net = lipschitzNetwork({
       inputShape: [1, 8, 8],
       numClasses: 1,
@@ -73,12 +66,12 @@ Deno.test(
     const big = await lipschitzReport(net, params, { iterations: 5, convSize: 12 });
     assert.deepEqual(big[0].inputShape, [3, 12, 12]);
     dispose([params, x]);
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "isOneLipschitz rejects layers that are not 1-Lipschitz, naming the seed",
-  baseline(async () => {
+  async () => {
     const scaled: Layer<Record<never, never>> = {
       init: (_k, s) => ({ outShape: [...s], params: {} }),
       apply: (_p, x) => mul(x, 1.001),
@@ -102,5 +95,5 @@ Deno.test(
       isOneLipschitz(broken, { inShape: [3], seed: 11, numRuns: 50, name: "broken SLL" }),
       /broken SLL\) failed \(fast-check seed 11\)/,
     );
-  }),
+  },
 );
