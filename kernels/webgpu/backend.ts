@@ -8,7 +8,7 @@
  * it. Device errors are collected per batch and rethrown, naming the ops, at the next read.
  * @module
  */
-import { allocArray, type DType, type TypedArray } from "../dtype.ts";
+import { type DType, newArray, type TypedArray } from "../dtype.ts";
 import {
   type Backend,
   type ConvGeom,
@@ -1398,7 +1398,7 @@ export function createWebGpuBackend(
       settle(storage);
       flush();
       const bytes = size * BYTES;
-      const result = allocArray(dtype, size);
+      const result = newArray(dtype, size);
       if (bytes === 0) {
         await drainChecks();
         checkAlive("read");
