@@ -8,9 +8,10 @@
 import type { PRNGKey } from "../tensor/random.ts";
 import { split } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import type { Tree } from "../tensor/tree.ts";
 
-/** A parameter tree: nested plain objects/arrays whose leaves are tensors. */
-export type Params = Tensor | readonly Params[] | { readonly [key: string]: Params };
+/** A parameter tree: nested plain objects/arrays whose leaves are tensors (tensor/tree.ts). */
+export type Params = Tree;
 
 /** What `init` returns: the per-example output shape and the fresh parameters. */
 export interface Initialized<P = Params> {
