@@ -60,7 +60,7 @@ async function perExampleNorms(v: Tensor): Promise<number[]> {
  * ```ts
  * import { sllDense } from "@sll/sll";
  * import { isOneLipschitz } from "@sll/sll/testing";
- * await isOneLipschitz(sllDense({ features: 6, inner: 4 }), { inShape: [6], seed: 1 });
+ * await isOneLipschitz(sllDense({ inner: 4 }), { inShape: [6], seed: 1 });
  * ```
  */
 export async function isOneLipschitz<P>(

@@ -10,7 +10,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { vjp } from "../autodiff/autodiff.ts";
 import { div, maximum, mul, norm, sub, zeros, zerosLike } from "../tensor/ops.ts";
 import { normal, type PRNGKey, randomKey } from "../tensor/random.ts";
-import type { Layer, Params } from "../layers/layer.ts";
+import type { Layer } from "../layers/layer.ts";
 
 /** Options of the power iterations. */
 export interface PowerOptions {
@@ -142,7 +142,7 @@ export interface LayeredModel {
   // deno-lint-ignore no-explicit-any
   readonly layers: readonly Layer<any>[];
   /** Per-example input shape of each module. */
-  readonly shapes: readonly (readonly number[])[];
+  readonly inShapes: readonly (readonly number[])[];
 }
 
 /**
@@ -161,7 +161,7 @@ export interface LayeredModel {
  */
 export async function lipschitzReport(
   model: LayeredModel,
-  params: readonly Params[],
+  params: readonly unknown[],
   options: PowerOptions & { convSize?: number } = {},
 ): Promise<LipschitzRow[]> {
   const rows: LipschitzRow[] = [];
@@ -170,7 +170,7 @@ export async function lipschitzReport(
     const isConv = p && "kernel" in p;
     const isDense = p && "weight" in p && "q" in p;
     if (!isConv && !isDense) continue;
-    let shape = [...model.shapes[i]];
+    let shape = [...model.inShapes[i]];
     if (isConv && options.convSize) shape = [shape[0], options.convSize, options.convSize];
     const layer = model.layers[i];
     const [estimate] = await powerMethod((x) => layer.apply(p, x), [1, ...shape], {

@@ -81,7 +81,7 @@ leakFreeTest(
       /isOneLipschitz\(x ↦ 1\.001x\) failed \(fast-check seed 5\)/,
     );
     // An SLL dense layer whose W is scaled after t was computed: t too large, not 1-Lipschitz.
-    const inner = sllDense({ features: 3, inner: 1 });
+    const inner = sllDense({ inner: 1 });
     const broken: Layer<SllDenseParams> = {
       init: (k, s) => inner.init(k, s),
       apply: (p, x: Tensor) => {

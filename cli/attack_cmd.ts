@@ -10,7 +10,16 @@ import { certifiedAccuracy } from "../certify/margins.ts";
 import { dispose, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { randomKey } from "../tensor/random.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
-import { ARCH_FLAGS, DATA_FLAGS, loadModel, loadTest, RUN_FLAGS, selectBackend } from "./common.ts";
+import {
+  ARCH_FLAGS,
+  DATA_FLAGS,
+  DISTRIBUTED_FLAG,
+  loadModel,
+  loadTest,
+  RUN_FLAGS,
+  selectBackend,
+  startDistributed,
+} from "./common.ts";
 import { ProgressBar } from "./progress.ts";
 
 /** Flags of `sll attack`. */
@@ -27,6 +36,7 @@ export const ATTACK_FLAGS: readonly FlagSpec[] = [
   { name: "seed", kind: "int", help: "seed of the random start (default 0)" },
   ...ARCH_FLAGS,
   { name: "quiet", kind: "bool", help: "no progress bar" },
+  DISTRIBUTED_FLAG,
   ...RUN_FLAGS,
 ];
 
@@ -52,10 +62,11 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
   if (values.checkpoint === undefined) {
     throw new UsageError("attack needs --checkpoint <file or train dir>");
   }
+  const world = startDistributed(values);
   const t0 = performance.now();
   console.error(await selectBackend((values.backend as string | undefined) ?? "auto"));
   const model = await loadModel(values.checkpoint as string, values);
-  const bar = new ProgressBar({ enabled: !values.quiet });
+  const bar = new ProgressBar({ enabled: !values.quiet && world.isRoot });
   try {
     const { test } = await loadTest(model.dataset, values);
     const epsList = (values.eps as number[] | undefined) ?? [36];
@@ -68,6 +79,8 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
     for (const e of epsList) {
       let clean = 0, robust = 0, cert = 0, done = 0;
       for (const b of batches(test, { batchSize })) {
+        // several ranks: batch i (of the one-process batching) is rank i mod N's
+        if (b.index % world.size !== world.rank) continue;
         const x = tensor(b.x, { shape: b.shape });
         const y = tensor(b.y, { shape: [b.size], dtype: "int32" });
         try {
@@ -86,11 +99,15 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
           dispose([x, y]);
         }
         done += b.size;
+        const all = Math.min(test.n, done * world.size); // rank 0's share × N
         bar.update(
-          done / test.n,
-          `ε ${e}/255: ${done}/${test.n} images, robust ${(robust / done * 100).toFixed(1)}%`,
+          all / test.n,
+          `ε ${e}/255: ${all}/${test.n} images, robust ${(robust / done * 100).toFixed(1)}%`,
         );
       }
+      const counts = Float64Array.from([clean, robust, cert]);
+      world.allReduce(counts, "sum");
+      [clean, robust, cert] = counts;
       const n = test.n || 1;
       results.push({ eps: e, accuracy: clean / n, robust: robust / n, certified: cert / n });
     }

@@ -12,11 +12,13 @@ import {
   accuracyTable,
   ARCH_FLAGS,
   DATA_FLAGS,
+  DISTRIBUTED_FLAG,
   loadModel,
   loadTest,
   resultJson,
   RUN_FLAGS,
   selectBackend,
+  startDistributed,
 } from "./common.ts";
 
 /** Flags of `sll certify`. */
@@ -30,6 +32,7 @@ export const CERTIFY_FLAGS: readonly FlagSpec[] = [
   { name: "eps", kind: "numlist", help: "radii ×1/255 (default 36,72,108,255)" },
   { name: "batch-size", kind: "posint", help: "images per forward pass (default 500)" },
   ...ARCH_FLAGS,
+  DISTRIBUTED_FLAG,
   ...RUN_FLAGS,
 ];
 
@@ -43,6 +46,7 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
   if (values.checkpoint === undefined) {
     throw new UsageError("certify needs --checkpoint <file or train dir>");
   }
+  const world = startDistributed(values);
   const t0 = performance.now();
   console.error(await selectBackend((values.backend as string | undefined) ?? "auto"));
   const model = await loadModel(values.checkpoint as string, values);
@@ -52,6 +56,7 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
       eps: (values.eps as number[] | undefined) ?? DEFAULT_EPS,
       batchSize: (values["batch-size"] as number | undefined) ?? 500,
       lastWeight: model.network.lastWeight(model.params),
+      world, // with several ranks: the batches are split and the counts summed
     });
     const seconds = (performance.now() - t0) / 1000;
     console.error(`${model.path} on ${model.dataset}:`);

@@ -14,18 +14,15 @@ import {
 import { readPth } from "../io/pth.ts";
 import { toFloat32 } from "../io/host_tensor.ts";
 import { autoBackend, initWebGpu, setBackend } from "../tensor/mod.ts";
-import { randomKey, split } from "../tensor/random.ts";
-import { dispose, keep, scope } from "../tensor/mod.ts";
+import { keep, scope } from "../tensor/mod.ts";
 import type { FlagSpec } from "./args.ts";
 import { UsageError } from "./args.ts";
-import {
-  type EvalResult,
-  loadCheckpoint,
-  resolveCheckpoint,
-  treeFromHost,
-} from "../train/checkpoint.ts";
+import { type EvalResult, loadCheckpoint, resolveCheckpoint } from "../train/checkpoint.ts";
 import type { Arch, TrainConfig } from "../train/config.ts";
-import { archFromPreset, buildNetwork, type Network, presetNames } from "../train/model.ts";
+import { DISTRIBUTED_MODES, type DistributedMode } from "../distributed/launch.ts";
+import { startWorld, type World } from "../distributed/world.ts";
+import { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "../train/model.ts";
+import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 
 /** Per-example shape and class count of each dataset (to build a network before loading). */
 export const DATASET_INFO: Readonly<
@@ -67,6 +64,39 @@ export const RUN_FLAGS: readonly FlagSpec[] = [
   { name: "json", kind: "bool", help: "print the result as one JSON line on stdout" },
   { name: "help", kind: "bool", help: "show this help" },
 ];
+
+/** `--distributed`: data-parallel over the ranks of an MPI launch (train, certify, attack). */
+export const DISTRIBUTED_FLAG: FlagSpec = {
+  name: "distributed",
+  kind: DISTRIBUTED_MODES,
+  help:
+    "auto (default): data-parallel when started by mpiexec/srun; off: one process; on: require MPI",
+};
+
+/**
+ * Starts the process group from `--distributed` (see distributed/world.ts). On ranks other
+ * than 0 the console is silenced, so results, tables and logs appear once; errors still reach
+ * stderr through the abort path, prefixed with the rank.
+ *
+ * @example
+ * ```ts ignore
+ * import { startDistributed } from "./common.ts";
+ * const world = startDistributed({ distributed: "auto" });
+ * ```
+ */
+export function startDistributed(values: Record<string, unknown>): World {
+  const world = startWorld((values.distributed as DistributedMode | undefined) ?? "auto");
+  if (!world.isRoot) {
+    const quiet = (): void => {};
+    console.log =
+      console.error =
+      console.warn =
+      console.info =
+      console.debug =
+        quiet;
+  }
+  return world;
+}
 
 /** Flags choosing the data. */
 export const DATA_FLAGS: readonly FlagSpec[] = [
@@ -146,9 +176,9 @@ export function archFromFlags(values: Record<string, unknown>, base: Arch): Arch
 /** A model ready to run: network, kept parameters, and where it came from. */
 export interface LoadedModel {
   /** The network. */
-  network: Network;
+  network: LipschitzNetwork;
   /** Its parameters (kept; dispose when done). */
-  params: unknown;
+  params: LipschitzParams;
   /** Dataset it was trained on (ours) or given by --dataset (.pth). */
   dataset: DatasetName;
   /** Architecture. */
@@ -214,7 +244,7 @@ export async function loadModel(
       f32[k] = v.dtype === "float32" || v.dtype === "float64" ? v : toFloat32(v);
     }
     const network = buildNetwork(arch, info.shape, info.classes, mean);
-    let params: unknown;
+    let params: LipschitzParams;
     try {
       params = keep(scope(() => network.fromStateDict(f32)));
     } catch (e) {
@@ -234,14 +264,7 @@ export async function loadModel(
   const mean = cfg.mean ??
     [...((DATASET_MEANS as Record<string, readonly number[]>)[dataset] ?? [0])];
   const network = buildNetwork(cfg.arch, info.shape, info.classes, mean);
-  const [initKey] = split(randomKey(cfg.seed), 2);
-  const template = keep(scope(() => network.init(initKey)));
-  let params: unknown;
-  try {
-    params = keep(treeFromHost(template, ck.params, path));
-  } finally {
-    dispose(template);
-  }
+  const params = keep(scope(() => paramsFromCheckpoint(network, ck.params, path)));
   return { network, params, dataset, arch: cfg.arch, path, config: cfg, metrics: ck.meta.metrics };
 }
 

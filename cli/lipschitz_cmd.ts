@@ -4,7 +4,6 @@
  * @module
  */
 import { lipschitzReport } from "../certify/lipschitz.ts";
-import type { Params } from "../layers/layer.ts";
 import { dispose } from "../tensor/mod.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
 import { ARCH_FLAGS, loadModel, RUN_FLAGS, selectBackend } from "./common.ts";
@@ -41,7 +40,7 @@ export async function lipschitzCommand(argv: readonly string[]): Promise<number>
   console.error(await selectBackend((values.backend as string | undefined) ?? "auto"));
   const model = await loadModel(values.checkpoint as string, values);
   try {
-    const rows = await lipschitzReport(model.network.net, model.params as Params[], {
+    const rows = await lipschitzReport(model.network, model.params, {
       iterations: (values.iterations as number | undefined) ?? 100,
       convSize: values["conv-size"] as number | undefined,
     });

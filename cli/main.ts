@@ -12,6 +12,7 @@ import { attackCommand } from "./attack_cmd.ts";
 import { lipschitzCommand } from "./lipschitz_cmd.ts";
 import { reproduceCommand } from "./reproduce_cmd.ts";
 import { plotCommand } from "./plot_cmd.ts";
+import { abortWorld, endWorld } from "../distributed/world.ts";
 
 /** Subcommands by name, each returning its exit code. */
 export const COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>> = {
@@ -56,18 +57,22 @@ export async function run(argv: readonly string[]): Promise<number> {
     );
     return 2;
   }
+  let code: number;
   try {
-    return await cmd(rest);
+    code = await cmd(rest);
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
+    const usage = e instanceof UsageError;
     const err = e as Error;
-    console.error(`error: ${String(err?.message ?? err).split("\n").join(" ")}`);
-    if (Deno.env.get("SLL_DEBUG")) console.error(err?.stack);
-    return 1;
+    const line = `error: ${String(err?.message ?? err).split("\n").join(" ")}`;
+    // under MPI: print with the rank and end every rank of the job (no-op with one process)
+    abortWorld(usage ? 2 : 1, line);
+    console.error(line);
+    if (!usage && Deno.env.get("SLL_DEBUG")) console.error(err?.stack);
+    return usage ? 2 : 1;
   }
+  if (code === 0 || code === 130) endWorld(); // every rank got here together
+  else abortWorld(code, `exit code ${code}`);
+  return code;
 }
 
 if (import.meta.main) {

@@ -17,10 +17,13 @@ import {
   ARCH_FLAGS,
   archFromFlags,
   DATA_FLAGS,
+  DISTRIBUTED_FLAG,
   resultJson,
   RUN_FLAGS,
   selectBackend,
+  startDistributed,
 } from "./common.ts";
+import { broadcastJson } from "../distributed/data_parallel.ts";
 import { formatDuration, ProgressBar } from "./progress.ts";
 
 /** Flags of `sll train`. */
@@ -72,6 +75,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
   { name: "augment", kind: "bool", help: "reference CIFAR augmentation (crop, flip, jitter)" },
   { name: "eval-batch-size", kind: "posint", help: "images per evaluation batch (default 500)" },
   { name: "quiet", kind: "bool", help: "no progress bar" },
+  DISTRIBUTED_FLAG,
   ...RUN_FLAGS,
 ];
 
@@ -168,18 +172,13 @@ async function checkWritable(dir: string): Promise<void> {
   }
 }
 
-/** Runs `sll train`; returns the process exit code. */
-export async function trainCommand(argv: readonly string[]): Promise<number> {
-  const { values } = parseFlags("train", argv, TRAIN_FLAGS);
-  if (values.help) {
-    console.log(helpText("train", "train an SLL network and certify it", TRAIN_FLAGS));
-    return 0;
-  }
-  let config = configFromFlags(values);
-  const resume = Boolean(values.resume);
-  if (resume && values["train-dir"] === undefined) {
-    throw new UsageError("--resume needs --train-dir (the run to continue)");
-  }
+/** Checks the train dir (no checkpoints unless resuming) and, resuming, takes the run's config. */
+async function resolveRun(
+  flagConfig: TrainConfig,
+  values: Record<string, unknown>,
+  resume: boolean,
+): Promise<TrainConfig> {
+  let config = flagConfig;
   const existing = await listCheckpoints(config.trainDir);
   if (!resume && existing.length > 0) {
     throw new UsageError(
@@ -206,10 +205,32 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     };
   }
   await checkWritable(config.trainDir);
+  return config;
+}
+
+/** Runs `sll train`; returns the process exit code. */
+export async function trainCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseFlags("train", argv, TRAIN_FLAGS);
+  if (values.help) {
+    console.log(helpText("train", "train an SLL network and certify it", TRAIN_FLAGS));
+    return 0;
+  }
+  let config = configFromFlags(values);
+  const resume = Boolean(values.resume);
+  const world = startDistributed(values);
+  if (resume && values["train-dir"] === undefined) {
+    throw new UsageError("--resume needs --train-dir (the run to continue)");
+  }
+  // rank 0 alone reads and writes the train dir; the others take its resolved config
+  if (world.isRoot) config = await resolveRun(config, values, resume);
+  config = broadcastJson(world, config);
   const json = Boolean(values.json);
-  const bar = new ProgressBar({ enabled: !values.quiet });
+  const bar = new ProgressBar({ enabled: !values.quiet && world.isRoot });
   const backend = await selectBackend((values.backend as string | undefined) ?? "auto");
-  bar.log(`${backend}; train dir ${config.trainDir}`);
+  bar.log(
+    `${backend}; train dir ${config.trainDir}` +
+      (world.size > 1 ? `; ${world.size} processes × batch ${config.batchSize}` : ""),
+  );
 
   const data = await loadDataset(config.dataset, {
     dataDir: config.dataDir,
@@ -222,10 +243,12 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       config.arch.name ?? "custom"
     } (n_conv ${config.arch.nConv}, n_dense ${config.arch.nDense}, w ${config.arch.width}, conv inner ${config.arch.convInnerDim}, dense inner ${config.arch.denseInnerDim}); ${config.epochs} epochs of batch ${config.batchSize}`,
   );
-  await Deno.writeTextFile(
-    join(config.trainDir, "config.json"),
-    JSON.stringify(config, null, 2) + "\n",
-  );
+  if (world.isRoot) {
+    await Deno.writeTextFile(
+      join(config.trainDir, "config.json"),
+      JSON.stringify(config, null, 2) + "\n",
+    );
+  }
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -242,6 +265,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     const result = await train(config, {
       data,
       resume,
+      world,
       signal: controller.signal,
       onMessage: (m) => bar.log(m),
       onStep: (s) =>

@@ -38,6 +38,8 @@ export interface BatchOptions {
   shuffle?: boolean;
   /** Applied to each batch with its own key; must keep the batch length. Needs `key`. */
   augment?: Augment;
+  /** Only this rank's share of the epoch's order (see `shardOrder`); default the whole order. */
+  shard?: { rank: number; size: number };
 }
 
 const EPOCH_TAG = 0x45504f43; // "EPOC": a counter word no other derivation uses
@@ -89,6 +91,29 @@ export function epochOrder(n: number, key?: KeyData, epoch = 0): Int32Array {
   return permutationHost(splitKey(epochKey(key, epoch), 2)[0], n);
 }
 
+/**
+ * Rank `rank`'s share of an epoch order split over `size` processes, as PyTorch's
+ * DistributedSampler (drop_last false): the order is padded with its own first entries to a
+ * multiple of `size`, and the rank takes every `size`-th entry from position `rank`. Batch k of
+ * every rank together is then batch k of one process with `size` times the batch size.
+ *
+ * @example
+ * ```ts
+ * import { shardOrder } from "./batch.ts";
+ * shardOrder(Int32Array.from([5, 3, 1, 4, 0]), 1, 2); // [3, 4, 5]
+ * ```
+ */
+export function shardOrder(order: Int32Array, rank: number, size: number): Int32Array {
+  if (!Number.isInteger(size) || size < 1 || !Number.isInteger(rank) || rank < 0 || rank >= size) {
+    throw new RangeError(`shardOrder: rank ${rank} of ${size} is not a rank of 0..size-1`);
+  }
+  if (size === 1) return order;
+  const per = Math.ceil(order.length / size);
+  const out = new Int32Array(order.length === 0 ? 0 : per);
+  for (let i = 0; i < out.length; i++) out[i] = order[(rank + i * size) % order.length];
+  return out;
+}
+
 /** Returns a function building batch i of the epoch described by `opts`. */
 function batchMaker(
   ds: Dataset,
@@ -107,14 +132,16 @@ function batchMaker(
   }
   const epoch = opts.epoch ?? 0;
   const shuffle = opts.key !== undefined && (opts.shuffle ?? true);
-  const order = shuffle ? epochOrder(ds.n, opts.key, epoch) : epochOrder(ds.n);
+  const full = shuffle ? epochOrder(ds.n, opts.key, epoch) : epochOrder(ds.n);
+  const order = opts.shard ? shardOrder(full, opts.shard.rank, opts.shard.size) : full;
+  const rank = opts.shard?.rank ?? 0;
   const augKey = opts.key === undefined ? undefined : splitKey(epochKey(opts.key, epoch), 2)[1];
   const [c, h, w] = ds.shape;
   const per = c * h * w;
-  const count = numBatches(ds.n, batchSize, opts.dropLast);
+  const count = numBatches(order.length, batchSize, opts.dropLast);
   const make = (index: number): Batch => {
     const start = index * batchSize;
-    const size = Math.min(batchSize, ds.n - start);
+    const size = Math.min(batchSize, order.length - start);
     let x: Float32Array = new Float32Array(size * per);
     const y = new Int32Array(size);
     for (let i = 0; i < size; i++) {
@@ -124,8 +151,9 @@ function batchMaker(
     }
     const shape: [number, number, number, number] = [size, c, h, w];
     if (opts.augment && augKey) {
-      // batch key = splitKey(augKey, count)[index], without materialising all of them
-      const k = threefry2x32(augKey[0], augKey[1], 0, index);
+      // batch key = splitKey(augKey, count)[index], without materialising all of them; each
+      // rank of a sharded epoch draws its own (rank 0's are those of one process)
+      const k = threefry2x32(augKey[0], augKey[1], rank, index);
       const out = opts.augment(x, shape as BatchShape, k);
       if (out.length !== x.length) {
         throw new RangeError(

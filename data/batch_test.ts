@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { batches, epochOrder, numBatches, prefetchBatches } from "./batch.ts";
+import { batches, epochOrder, numBatches, prefetchBatches, shardOrder } from "./batch.ts";
 import { checkDataset, type Dataset, gather, subset } from "./dataset.ts";
 import { DATASET_MEANS, meanShift } from "./preprocess.ts";
 import { type BatchShape, cifarAugment } from "./augment.ts";
@@ -176,4 +176,29 @@ Deno.test("meanShift per channel, and the reference means", () => {
   assert.deepEqual(DATASET_MEANS.cifar100, [0.5071, 0.4865, 0.4409]);
   assert.deepEqual(DATASET_MEANS["fashion-mnist"], [0.2860]);
   assert.deepEqual(DATASET_MEANS.mnist, [0.1307]);
+});
+
+Deno.test("shardOrder splits an epoch as DistributedSampler: padded, strided, union = batches of N×B", () => {
+  const order = Int32Array.from([5, 3, 1, 4, 0]);
+  assert.deepEqual([...shardOrder(order, 0, 2)], [5, 1, 0]);
+  assert.deepEqual([...shardOrder(order, 1, 2)], [3, 4, 5]); // padded with the first entry
+  assert.equal(shardOrder(order, 0, 1), order);
+  assert.throws(() => shardOrder(order, 2, 2), RangeError);
+  // batch k of every rank together is batch k of one process with twice the batch size
+  const ds = {
+    name: "toy",
+    images: Float32Array.from({ length: 12 }, (_, i) => i),
+    labels: Int32Array.from({ length: 12 }, (_, i) => i),
+    n: 12,
+    shape: [1, 1, 1] as [number, number, number],
+    numClasses: 12,
+  };
+  const key = keyFromSeed(3);
+  const one = [...batches(ds, { batchSize: 4, key, epoch: 1 })].map((b) => [...b.y].sort());
+  const r0 = [...batches(ds, { batchSize: 2, key, epoch: 1, shard: { rank: 0, size: 2 } })];
+  const r1 = [...batches(ds, { batchSize: 2, key, epoch: 1, shard: { rank: 1, size: 2 } })];
+  assert.equal(r0.length, one.length);
+  for (let k = 0; k < one.length; k++) {
+    assert.deepEqual([...r0[k].y, ...r1[k].y].sort(), one[k]);
+  }
 });

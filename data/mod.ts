@@ -70,4 +70,5 @@ export {
   epochOrder,
   numBatches,
   prefetchBatches,
+  shardOrder,
 } from "./batch.ts";

@@ -12,15 +12,13 @@ import {
   dispose,
   keep,
   loadCheckpoint,
+  paramsFromCheckpoint,
   pgdL2,
-  randomKey,
   resolveCheckpoint,
   scope,
-  split,
   type Tensor,
   tensor,
 } from "../mod.ts";
-import { treeFromHost } from "../train/checkpoint.ts";
 import { loadDataset } from "../data/mod.ts";
 
 const target = Deno.args[0];
@@ -31,9 +29,7 @@ const ck = await loadCheckpoint(await resolveCheckpoint(target));
 const cfg = ck.meta.config;
 const { test } = await loadDataset(cfg.dataset, { limitTrain: 1, limitTest: nTest });
 const net = buildNetwork(cfg.arch, test.shape, test.numClasses, cfg.mean ?? [0.286]);
-const template = keep(scope(() => net.init(split(randomKey(cfg.seed), 2)[0])));
-const params = keep(treeFromHost(template, ck.params, ck.path));
-dispose(template);
+const params = keep(scope(() => paramsFromCheckpoint(net, ck.params, ck.path)));
 
 const x = tensor(test.images, { shape: [test.n, ...test.shape] });
 const y = tensor(test.labels, { dtype: "int32" });

@@ -68,8 +68,10 @@ for (let epoch = 0; epoch < epochs; epoch++) {
 }
 
 const logits = scope(() => net.apply(params, tensor(test.images, { shape: [test.n, 1, 28, 28] })));
-const lastWeight = (params[params.length - 1] as { weight: Tensor }).weight;
-const r = await certifiedAccuracy(logits, test.labels, lastWeight, [36 / 255, 72 / 255]);
+const r = await certifiedAccuracy(logits, test.labels, net.lastWeight(params), [
+  36 / 255,
+  72 / 255,
+]);
 console.log(
   `natural ${(r.accuracy * 100).toFixed(1)}%, certified@36 ${
     (r.certified[0] * 100).toFixed(1)

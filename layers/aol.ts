@@ -19,11 +19,9 @@ import {
   swapLast,
   transpose,
   where,
-  zeros,
 } from "../tensor/ops.ts";
-import type { PRNGKey } from "../tensor/random.ts";
-import { xavierNormal } from "./init.ts";
-import { expectShape, type Initialized, type Layer } from "./layer.ts";
+import { xavierNormal, zerosInit } from "./init.ts";
+import { defineLayer, expectShape, type Layer, type LayerSetup } from "./layer.ts";
 
 /**
  * s^(−1/2) elementwise with 0 where s = 0 (and a finite, zero gradient there).
@@ -39,13 +37,19 @@ export function safeRsqrt(s: Tensor): Tensor {
   return where(isZero, 0, div(1, sqrt(where(isZero, 1, s))));
 }
 
+/** Configuration of {@linkcode aolDense}. Input features are inferred from `inShape`. */
+export interface AolDenseConfig {
+  /** Output features. */
+  features: number;
+}
+
 /** Parameters of the AOL layers: weight P and bias. */
-export interface AolParams {
+export type AolParams = {
   /** P: [out, in] (dense) or [cout, cin, k, k] (conv). */
   weight: Tensor;
   /** b: [out] (dense) or [1, cout, 1, 1] (conv). */
   bias: Tensor;
-}
+};
 
 /**
  * The AOL-rescaled dense weight P·diag(d), d_i = (Σ_j |PᵀP|_ij)^(−1/2).
@@ -84,61 +88,72 @@ export function aolConvKernel(p: Tensor): Tensor {
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
+ * import { aolDense, normal, randomKey } from "@sll/sll";
  * const layer = aolDense({ features: 8 });
  * const { params } = layer.init(randomKey(0), [16]);
  * const y = layer.apply(params, normal(randomKey(1), [4, 16]));
  * ```
  */
-export function aolDense(config: { features: number }): Layer<AolParams> {
+export function aolDense(config: AolDenseConfig): Layer<AolParams> {
   const out = config.features;
-  return {
-    init(key: PRNGKey, inShape: readonly number[]): Initialized<AolParams> {
+  return defineLayer<AolParams>({
+    setup(inShape: readonly number[]): LayerSetup<AolParams> {
       expectShape("aolDense", inShape, [null]);
       return {
         outShape: [out],
-        params: { weight: xavierNormal(key, [out, inShape[0]]), bias: zeros([out]) },
+        params: {
+          weight: { shape: [out, inShape[0]], init: xavierNormal },
+          bias: { shape: [out], init: zerosInit },
+        },
       };
     },
     apply(params: AolParams, x: Tensor): Tensor {
       return add(matmul(x, swapLast(aolDenseWeight(params.weight))), params.bias);
     },
-  };
+  });
+}
+
+/** Configuration of {@linkcode aolConv}. Input channels are inferred from `inShape`. */
+export interface AolConvConfig {
+  /** Output channels. */
+  features: number;
+  /** Odd kernel size (default 3); padding k//2 keeps the spatial size. */
+  kernel?: number;
 }
 
 /**
  * AOL convolution (Prach & Lampert, 2022): y = conv(x, P·D, padding k//2) + b, D from
  * {@linkcode aolConvKernel}. Lipschitz constant ≤ 1 for every P. Init: P Xavier-normal, b = 0.
- * Input [B, cin, H, W] → [B, cout, H, W].
+ * Input [B, C, H, W] → [B, features, H, W].
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
- * const layer = aolConv({ cout: 6 });
+ * import { aolConv, normal, randomKey } from "@sll/sll";
+ * const layer = aolConv({ features: 6 });
  * const { params } = layer.init(randomKey(0), [4, 8, 8]);
  * const y = layer.apply(params, normal(randomKey(1), [2, 4, 8, 8]));
  * ```
  */
-export function aolConv(config: { cout: number; kernel?: number }): Layer<AolParams> {
-  const cout = config.cout;
+export function aolConv(config: AolConvConfig): Layer<AolParams> {
+  const cout = config.features;
   const ks = config.kernel ?? 3;
   if (!(Number.isInteger(ks) && ks % 2 === 1)) {
     throw new RangeError(`aolConv: kernel must be an odd integer, got ${ks}`);
   }
   const pad = Math.floor(ks / 2);
-  return {
-    init(key: PRNGKey, inShape: readonly number[]): Initialized<AolParams> {
+  return defineLayer<AolParams>({
+    setup(inShape: readonly number[]): LayerSetup<AolParams> {
       expectShape("aolConv", inShape, [null, null, null]);
       return {
         outShape: [cout, inShape[1], inShape[2]],
         params: {
-          weight: xavierNormal(key, [cout, inShape[0], ks, ks]),
-          bias: zeros([1, cout, 1, 1]),
+          weight: { shape: [cout, inShape[0], ks, ks], init: xavierNormal },
+          bias: { shape: [1, cout, 1, 1], init: zerosInit },
         },
       };
     },
     apply(params: AolParams, x: Tensor): Tensor {
       return add(conv2d(x, aolConvKernel(params.weight), { padding: pad }), params.bias);
     },
-  };
+  });
 }

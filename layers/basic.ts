@@ -23,44 +23,52 @@ import {
   slice,
   swapLast,
 } from "../tensor/ops.ts";
-import { type PRNGKey, split } from "../tensor/random.ts";
+import type { PRNGKey } from "../tensor/random.ts";
 import { fanInUniform } from "./init.ts";
-import { expectShape, type Initialized, type Layer } from "./layer.ts";
+import { defineLayer, expectShape, type Layer, type LayerSetup } from "./layer.ts";
 
 /** Parameters of a layer that has none. */
 export type NoParams = Record<never, never>;
 
+/** Configuration of {@linkcode paddingChannels}. */
+export interface PaddingChannelsConfig {
+  /** Output channels (≥ the input's; the extra ones are zero). */
+  features: number;
+}
+
 /**
- * Zero-pads the channel axis from C to `cout` (the reference's `PaddingChannels(mode="zero")`):
- * an isometry, Lipschitz constant 1. Input [B, C, H, W].
+ * Zero-pads the channel axis from C to `features` (the reference's
+ * `PaddingChannels(mode="zero")`): an isometry, Lipschitz constant 1. Input [B, C, H, W].
  *
  * @example
  * ```ts
- * import { randomKey, zeros } from "@sll/sll";
- * const layer = paddingChannels({ cout: 8 });
+ * import { paddingChannels, randomKey, zeros } from "@sll/sll";
+ * const layer = paddingChannels({ features: 8 });
  * const { params } = layer.init(randomKey(0), [1, 4, 4]); // outShape [8, 4, 4]
  * const y = layer.apply(params, zeros([2, 1, 4, 4]));
  * ```
  */
-export function paddingChannels(config: { cout: number }): Layer<NoParams> {
-  const cout = config.cout;
+export function paddingChannels(config: PaddingChannelsConfig): Layer<NoParams> {
+  const out = config.features;
   const go = (c: number): number => {
-    if (!(Number.isInteger(cout) && cout >= c)) {
-      throw new RangeError(`paddingChannels: cout must be an integer ≥ ${c} channels, got ${cout}`);
+    if (!(Number.isInteger(out) && out >= c)) {
+      throw new RangeError(
+        `paddingChannels: features must be an integer ≥ the ${c} input channels, got ${out}`,
+      );
     }
-    return cout - c;
+    return out - c;
   };
-  return {
-    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+  return defineLayer<NoParams>({
+    setup(inShape: readonly number[]): LayerSetup<NoParams> {
       expectShape("paddingChannels", inShape, [null, null, null]);
       go(inShape[0]);
-      return { outShape: [cout, inShape[1], inShape[2]], params: {} };
+      return { outShape: [out, inShape[1], inShape[2]], params: {} };
     },
     apply(_params: NoParams, x: Tensor): Tensor {
       expectShape("paddingChannels", x.shape, [null, null, null, null], "input");
       return pad(x, [[0, 0], [0, go(x.shape[1])], [0, 0], [0, 0]]);
     },
-  };
+  });
 }
 
 /**
@@ -78,8 +86,8 @@ export function paddingChannels(config: { cout: number }): Layer<NoParams> {
 export function sumPool(config: { size?: number; divisor?: number } = {}): Layer<NoParams> {
   const size = config.size ?? 4;
   const divisor = config.divisor ?? 4;
-  return {
-    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+  return defineLayer<NoParams>({
+    setup(inShape: readonly number[]): LayerSetup<NoParams> {
       expectShape("sumPool", inShape, [null, null, null]);
       const [c, h, w] = inShape;
       if (h % size !== 0 || w % size !== 0) {
@@ -90,7 +98,7 @@ export function sumPool(config: { size?: number; divisor?: number } = {}): Layer
     apply(_params: NoParams, x: Tensor): Tensor {
       return avgPool2d(x, { size, divisor });
     },
-  };
+  });
 }
 
 /**
@@ -103,46 +111,46 @@ export function sumPool(config: { size?: number; divisor?: number } = {}): Layer
  * ```
  */
 export function flatten(): Layer<NoParams> {
-  return {
-    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+  return defineLayer<NoParams>({
+    setup(inShape: readonly number[]): LayerSetup<NoParams> {
       return { outShape: [inShape.reduce((a, b) => a * b, 1)], params: {} };
     },
     apply(_params: NoParams, x: Tensor): Tensor {
       return reshape(x, [x.shape[0], -1]);
     },
-  };
+  });
 }
 
 /** Configuration of {@linkcode poolingLinear}. */
 export interface PoolingLinearConfig {
-  /** Output features (the first ncout·⌊ncin/ncout⌋ inputs are used). */
-  cout: number;
+  /** Output features (the first features·⌊D/features⌋ inputs are used). */
+  features: number;
   /** "mean" (√k·mean of groups of k, default), "max" (group max) or "trunc" (first cout). */
   agg?: "mean" | "max" | "trunc";
 }
 
 /**
- * The reference's `PoolingLinear`: reduces [B, D] to [B, cout] by aggregating consecutive
- * groups of k = ⌊D/cout⌋ features: √k·mean (= sum/√k), max, or truncation. Lipschitz constant 1
+ * The reference's `PoolingLinear`: reduces [B, D] to [B, features] by aggregating consecutive
+ * groups of k = ⌊D/features⌋ inputs: √k·mean (= sum/√k), max, or truncation. Lipschitz constant 1
  * in every mode (Cauchy–Schwarz for the sum, max is 1-Lipschitz per group).
  *
  * @example
  * ```ts
- * import { ones } from "@sll/sll";
- * const y = poolingLinear({ cout: 2 }).apply({}, ones([1, 8])); // [[2, 2]]
+ * import { ones, poolingLinear } from "@sll/sll";
+ * const y = poolingLinear({ features: 2 }).apply({}, ones([1, 8])); // [[2, 2]]
  * ```
  */
 export function poolingLinear(config: PoolingLinearConfig): Layer<NoParams> {
-  const cout = config.cout;
+  const cout = config.features;
   const agg = config.agg ?? "mean";
   if (!["mean", "max", "trunc"].includes(agg)) {
     throw new RangeError(`poolingLinear: agg must be "mean", "max" or "trunc", got ${agg}`);
   }
-  return {
-    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+  return defineLayer<NoParams>({
+    setup(inShape: readonly number[]): LayerSetup<NoParams> {
       expectShape("poolingLinear", inShape, [null]);
       if (!(Number.isInteger(cout) && cout >= 1 && cout <= inShape[0])) {
-        throw new RangeError(`poolingLinear: cout must be in [1, ${inShape[0]}], got ${cout}`);
+        throw new RangeError(`poolingLinear: features must be in [1, ${inShape[0]}], got ${cout}`);
       }
       return { outShape: [cout], params: {} };
     },
@@ -153,16 +161,16 @@ export function poolingLinear(config: PoolingLinearConfig): Layer<NoParams> {
       const g = reshape(slice(x, [0, 0], [b, cout * k]), [b, cout, k]);
       return agg === "mean" ? mul(mean(g, 2), Math.sqrt(k)) : max(g, 2);
     },
-  };
+  });
 }
 
 /** Parameters of {@linkcode linearNormalized}: weight [out, in] (rows normalised at use), bias [out]. */
-export interface LinearParams {
+export type LinearParams = {
   /** W [out, in]. */
   weight: Tensor;
   /** b [out]. */
   bias: Tensor;
-}
+};
 
 /**
  * Rows of W scaled to unit L2 norm: Ŵ = W / max(‖W_i‖, 1e-12) (as `F.normalize`).
@@ -187,11 +195,12 @@ export interface LinearNormalizedConfig {
 /**
  * The reference's last layer `LinearNormalized`: y = Ŵx + b with the rows of W L2-normalised at
  * use. Each logit is 1-Lipschitz and logit differences are ‖ŵ_i − ŵ_j‖-Lipschitz (≤ √2), which
- * the certificate uses. Init as `nn.Linear`: W, b ~ U(±1/√in). Input [B, in].
+ * the certificate uses, so the layer reports W as its `lastWeight`. Init as `nn.Linear`:
+ * W, b ~ U(±1/√in). Input [B, in] → [B, features].
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
+ * import { linearNormalized, normal, randomKey } from "@sll/sll";
  * const layer = linearNormalized({ features: 10 });
  * const { params } = layer.init(randomKey(0), [64]);
  * const logits = layer.apply(params, normal(randomKey(1), [4, 64]));
@@ -199,23 +208,22 @@ export interface LinearNormalizedConfig {
  */
 export function linearNormalized(config: LinearNormalizedConfig): Layer<LinearParams> {
   const out = config.features;
-  return {
-    init(key: PRNGKey, inShape: readonly number[]): Initialized<LinearParams> {
+  return defineLayer<LinearParams>({
+    setup(inShape: readonly number[]): LayerSetup<LinearParams> {
       expectShape("linearNormalized", inShape, [null]);
-      const [kw, kb] = split(key, 2);
       const fin = inShape[0];
+      const init = (k: PRNGKey, s: readonly number[]): Tensor => fanInUniform(k, s, fin);
       return {
         outShape: [out],
-        params: {
-          weight: fanInUniform(kw, [out, fin], fin),
-          bias: fanInUniform(kb, [out], fin),
-        },
+        params: { weight: { shape: [out, fin], init }, bias: { shape: [out], init } },
       };
     },
     apply(params: LinearParams, x: Tensor): Tensor {
       return add(matmul(x, swapLast(normalizeRows(params.weight))), params.bias);
     },
-  };
+    // Certificates normalise these rows themselves (margins over ‖ŵ_i − ŵ_j‖).
+    lastWeight: (params: LinearParams): Tensor => params.weight,
+  });
 }
 
 /**
@@ -230,8 +238,8 @@ export function linearNormalized(config: LinearNormalizedConfig): Layer<LinearPa
  * ```
  */
 export function maxMin(): Layer<NoParams> {
-  return {
-    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+  return defineLayer<NoParams>({
+    setup(inShape: readonly number[]): LayerSetup<NoParams> {
       if (inShape.length < 1 || inShape[0] % 2 !== 0) {
         throw new RangeError(`maxMin: the channel axis must be even, got [${inShape.join(", ")}]`);
       }
@@ -247,7 +255,7 @@ export function maxMin(): Layer<NoParams> {
       const b = slice(x, begin.map((v, i) => (i === 1 ? c / 2 : v)), size);
       return concat([maximum(a, b), minimum(a, b)], 1);
     },
-  };
+  });
 }
 
 /**
@@ -266,8 +274,8 @@ export function groupSort(config: { groupSize?: number } = {}): Layer<NoParams> 
   if (!(Number.isInteger(g) && g >= 1)) {
     throw new RangeError(`groupSort: groupSize must be a positive integer, got ${g}`);
   }
-  return {
-    init(_key: PRNGKey, inShape: readonly number[]): Initialized<NoParams> {
+  return defineLayer<NoParams>({
+    setup(inShape: readonly number[]): LayerSetup<NoParams> {
       if (inShape.length < 1 || inShape[0] % g !== 0) {
         throw new RangeError(
           `groupSort: the channel axis of [${inShape.join(", ")}] is not divisible by ${g}`,
@@ -296,5 +304,5 @@ export function groupSort(config: { groupSize?: number } = {}): Layer<NoParams> 
       }
       return reshape(g === 1 ? grouped : concat(cols, 2), x.shape);
     },
-  };
+  });
 }

@@ -21,19 +21,26 @@ import {
   sum,
   swapLast,
 } from "../tensor/ops.ts";
-import { normal, type PRNGKey, split } from "../tensor/random.ts";
+import { normal, type PRNGKey } from "../tensor/random.ts";
 import { fanInUniform, fans, xavierNormal } from "./init.ts";
-import { expectShape, type Initialized, type Layer } from "./layer.ts";
+import {
+  defineLayer,
+  expectShape,
+  type Initialized,
+  type Layer,
+  type LayerSetup,
+  type LayerShapes,
+} from "./layer.ts";
 
 /** Parameters of the CPL layers. `u` is power-iteration state, not trained (gradient 0). */
-export interface CplParams {
-  /** W [inner, features] (dense) or K [inner, cin, k, k] (conv). */
+export type CplParams = {
+  /** W [inner, D] (dense) or K [inner, C, k, k] (conv). */
   weight: Tensor;
   /** b [1, inner] (dense) or [1, inner, 1, 1] (conv). */
   bias: Tensor;
-  /** Unit power-iteration vector in input space: [1, features] or [1, cin, H, W]. */
+  /** Unit power-iteration vector in input space: [1, D] or [1, C, H, W]. */
   u: Tensor;
-}
+};
 
 /** A CPL layer: a {@linkcode Layer} plus `refresh`, the pure power-iteration state update. */
 export interface CplLayer extends Layer<CplParams> {
@@ -53,7 +60,7 @@ function makeCpl(
   name: string,
   fwd: (w: Tensor, x: Tensor) => Tensor,
   adj: (w: Tensor, y: Tensor) => Tensor,
-  initParams: (key: PRNGKey, inShape: readonly number[]) => Initialized<CplParams>,
+  setup: (inShape: readonly number[]) => LayerSetup<CplParams>,
   applyIterations: number,
 ): CplLayer {
   const step = (w: Tensor, u: Tensor): Tensor => unit(adj(w, fwd(w, u)));
@@ -63,11 +70,13 @@ function makeCpl(
     for (let i = 0; i < iterations; i++) u = step(w, u);
     return { ...params, u: stopGradient(u) };
   };
+  const drawn = defineLayer<CplParams>({ setup, apply: (_p, x) => x });
   return {
     init(key: PRNGKey, inShape: readonly number[]): Initialized<CplParams> {
-      const r = initParams(key, inShape);
+      const r = drawn.init(key, inShape);
       return { outShape: r.outShape, params: refresh(r.params, 50) };
     },
+    shapes: (inShape: readonly number[]): LayerShapes<CplParams> => drawn.shapes!(inShape),
     apply(params: CplParams, x: Tensor): Tensor {
       const w0 = stopGradient(params.weight);
       let u = stopGradient(params.u);
@@ -85,11 +94,9 @@ function makeCpl(
   };
 }
 
-/** Configuration of {@linkcode cplDense}. */
+/** Configuration of {@linkcode cplDense}. Features are inferred from `inShape` (D in = D out). */
 export interface CplDenseConfig {
-  /** Input (= output) features. */
-  features: number;
-  /** Rows of W (default: features). */
+  /** Rows of W (default: D). */
   inner?: number;
   /** Power-iteration steps run (without storing) inside `apply` (default 1). */
   iterations?: number;
@@ -98,33 +105,32 @@ export interface CplDenseConfig {
 /**
  * CPL dense layer (Meunier et al., 2022): y = x − (2/‖W‖₂²)·Wᵀ relu(Wx + b). Lipschitz
  * constant ≤ 1 when ‖W‖₂ is exact (u converged; keep it fresh with `refresh`). Init: W
- * Xavier-normal, b U(±1/√features), u after 50 power iterations. Input [B, features].
+ * Xavier-normal, b U(±1/√D), u after 50 power iterations. Input [B, D] → [B, D].
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
- * const layer = cplDense({ features: 16, inner: 32 });
+ * import { cplDense, normal, randomKey } from "@sll/sll";
+ * const layer = cplDense({ inner: 32 });
  * let { params } = layer.init(randomKey(0), [16]);
  * const y = layer.apply(params, normal(randomKey(1), [4, 16]));
  * params = layer.refresh(params, 1); // after an optimiser step
  * ```
  */
 export function cplDense(config: CplDenseConfig): CplLayer {
-  const f = config.features;
-  const inner = config.inner ?? f;
   return makeCpl(
     "cplDense",
     (w, x) => matmul(x, swapLast(w)),
     (w, y) => matmul(y, w),
-    (key, inShape) => {
-      expectShape("cplDense", inShape, [f]);
-      const [kw, kb, ku] = split(key, 3);
+    (inShape) => {
+      expectShape("cplDense", inShape, [null]);
+      const f = inShape[0];
+      const inner = config.inner ?? f;
       return {
         outShape: [f],
         params: {
-          weight: xavierNormal(kw, [inner, f]),
-          bias: fanInUniform(kb, [1, inner], f),
-          u: unit(normal(ku, [1, f])),
+          weight: { shape: [inner, f], init: xavierNormal },
+          bias: { shape: [1, inner], init: (k, s) => fanInUniform(k, s, f) },
+          u: { shape: [1, f], init: (k, s) => unit(normal(k, s)) },
         },
       };
     },
@@ -132,11 +138,9 @@ export function cplDense(config: CplDenseConfig): CplLayer {
   );
 }
 
-/** Configuration of {@linkcode cplConv}. */
+/** Configuration of {@linkcode cplConv}. Channels are inferred from `inShape` (C in = C out). */
 export interface CplConvConfig {
-  /** Input (= output) channels. */
-  cin: number;
-  /** Inner channels of K (default: cin). */
+  /** Inner channels of K (default: C). */
   inner?: number;
   /** Odd kernel size (default 3). */
   kernel?: number;
@@ -147,19 +151,17 @@ export interface CplConvConfig {
 /**
  * CPL convolution (Meunier et al., 2022): y = x − (2/‖K‖₂²)·convT(relu(conv(x, K) + b), K),
  * ‖K‖₂ the operator norm of the zero-padded convolution on the init's H×W (power iteration on
- * u [1, cin, H, W]). Lipschitz constant ≤ 1 when u has converged. Input [B, cin, H, W].
+ * u [1, C, H, W]). Lipschitz constant ≤ 1 when u has converged. Input [B, C, H, W].
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
- * const layer = cplConv({ cin: 4, inner: 8 });
+ * import { cplConv, normal, randomKey } from "@sll/sll";
+ * const layer = cplConv({ inner: 8 });
  * const { params } = layer.init(randomKey(0), [4, 8, 8]);
  * const y = layer.apply(params, normal(randomKey(1), [2, 4, 8, 8]));
  * ```
  */
 export function cplConv(config: CplConvConfig): CplLayer {
-  const cin = config.cin;
-  const inner = config.inner ?? cin;
   const ks = config.kernel ?? 3;
   if (!(Number.isInteger(ks) && ks % 2 === 1)) {
     throw new RangeError(`cplConv: kernel must be an odd integer, got ${ks}`);
@@ -169,16 +171,16 @@ export function cplConv(config: CplConvConfig): CplLayer {
     "cplConv",
     (w, x) => conv2d(x, w, { padding: pad }),
     (w, y) => convTranspose2d(y, w, { padding: pad }),
-    (key, inShape) => {
-      expectShape("cplConv", inShape, [cin, null, null]);
-      const [kw, kb, ku] = split(key, 3);
-      const shape = [inner, cin, ks, ks];
+    (inShape) => {
+      expectShape("cplConv", inShape, [null, null, null]);
+      const inner = config.inner ?? inShape[0];
+      const shape = [inner, inShape[0], ks, ks];
       return {
         outShape: [...inShape],
         params: {
-          weight: xavierNormal(kw, shape),
-          bias: fanInUniform(kb, [1, inner, 1, 1], fans(shape)[0]),
-          u: unit(normal(ku, [1, ...inShape])),
+          weight: { shape, init: xavierNormal },
+          bias: { shape: [1, inner, 1, 1], init: (k, s) => fanInUniform(k, s, fans(shape)[0]) },
+          u: { shape: [1, ...inShape], init: (k, s) => unit(normal(k, s)) },
         },
       };
     },

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { mul } from "../tensor/ops.ts";
+import { mul, zeros } from "../tensor/ops.ts";
 import { normal, type PRNGKey, uniform } from "../tensor/random.ts";
 
 /**
@@ -46,4 +46,17 @@ export function xavierNormal(key: PRNGKey, shape: readonly number[]): Tensor {
 export function fanInUniform(key: PRNGKey, shape: readonly number[], fanIn: number): Tensor {
   const b = 1 / Math.sqrt(fanIn);
   return uniform(key, shape, -b, b);
+}
+
+/**
+ * Zeros of `shape` (the key is unused): the initialiser of biases that start at 0.
+ *
+ * @example
+ * ```ts
+ * import { randomKey, zerosInit } from "@sll/sll";
+ * const b = zerosInit(randomKey(0), [4]);
+ * ```
+ */
+export function zerosInit(_key: PRNGKey, shape: readonly number[]): Tensor {
+  return zeros(shape);
 }

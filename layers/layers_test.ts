@@ -22,7 +22,7 @@ import {
   sllDenseT,
   sumPool,
 } from "./mod.ts";
-import { scope } from "../tensor/scope.ts";
+import { dispose, scope } from "../tensor/scope.ts";
 import { leakFreeTest } from "../tests/helpers.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { abs, matmul, max, mul, ones, sub, sum, swapLast, tensor, zeros } from "../tensor/ops.ts";
@@ -40,7 +40,7 @@ const near = (a: number[], b: number[], tol = 1e-6): void =>
   a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) <= tol, `${i}: ${v} vs ${b[i]}`));
 
 t("safe inverse: a zero row of W gives t = 0 and finite gradients (dense)", () => {
-  const layer = sllDense({ features: 3, inner: 2 });
+  const layer = sllDense({ inner: 2 });
   const p: SllDenseParams = {
     weight: tensor([[0, 0, 0], [1, 2, 2]]),
     bias: tensor([[0.1, 0.2]]),
@@ -55,7 +55,7 @@ t("safe inverse: a zero row of W gives t = 0 and finite gradients (dense)", () =
 });
 
 t("safe inverse: a zero kernel slice gives t = 0 and finite gradients (conv)", () => {
-  const layer = sllConv({ cin: 1, inner: 2 });
+  const layer = sllConv({ inner: 2 });
   const k = tensor([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], { shape: [2, 1, 3, 3] });
   const p: SllConvParams = { kernel: k, bias: zeros([1, 2, 1, 1]), q: zeros([2]) };
   near(arr(sllConvT(p, "paper")), [0, 1]);
@@ -66,7 +66,7 @@ t("safe inverse: a zero kernel slice gives t = 0 and finite gradients (conv)", (
 });
 
 t("q modes: reference ignores q in the conv t, paper does not", () => {
-  const layer = sllConv({ cin: 2, inner: 3 });
+  const layer = sllConv({ inner: 3 });
   const p = layer.init(randomKey(1), [2, 4, 4]).params;
   const shifted = { ...p, q: tensor([0, 3, -2]) };
   near(arr(sllConvT(p, "reference")), arr(sllConvT(shifted, "reference")), 0);
@@ -87,19 +87,30 @@ t("activations, pooling and padding compute the documented values", () => {
     0,
     -1,
   ]);
-  near(arr(poolingLinear({ cout: 2 }).apply({}, ones([1, 8]))), [2, 2]);
-  near(arr(poolingLinear({ cout: 2, agg: "max" }).apply({}, tensor([[1, 4, 2, 3, 9]]))), [4, 3]);
+  near(arr(poolingLinear({ features: 2 }).apply({}, ones([1, 8]))), [2, 2]);
+  near(arr(poolingLinear({ features: 2, agg: "max" }).apply({}, tensor([[1, 4, 2, 3, 9]]))), [
+    4,
+    3,
+  ]);
   near(arr(sumPool().apply({}, ones([1, 1, 8, 8]))), [4, 4, 4, 4]);
-  const y = paddingChannels({ cout: 3 }).apply({}, ones([1, 1, 2, 2]));
+  const y = paddingChannels({ features: 3 }).apply({}, ones([1, 1, 2, 2]));
   assert.deepEqual([...y.shape], [1, 3, 2, 2]);
   assert.equal(arr(y).reduce((a, b) => a + b), 4);
-  assert.throws(() => paddingChannels({ cout: 2 }).init(randomKey(0), [3, 4, 4]), /cout must be/);
-  assert.throws(() => sumPool().init(randomKey(0), [1, 6, 8]), /not divisible by 4/);
-  assert.throws(() => sllConv({ cin: 2, inner: 3, kernel: 4 }), /kernel must be odd/);
   assert.throws(
-    () => sllDense({ features: 4, inner: 2 }).init(randomKey(0), [5]),
-    /input shape must be \[4\], got \[5\]/,
+    () => paddingChannels({ features: 2 }).init(randomKey(0), [3, 4, 4]),
+    /features must be/,
   );
+  assert.throws(() => sumPool().init(randomKey(0), [1, 6, 8]), /not divisible by 4/);
+  assert.throws(() => sllConv({ inner: 3, kernel: 4 }), /kernel must be odd/);
+  const dense = sllDense({ inner: 2 });
+  const { params } = dense.init(randomKey(0), [4]); // D = 4 inferred from inShape
+  assert.throws(() => dense.apply(params, ones([1, 5])), /input must be \[\*, 4\], got \[1, 5\]/);
+  dispose(params);
+  // the old spellings fail loudly instead of being ignored
+  const old = { cin: 4, inner: 2 } as unknown as { inner: number };
+  assert.throws(() => sllConv(old), /sllConv: unknown option cin .*inferred from inShape/);
+  const oldQ = { inner: 2, qMode: "paper" } as unknown as { inner: number };
+  assert.throws(() => sllDense(oldQ), /sllDense: unknown option qMode/);
 });
 
 t("bjorck gives an orthogonal matrix; AOL's rescaled weight has norm ≤ 1", () => {
@@ -130,7 +141,7 @@ t("bjorck gives an orthogonal matrix; AOL's rescaled weight has norm ≤ 1", () 
 });
 
 t("CPL: refresh is pure and converges to the spectral norm", () => {
-  const layer = cplDense({ features: 3, inner: 2 });
+  const layer = cplDense({ inner: 2 });
   const p = {
     weight: tensor([[3, 0, 0], [0, 1, 0]]),
     bias: zeros([1, 2]),

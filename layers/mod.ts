@@ -3,8 +3,32 @@
  * Björck-orthogonal dense, MaxMin/GroupSort, the reference network and its presets.
  * @module
  */
-export { type Initialized, type Layer, type Params, serial } from "./layer.ts";
-export { fanInUniform, xavierNormal } from "./init.ts";
+export {
+  type AnyLayer,
+  defineLayer,
+  expectShape,
+  type Initialized,
+  type Layer,
+  type LayerDefinition,
+  type LayerSetup,
+  type LayerShapes,
+  layerShapes,
+  type Params,
+  type ParamsOf,
+  type ParamSpec,
+  type Serial,
+  serial,
+  type SerialParams,
+  type ShapeTree,
+} from "./layer.ts";
+export { fanInUniform, fans, xavierNormal, zerosInit } from "./init.ts";
+export {
+  type FromStateDictOptions,
+  paramsFromStateDict,
+  type ParamsFromStateDictOptions,
+  stateDictShapesOf,
+  type StateDictValue,
+} from "./state_dict.ts";
 export {
   type QMode,
   safeInverse,
@@ -16,6 +40,7 @@ export {
   type SllDenseConfig,
   type SllDenseParams,
   sllDenseT,
+  sllFold,
 } from "./sll.ts";
 export {
   flatten,
@@ -27,14 +52,17 @@ export {
   type NoParams,
   normalizeRows,
   paddingChannels,
+  type PaddingChannelsConfig,
   poolingLinear,
   type PoolingLinearConfig,
   sumPool,
 } from "./basic.ts";
 export {
   aolConv,
+  type AolConvConfig,
   aolConvKernel,
   aolDense,
+  type AolDenseConfig,
   aolDenseWeight,
   type AolParams,
   safeRsqrt,
@@ -50,10 +78,10 @@ export {
 export { bjorck, orthogonalDense, type OrthogonalDenseConfig } from "./orthogonal.ts";
 export {
   type ArchitectureSizes,
-  type FromStateDictOptions,
+  type LipschitzModuleParams,
   type LipschitzNetwork,
   lipschitzNetwork,
+  type LipschitzParams,
   type NetworkConfig,
   presets,
-  type StateDictValue,
 } from "./network.ts";

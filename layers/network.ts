@@ -1,19 +1,33 @@
 /**
  * The reference SLL architecture (Araujo et al., ICLR 2023, `LipschitzNetwork` wrapped in
  * `NormalizedModel`): mean shift, zero channel padding to w, n_conv × sllConv, sumPool 4/4,
- * flatten, n_dense × sllDense, linearNormalized. Parameters are an array indexed like the
- * reference's `nn.Sequential`, so tree path "3.kernel" is state-dict key
- * "module.model.model.3.kernel". Every stage is 1-Lipschitz, hence the whole network is.
+ * flatten, n_dense × sllDense, linearNormalized, built as a `serial` of those layers. Parameters
+ * are its tuple, indexed like the reference's `nn.Sequential`, so tree path "3.kernel" is
+ * state-dict key "module.model.model.3.kernel"; their shapes come from the layers' own `shapes`.
+ * Every stage is 1-Lipschitz, hence the whole network is.
  * @module
  */
-import { Tensor } from "../tensor/tensor.ts";
-import type { DType } from "../kernels/dtype.ts";
-import { cast, sub, tensor } from "../tensor/ops.ts";
-import { type PRNGKey, split } from "../tensor/random.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { sub, tensor } from "../tensor/ops.ts";
+import type { PRNGKey } from "../tensor/random.ts";
 import { flattenTree } from "../tensor/tree.ts";
-import { flatten, linearNormalized, paddingChannels, sumPool } from "./basic.ts";
-import type { Initialized, Layer, Params } from "./layer.ts";
-import { type QMode, sllConv, sllDense } from "./sll.ts";
+import {
+  flatten,
+  linearNormalized,
+  type LinearParams,
+  type NoParams,
+  paddingChannels,
+  sumPool,
+} from "./basic.ts";
+import type { Initialized, Layer, LayerShapes, Serial } from "./layer.ts";
+import { serial } from "./layer.ts";
+import {
+  type FromStateDictOptions,
+  paramsFromStateDict,
+  stateDictShapesOf,
+  type StateDictValue,
+} from "./state_dict.ts";
+import { type QMode, sllConv, type SllConvParams, sllDense, type SllDenseParams } from "./sll.ts";
 
 /** Architecture sizes shared by the presets (the reference's four CLI numbers + conv inner). */
 export interface ArchitectureSizes {
@@ -67,34 +81,27 @@ export const presets: Readonly<Record<string, Readonly<ArchitectureSizes>>> = Ob
   xs: { nConv: 4, nDense: 2, width: 16, convInnerDim: 16, denseInnerDim: 256 },
 });
 
-/** A state-dict value: a Tensor, or a host tensor record as `io/` reads it (float32/float64). */
-export type StateDictValue = Tensor | {
-  dtype: string;
-  shape: readonly number[];
-  data: ArrayLike<number> | BigInt64Array;
-};
+/** Parameters of one module of {@linkcode lipschitzNetwork}. */
+export type LipschitzModuleParams = NoParams | SllConvParams | SllDenseParams | LinearParams;
 
-/** Options of `fromStateDict`. */
-export interface FromStateDictOptions {
-  /** dtype of the created parameters (default float32; float64 for gradient checks). */
-  dtype?: DType;
-  /** Key prefix before the layer index (default "module.model.model."). */
-  prefix?: string;
-}
+/**
+ * Parameters of {@linkcode lipschitzNetwork}: one entry per module, in reference order
+ * (padding, nConv SLL convs, pool, flatten, nDense SLL dense, the normalised last layer).
+ */
+export type LipschitzParams = LipschitzModuleParams[];
 
-/** What {@linkcode lipschitzNetwork} returns: a {@linkcode Layer} plus state-dict mapping. */
-export interface LipschitzNetwork extends Layer<Params[]> {
+/** What {@linkcode lipschitzNetwork} returns: a typed {@linkcode Serial} plus state-dict mapping. */
+export interface LipschitzNetwork extends Serial<LipschitzParams> {
   /** The validated configuration. */
   readonly config: Readonly<NetworkConfig>;
-  /** The modules in reference order (index i ↔ "module.model.model.{i}"). */
-  // deno-lint-ignore no-explicit-any
-  readonly layers: readonly Layer<any>[];
-  /** Per-example input shape of each module. */
-  readonly shapes: readonly (readonly number[])[];
-  /** Parameter shapes by reference key (what a checkpoint must hold). */
+  /** Per-example input shape of each module (entry i is the input of `layers[i]`). */
+  readonly inShapes: readonly (readonly number[])[];
+  /** Parameter shapes by reference key (what a checkpoint must hold), from the layers. */
   readonly stateDictShapes: Readonly<Record<string, readonly number[]>>;
   /** `init(key)` draws parameters for `config.inputShape` (`inShape` must match when given). */
-  init(key: PRNGKey, inShape?: readonly number[]): Initialized<Params[]>;
+  init(key: PRNGKey, inShape?: readonly number[]): Initialized<LipschitzParams>;
+  /** Shapes for `config.inputShape` (`inShape` must match when given); nothing is drawn. */
+  shapes(inShape?: readonly number[]): LayerShapes<LipschitzParams>;
   /**
    * Parameters from a reference state dict; keys containing "alpha" are skipped (as the
    * reference's evaluator does). Throws a TypeError listing missing keys, unexpected keys and
@@ -103,9 +110,9 @@ export interface LipschitzNetwork extends Layer<Params[]> {
   fromStateDict(
     stateDict: Readonly<Record<string, StateDictValue>>,
     options?: FromStateDictOptions,
-  ): Params[];
+  ): LipschitzParams;
   /** The parameters by reference key (the same tensors, not copies). */
-  toStateDict(params: Params[], prefix?: string): Record<string, Tensor>;
+  toStateDict(params: LipschitzParams, prefix?: string): Record<string, Tensor>;
 }
 
 function checkSizes(cfg: NetworkConfig): void {
@@ -146,21 +153,15 @@ function checkSizes(cfg: NetworkConfig): void {
   if (bad.length) throw new RangeError(`lipschitzNetwork: invalid config: ${bad.join("; ")}`);
 }
 
-function toTensor(key: string, v: StateDictValue, dtype: DType): Tensor {
-  if (v instanceof Tensor) return v.dtype === dtype ? v : cast(v, dtype);
-  if (v.dtype !== "float32" && v.dtype !== "float64") {
-    throw new TypeError(
-      `fromStateDict: ${key} has dtype ${v.dtype}; convert it to float32 first (io's toFloat32)`,
-    );
-  }
-  return tensor(v.data as ArrayLike<number>, { shape: v.shape, dtype });
-}
+/** The reference's key prefix of the `nn.Sequential` inside `NormalizedModel`. */
+const REFERENCE_PREFIX = "module.model.model.";
 
 /**
- * The reference SLL network for inputs `config.inputShape`: mean shift, paddingChannels(width),
- * nConv × sllConv(width, convInnerDim), sumPool(4, 4), flatten, nDense × sllDense(F,
- * denseInnerDim), linearNormalized(numClasses), F = width·(H/4)·(W/4). 1-Lipschitz from input
- * to logits; logit differences are ≤ √2-Lipschitz (see certify/).
+ * The reference SLL network for inputs `config.inputShape`: mean shift, then the `serial` of
+ * paddingChannels(width), nConv × sllConv(convInnerDim), sumPool(4, 4), flatten,
+ * nDense × sllDense(denseInnerDim), linearNormalized(numClasses), F = width·(H/4)·(W/4).
+ * 1-Lipschitz from input to logits; logit differences are ≤ √2-Lipschitz (see certify/), and
+ * `lastWeight(params)` is the last layer's weight for the certificate.
  *
  * @example
  * ```ts
@@ -172,6 +173,7 @@ function toTensor(key: string, v: StateDictValue, dtype: DType): Tensor {
  * const { params } = net.init(randomKey(0));
  * const logits = net.apply(params, zeros([4, 1, 28, 28])); // [4, 10]
  * const sd = net.toStateDict(params); // "module.model.model.1.kernel", …
+ * const w = net.lastWeight(params); // [10, 392]
  * ```
  */
 export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
@@ -182,121 +184,75 @@ export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
   const f = width * (h / 4) * (w / 4);
   const convInner = cfg.convInnerDim === -1 ? width : cfg.convInnerDim;
   const denseInner = cfg.denseInnerDim === -1 ? f : cfg.denseInnerDim;
-  // deno-lint-ignore no-explicit-any
-  const layers: Layer<any>[] = [paddingChannels({ cout: width })];
-  const shapes: number[][] = [[c, h, w]];
-  const sd: Record<string, number[]> = {};
-  for (let i = 0; i < cfg.nConv; i++) {
-    const idx = layers.length;
-    layers.push(sllConv({ cin: width, inner: convInner, qMode: cfg.qMode }));
-    shapes.push([width, h, w]);
-    sd[`${idx}.kernel`] = [convInner, width, 3, 3];
-    sd[`${idx}.bias`] = [1, convInner, 1, 1];
-    sd[`${idx}.q`] = [convInner];
-  }
-  layers.push(sumPool({ size: 4, divisor: 4 }));
-  shapes.push([width, h, w]);
-  layers.push(flatten());
-  shapes.push([width, h / 4, w / 4]);
-  for (let i = 0; i < cfg.nDense; i++) {
-    const idx = layers.length;
-    layers.push(sllDense({ features: f, inner: denseInner }));
-    shapes.push([f]);
-    sd[`${idx}.weight`] = [denseInner, f];
-    sd[`${idx}.bias`] = [1, denseInner];
-    sd[`${idx}.q`] = [denseInner];
-  }
-  const last = layers.length;
-  layers.push(linearNormalized({ features: cfg.numClasses }));
-  shapes.push([f]);
-  sd[`${last}.weight`] = [cfg.numClasses, f];
-  sd[`${last}.bias`] = [cfg.numClasses];
-
-  const checkParams = (params: Params[]): void => {
-    if (!Array.isArray(params) || params.length !== layers.length) {
+  const modules: Layer<LipschitzModuleParams>[] = [
+    paddingChannels({ features: width }),
+    ...Array.from({ length: cfg.nConv }, () => sllConv({ inner: convInner, qMode: cfg.qMode })),
+    sumPool({ size: 4, divisor: 4 }),
+    flatten(),
+    ...Array.from({ length: cfg.nDense }, () => sllDense({ inner: denseInner })),
+    linearNormalized({ features: cfg.numClasses }),
+  ];
+  const body = serial(...modules) as unknown as Serial<LipschitzParams>;
+  const inputShape: readonly number[] = cfg.inputShape;
+  const inShapes: number[][] = [];
+  modules.reduce((shape, m) => {
+    inShapes.push(shape);
+    return m.shapes!(shape).outShape;
+  }, [...inputShape]);
+  const sdShapes = stateDictShapesOf(body.shapes(inputShape).params, REFERENCE_PREFIX);
+  const describe =
+    `nConv ${cfg.nConv}, nDense ${cfg.nDense}, width ${width}, convInnerDim ${convInner}, denseInnerDim ${denseInner}, numClasses ${cfg.numClasses}, input [${cfg.inputShape}]`;
+  const checkInShape = (what: string, inShape?: readonly number[]): void => {
+    if (inShape !== undefined && inShape.join() !== inputShape.join()) {
       throw new TypeError(
-        `lipschitzNetwork: expected ${layers.length} parameter entries (one per module), got ${
-          Array.isArray(params) ? params.length : typeof params
-        }`,
+        `lipschitzNetwork.${what}: inShape [${inShape}] differs from config.inputShape [${inputShape}]`,
       );
     }
   };
-  const describe =
-    `nConv ${cfg.nConv}, nDense ${cfg.nDense}, width ${width}, convInnerDim ${convInner}, denseInnerDim ${denseInner}, numClasses ${cfg.numClasses}, input [${cfg.inputShape}]`;
 
   return {
     config: Object.freeze({ ...cfg }),
-    layers,
-    shapes,
-    stateDictShapes: Object.freeze(
-      Object.fromEntries(Object.entries(sd).map(([k, s]) => [`module.model.model.${k}`, s])),
-    ),
-    init(key: PRNGKey, inShape?: readonly number[]): Initialized<Params[]> {
-      if (inShape !== undefined && inShape.join() !== cfg.inputShape.join()) {
-        throw new TypeError(
-          `lipschitzNetwork.init: inShape [${inShape}] differs from config.inputShape [${cfg.inputShape}]`,
-        );
-      }
-      const keys = split(key, layers.length);
-      const params = layers.map((l, i) => l.init(keys[i], shapes[i]).params as Params);
-      return { outShape: [cfg.numClasses], params };
+    layers: body.layers,
+    inShapes,
+    stateDictShapes: sdShapes,
+    init(key: PRNGKey, inShape?: readonly number[]): Initialized<LipschitzParams> {
+      checkInShape("init", inShape);
+      return body.init(key, inputShape);
     },
-    apply(params: Params[], x: Tensor): Tensor {
-      checkParams(params);
-      if (x.rank !== 4 || x.shape.slice(1).join() !== cfg.inputShape.join()) {
+    shapes(inShape?: readonly number[]): LayerShapes<LipschitzParams> {
+      checkInShape("shapes", inShape);
+      return body.shapes(inputShape);
+    },
+    apply(params: LipschitzParams, x: Tensor): Tensor {
+      if (x.rank !== 4 || x.shape.slice(1).join() !== inputShape.join()) {
         throw new TypeError(
-          `lipschitzNetwork: input must be [B, ${cfg.inputShape.join(", ")}], got [${x.shape}]`,
+          `lipschitzNetwork: input must be [B, ${inputShape.join(", ")}], got [${x.shape}]`,
         );
       }
       const mean = tensor(cfg.mean, { shape: [1, c, 1, 1], dtype: x.dtype });
-      let y = sub(x, mean);
-      layers.forEach((l, i) => (y = l.apply(params[i], y)));
-      return y;
+      return body.apply(params, sub(x, mean));
     },
+    lastWeight: (params: LipschitzParams): Tensor | null => body.lastWeight(params),
     fromStateDict(
       stateDict: Readonly<Record<string, StateDictValue>>,
       options: FromStateDictOptions = {},
-    ): Params[] {
-      const prefix = options.prefix ?? "module.model.model.";
-      const dtype = options.dtype ?? "float32";
-      const missing: string[] = [];
-      const unexpected: string[] = [];
-      const wrong: string[] = [];
-      const given = Object.keys(stateDict).filter((k) => !k.includes("alpha"));
-      for (const k of given) {
-        const local = k.startsWith(prefix) ? k.slice(prefix.length) : null;
-        if (local === null || !(local in sd)) {
-          unexpected.push(`${k} [${stateDict[k].shape}]`);
-        } else if (stateDict[k].shape.join() !== sd[local].join()) {
-          wrong.push(`${k}: expected [${sd[local]}], got [${stateDict[k].shape}]`);
-        }
-      }
-      for (const local of Object.keys(sd)) {
-        if (!((prefix + local) in stateDict)) missing.push(`${prefix}${local} [${sd[local]}]`);
-      }
-      if (missing.length || unexpected.length || wrong.length) {
-        const parts = [
-          missing.length ? `missing keys: ${missing.join(", ")}` : "",
-          unexpected.length ? `unexpected keys: ${unexpected.join(", ")}` : "",
-          wrong.length ? `shape mismatches: ${wrong.join("; ")}` : "",
-        ].filter((p) => p);
+    ): LipschitzParams {
+      return paramsFromStateDict<LipschitzParams>(body.shapes(inputShape).params, stateDict, {
+        prefix: REFERENCE_PREFIX,
+        ignore: (k) => k.includes("alpha"),
+        ...options,
+        what:
+          `lipschitzNetwork.fromStateDict: the state dict does not match the architecture (${describe})`,
+      });
+    },
+    toStateDict(params: LipschitzParams, prefix = REFERENCE_PREFIX): Record<string, Tensor> {
+      if (!Array.isArray(params) || params.length !== modules.length) {
         throw new TypeError(
-          `lipschitzNetwork.fromStateDict: the state dict does not match the architecture (${describe}):\n  ${
-            parts.join("\n  ")
+          `lipschitzNetwork.toStateDict: expected ${modules.length} parameter entries (one per module), got ${
+            Array.isArray(params) ? params.length : typeof params
           }`,
         );
       }
-      return layers.map((_, i) => {
-        const names = Object.keys(sd).filter((k) => k.startsWith(`${i}.`));
-        const p: Record<string, Tensor> = {};
-        for (const k of names) {
-          p[k.slice(`${i}.`.length)] = toTensor(prefix + k, stateDict[prefix + k], dtype);
-        }
-        return p;
-      });
-    },
-    toStateDict(params: Params[], prefix = "module.model.model."): Record<string, Tensor> {
-      checkParams(params);
       const out: Record<string, Tensor> = {};
       for (const [path, t] of Object.entries(flattenTree(params))) out[prefix + path] = t;
       return out;

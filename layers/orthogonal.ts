@@ -18,11 +18,9 @@ import {
   sub,
   sum,
   swapLast,
-  zeros,
 } from "../tensor/ops.ts";
-import type { PRNGKey } from "../tensor/random.ts";
-import { xavierNormal } from "./init.ts";
-import { expectShape, type Initialized, type Layer } from "./layer.ts";
+import { xavierNormal, zerosInit } from "./init.ts";
+import { defineLayer, expectShape, type Layer, type LayerSetup } from "./layer.ts";
 import type { LinearParams } from "./basic.ts";
 
 /**
@@ -31,7 +29,7 @@ import type { LinearParams } from "./basic.ts";
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
+ * import { bjorck, normal, randomKey } from "@sll/sll";
  * const q = bjorck(normal(randomKey(0), [6, 6]), 20); // ≈ orthogonal
  * ```
  */
@@ -57,11 +55,11 @@ export interface OrthogonalDenseConfig {
 
 /**
  * Orthogonal dense layer: y = bjorck(W)·x + b. Lipschitz constant ≤ 1 (= 1 and gradient-norm
- * preserving once converged). Init: W Xavier-normal, b = 0. Input [B, in] → [B, features].
+ * preserving once converged). Init: W Xavier-normal, b = 0. Input [B, D] → [B, features].
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
+ * import { normal, orthogonalDense, randomKey } from "@sll/sll";
  * const layer = orthogonalDense({ features: 8 });
  * const { params } = layer.init(randomKey(0), [8]);
  * const y = layer.apply(params, normal(randomKey(1), [4, 8]));
@@ -70,16 +68,19 @@ export interface OrthogonalDenseConfig {
 export function orthogonalDense(config: OrthogonalDenseConfig): Layer<LinearParams> {
   const out = config.features;
   const iterations = config.iterations ?? 20;
-  return {
-    init(key: PRNGKey, inShape: readonly number[]): Initialized<LinearParams> {
+  return defineLayer<LinearParams>({
+    setup(inShape: readonly number[]): LayerSetup<LinearParams> {
       expectShape("orthogonalDense", inShape, [null]);
       return {
         outShape: [out],
-        params: { weight: xavierNormal(key, [out, inShape[0]]), bias: zeros([out]) },
+        params: {
+          weight: { shape: [out, inShape[0]], init: xavierNormal },
+          bias: { shape: [out], init: zerosInit },
+        },
       };
     },
     apply(params: LinearParams, x: Tensor): Tensor {
       return add(matmul(x, swapLast(bjorck(params.weight, iterations))), params.bias);
     },
-  };
+  });
 }

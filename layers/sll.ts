@@ -24,9 +24,9 @@ import {
   sum,
   where,
 } from "../tensor/ops.ts";
-import { normal, type PRNGKey, split } from "../tensor/random.ts";
+import { normal } from "../tensor/random.ts";
 import { fanInUniform, fans, xavierNormal } from "./init.ts";
-import { expectShape, type Initialized, type Layer } from "./layer.ts";
+import { defineLayer, expectShape, type Layer, type LayerSetup } from "./layer.ts";
 
 /**
  * How q enters the SLL rescaling. `"paper"`: t_i = 1/Σ_j A_ij·exp(q_j − q_i) (Theorem 3 of the
@@ -36,25 +36,25 @@ import { expectShape, type Initialized, type Layer } from "./layer.ts";
  */
 export type QMode = "paper" | "reference";
 
-/** Parameters of {@linkcode sllConv}: kernel [inner, cin, k, k], bias [1, inner, 1, 1], q [inner]. */
-export interface SllConvParams {
-  /** K [inner, cin, k, k] (OIHW). */
+/** Parameters of {@linkcode sllConv}: kernel [inner, C, k, k], bias [1, inner, 1, 1], q [inner]. */
+export type SllConvParams = {
+  /** K [inner, C, k, k] (OIHW), C the input (= output) channels. */
   kernel: Tensor;
   /** b [1, inner, 1, 1]. */
   bias: Tensor;
   /** q [inner]; the rescaling uses exp(q). */
   q: Tensor;
-}
+};
 
-/** Parameters of {@linkcode sllDense}: weight [inner, features], bias [1, inner], q [inner]. */
-export interface SllDenseParams {
-  /** W [inner, features]. */
+/** Parameters of {@linkcode sllDense}: weight [inner, D], bias [1, inner], q [inner]. */
+export type SllDenseParams = {
+  /** W [inner, D], D the input (= output) features. */
   weight: Tensor;
   /** b [1, inner]. */
   bias: Tensor;
   /** q [inner]; the rescaling uses exp(q). */
   q: Tensor;
-}
+};
 
 /**
  * 1/s elementwise, with 0 where s = 0; the denominator is selected before dividing so the
@@ -80,15 +80,15 @@ function weightedRowSums(a: Tensor, q: Tensor | null): Tensor {
 }
 
 /**
- * The SLL conv rescaling t [inner]: with G = conv2d(K, K, padding k−1) (the kernel [inner, cin,
- * k, k] taken as a batch of `inner` images of `cin` channels, convolved with itself as weight)
+ * The SLL conv rescaling t [inner]: with G = conv2d(K, K, padding k−1) (the kernel [inner, C,
+ * k, k] taken as a batch of `inner` images of C channels, convolved with itself as weight)
  * and A_ij = Σ_{u,v} |G_ijuv|, t_i = 1/Σ_j A_ij·exp(q_j − q_i) ("paper") or 1/Σ_j A_ij
  * ("reference"); 0 where the sum is 0.
  *
  * @example
  * ```ts
  * import { randomKey } from "@sll/sll";
- * const layer = sllConv({ cin: 4, inner: 6 });
+ * const layer = sllConv({ inner: 6 });
  * const { params } = layer.init(randomKey(0), [4, 8, 8]);
  * const t = sllConvT(params, "paper"); // [6]
  * ```
@@ -107,7 +107,7 @@ export function sllConvT(params: SllConvParams, qMode: QMode = "paper"): Tensor 
  * @example
  * ```ts
  * import { randomKey } from "@sll/sll";
- * const layer = sllDense({ features: 4, inner: 6 });
+ * const layer = sllDense({ inner: 6 });
  * const { params } = layer.init(randomKey(0), [4]);
  * const t = sllDenseT(params); // [6]
  * ```
@@ -133,10 +133,37 @@ function checkQMode(name: string, q: unknown): QMode {
   return q;
 }
 
-/** Configuration of {@linkcode sllConv}. */
+function checkKeys(name: string, config: object, allowed: readonly string[]): void {
+  const extra = Object.keys(config).filter((k) => !allowed.includes(k));
+  if (extra.length > 0) {
+    throw new TypeError(
+      `${name}: unknown option${extra.length > 1 ? "s" : ""} ${extra.join(", ")} (expected ${
+        allowed.join(", ")
+      }; input sizes are inferred from inShape)`,
+    );
+  }
+}
+
+/**
+ * The SLL fold: −2·t ⊙ W with t scaling axis 0 (the rows of W [inner, D], or the output
+ * channels of K [inner, C, k, k]). It carries the rewrite
+ * x − 2·Wᵀ(t ⊙ h) = x + (−2t ⊙ W)ᵀh (dense) and x − 2·convT(t ⊙ h, K) = x + convT(h, −2t ⊙ K)
+ * (conv), so the rescaling and the sign cost one pass over the small weight instead of three
+ * passes over activations (forward and backward). Tested against the literal formula.
+ *
+ * @example
+ * ```ts
+ * import { ones, sllFold, tensor } from "@sll/sll";
+ * const w = sllFold(ones([2, 3]), tensor([1, 0.5])); // [[−2, −2, −2], [−1, −1, −1]]
+ * ```
+ */
+export function sllFold(w: Tensor, t: Tensor): Tensor {
+  const shape = w.shape.map((d, i) => (i === 0 ? d : 1));
+  return mul(reshape(t, shape), mul(w, -2));
+}
+
+/** Configuration of {@linkcode sllConv}. Channels are inferred from `inShape` (C in = C out). */
 export interface SllConvConfig {
-  /** Input (= output) channels. */
-  cin: number;
   /** Inner channels of K (the reference's `conv_inner_dim`). */
   inner: number;
   /** Odd kernel size (default 3); padding k//2 keeps the spatial size. */
@@ -147,101 +174,93 @@ export interface SllConvConfig {
 
 /**
  * SLL convolution (Araujo et al., ICLR 2023):
- * y = x − 2·convT(t ⊙ relu(conv(x, K) + b), K), t from {@linkcode sllConvT}.
+ * y = x − 2·convT(t ⊙ relu(conv(x, K) + b), K), t from {@linkcode sllConvT}; computed as
+ * x + convT(relu(conv(x, K) + b), {@linkcode sllFold}(K, t)).
  * Lipschitz constant ≤ 1 for every K, b, q (the SDP condition of the paper's Theorem 3).
- * Init as the reference: K Xavier-normal, b U(±1/√(cin·k²)), q N(0, 1).
- * Input [B, cin, H, W] → output of the same shape.
+ * Init as the reference: K Xavier-normal, b U(±1/√(C·k²)), q N(0, 1).
+ * Input [B, C, H, W] → output of the same shape (C from `inShape`).
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
- * const layer = sllConv({ cin: 4, inner: 6 });
+ * import { normal, randomKey, sllConv } from "@sll/sll";
+ * const layer = sllConv({ inner: 6 });
  * const { params } = layer.init(randomKey(0), [4, 8, 8]);
  * const y = layer.apply(params, normal(randomKey(1), [2, 4, 8, 8]));
  * ```
  */
 export function sllConv(config: SllConvConfig): Layer<SllConvParams> {
   const name = "sllConv";
-  const cin = checkPositiveInt(name, "cin", config.cin);
+  checkKeys(name, config, ["inner", "kernel", "qMode"]);
   const inner = checkPositiveInt(name, "inner", config.inner);
   const ks = checkPositiveInt(name, "kernel", config.kernel ?? 3);
   if (ks % 2 !== 1) throw new RangeError(`${name}: kernel must be odd, got ${ks}`);
   const qMode = checkQMode(name, config.qMode);
   const pad = Math.floor(ks / 2);
-  return {
-    init(key: PRNGKey, inShape: readonly number[]): Initialized<SllConvParams> {
-      expectShape(name, inShape, [cin, null, null]);
-      const [kk, kb, kq] = split(key, 3);
-      const shape = [inner, cin, ks, ks];
+  return defineLayer<SllConvParams>({
+    setup(inShape: readonly number[]): LayerSetup<SllConvParams> {
+      expectShape(name, inShape, [null, null, null]);
+      const shape = [inner, inShape[0], ks, ks];
       return {
         outShape: [...inShape],
         params: {
-          kernel: xavierNormal(kk, shape),
-          bias: fanInUniform(kb, [1, inner, 1, 1], fans(shape)[0]),
-          q: normal(kq, [inner]),
+          kernel: { shape, init: xavierNormal },
+          bias: { shape: [1, inner, 1, 1], init: (k, s) => fanInUniform(k, s, fans(shape)[0]) },
+          q: { shape: [inner], init: normal },
         },
       };
     },
     apply(params: SllConvParams, x: Tensor): Tensor {
-      expectShape(name, x.shape, [null, cin, null, null], "input");
-      // x − 2·convT(t ⊙ z, K) = x + convT(z, −2t ⊙ K): the rescaling and the sign ride on the
-      // small kernel instead of costing three activation-sized passes (forward and backward)
       const k = params.kernel;
-      const scale = mul(reshape(sllConvT(params, qMode), [inner, 1, 1, 1]), -2);
+      expectShape(name, x.shape, [null, k.shape[1], null, null], "input");
       const z = relu(add(conv2d(x, k, { padding: pad }), params.bias));
-      return add(x, convTranspose2d(z, mul(k, scale), { padding: pad }));
+      return add(x, convTranspose2d(z, sllFold(k, sllConvT(params, qMode)), { padding: pad }));
     },
-  };
+  });
 }
 
-/** Configuration of {@linkcode sllDense}. */
+/** Configuration of {@linkcode sllDense}. Features are inferred from `inShape` (D in = D out). */
 export interface SllDenseConfig {
-  /** Input (= output) features. */
-  features: number;
   /** Rows of W (the reference's `dense_inner_dim`). */
   inner: number;
-  /** Accepted for symmetry with sllConv; the dense layer uses q as the paper in both modes. */
-  qMode?: QMode;
 }
 
 /**
  * SLL dense layer (Araujo et al., ICLR 2023): y = x − 2·Wᵀ(t ⊙ relu(Wx + b)),
- * t_i = 1/Σ_j |WWᵀ|_ij·exp(q_j − q_i). Lipschitz constant ≤ 1 for every W, b, q.
- * Init as the reference: W Xavier-normal, b U(±1/√features), q N(0, 1). Input [B, features].
+ * t_i = 1/Σ_j |WWᵀ|_ij·exp(q_j − q_i) (the paper's formula, which the reference's dense layer
+ * also follows, so it has no q mode); computed as x + relu(Wx + b)·{@linkcode sllFold}(W, t).
+ * Lipschitz constant ≤ 1 for every W, b, q.
+ * Init as the reference: W Xavier-normal, b U(±1/√D), q N(0, 1). Input [B, D] → [B, D].
  *
  * @example
  * ```ts
- * import { normal, randomKey } from "@sll/sll";
- * const layer = sllDense({ features: 16, inner: 32 });
+ * import { normal, randomKey, sllDense } from "@sll/sll";
+ * const layer = sllDense({ inner: 32 });
  * const { params } = layer.init(randomKey(0), [16]);
  * const y = layer.apply(params, normal(randomKey(1), [8, 16]));
  * ```
  */
 export function sllDense(config: SllDenseConfig): Layer<SllDenseParams> {
   const name = "sllDense";
-  const features = checkPositiveInt(name, "features", config.features);
+  checkKeys(name, config, ["inner"]);
   const inner = checkPositiveInt(name, "inner", config.inner);
-  checkQMode(name, config.qMode);
-  return {
-    init(key: PRNGKey, inShape: readonly number[]): Initialized<SllDenseParams> {
-      expectShape(name, inShape, [features]);
-      const [kw, kb, kq] = split(key, 3);
+  return defineLayer<SllDenseParams>({
+    setup(inShape: readonly number[]): LayerSetup<SllDenseParams> {
+      expectShape(name, inShape, [null]);
+      const d = inShape[0];
       return {
-        outShape: [features],
+        outShape: [d],
         params: {
-          weight: xavierNormal(kw, [inner, features]),
-          bias: fanInUniform(kb, [1, inner], features),
-          q: normal(kq, [inner]),
+          weight: { shape: [inner, d], init: xavierNormal },
+          bias: { shape: [1, inner], init: (k, s) => fanInUniform(k, s, d) },
+          q: { shape: [inner], init: normal },
         },
       };
     },
     apply(params: SllDenseParams, x: Tensor): Tensor {
-      expectShape(name, x.shape, [null, features], "input");
       const w = params.weight;
-      // x − 2·(t ⊙ h)·W = x + h·(−2t ⊙ W), rows of W scaled (see sllConv)
-      const scale = mul(reshape(sllDenseT(params), [inner, 1]), -2);
+      expectShape(name, x.shape, [null, w.shape[1]], "input");
       const h = relu(add(matmulT(x, w, false, true), params.bias));
-      return add(x, matmul(h, mul(w, scale)));
+      return add(x, matmul(h, sllFold(w, sllDenseT(params))));
     },
-  };
+  });
 }

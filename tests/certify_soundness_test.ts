@@ -13,8 +13,9 @@ import { pgdL2 } from "../certify/pgd.ts";
 import {
   type LipschitzNetwork,
   lipschitzNetwork,
+  type LipschitzParams,
   orthogonalDense,
-  type Params,
+  type ParamsOf,
   serial,
   sllDense,
 } from "../layers/mod.ts";
@@ -119,15 +120,15 @@ leakFreeTest(
 );
 
 /** Float64 copies of the parameters. */
-function toF64(p: Params[]): Params[] {
+function toF64<P>(p: P): P {
   return mapTree(p, (t) => cast(t, "float64"));
 }
 
-async function soundness(
+async function soundness<P>(
   name: string,
-  apply: (p: Params[], x: Tensor) => Tensor,
-  init: (seed: number) => Params[],
-  lastWeight: ((p: Params[]) => Tensor) | null,
+  apply: (p: P, x: Tensor) => Tensor,
+  init: (seed: number) => P,
+  lastWeight: ((p: P) => Tensor | null) | null,
   inShape: number[],
 ): Promise<void> {
   const seed = 97;
@@ -198,20 +199,20 @@ leakFreeTest(
   () =>
     soundness(
       "lipschitzNetwork",
-      (p, x) => net.apply(p, x),
+      (p: LipschitzParams, x: Tensor) => net.apply(p, x),
       (s) => toF64(net.init(randomKey(s)).params),
-      (p) => (p[p.length - 1] as { weight: Tensor }).weight,
+      (p) => net.lastWeight(p),
       [1, 8, 8],
     ),
 );
 
-const generic = serial(sllDense({ features: 6, inner: 8 }), orthogonalDense({ features: 3 }));
+const generic = serial(sllDense({ inner: 8 }), orthogonalDense({ features: 3 }));
 leakFreeTest(
   "certify soundness: generic √2 bound without a normalised last layer",
   () =>
     soundness(
       "sllDense → orthogonalDense",
-      (p, x) => generic.apply(p, x),
+      (p: ParamsOf<typeof generic>, x: Tensor) => generic.apply(p, x),
       (s) => toF64(generic.init(randomKey(s), [6]).params),
       null,
       [6],

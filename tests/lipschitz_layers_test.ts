@@ -32,30 +32,30 @@ function lipTest<P>(name: string, layer: Layer<P>, options: OneLipschitzOptions<
   );
 }
 
-lipTest("sllConv paper", sllConv({ cin: 3, inner: 4 }), { inShape: [3, 5, 5] });
-lipTest("sllConv reference", sllConv({ cin: 3, inner: 4, qMode: "reference" }), {
+lipTest("sllConv paper", sllConv({ inner: 4 }), { inShape: [3, 5, 5] });
+lipTest("sllConv reference", sllConv({ inner: 4, qMode: "reference" }), {
   inShape: [3, 5, 5],
 });
-lipTest("sllConv kernel 5", sllConv({ cin: 2, inner: 3, kernel: 5 }), { inShape: [2, 6, 6] });
-lipTest("sllDense", sllDense({ features: 7, inner: 5 }), { inShape: [7] });
-lipTest("sllDense wide inner", sllDense({ features: 4, inner: 12 }), { inShape: [4] });
-lipTest("paddingChannels", paddingChannels({ cout: 5 }), { inShape: [2, 4, 4] });
+lipTest("sllConv kernel 5", sllConv({ inner: 3, kernel: 5 }), { inShape: [2, 6, 6] });
+lipTest("sllDense", sllDense({ inner: 5 }), { inShape: [7] });
+lipTest("sllDense wide inner", sllDense({ inner: 12 }), { inShape: [4] });
+lipTest("paddingChannels", paddingChannels({ features: 5 }), { inShape: [2, 4, 4] });
 lipTest("sumPool", sumPool(), { inShape: [2, 8, 8] });
 lipTest("flatten", flatten(), { inShape: [2, 3, 3] });
-lipTest("poolingLinear mean", poolingLinear({ cout: 3 }), { inShape: [10] });
-lipTest("poolingLinear max", poolingLinear({ cout: 3, agg: "max" }), { inShape: [9] });
-lipTest("poolingLinear trunc", poolingLinear({ cout: 3, agg: "trunc" }), { inShape: [9] });
+lipTest("poolingLinear mean", poolingLinear({ features: 3 }), { inShape: [10] });
+lipTest("poolingLinear max", poolingLinear({ features: 3, agg: "max" }), { inShape: [9] });
+lipTest("poolingLinear trunc", poolingLinear({ features: 3, agg: "trunc" }), { inShape: [9] });
 lipTest("linearNormalized per logit", serial(linearNormalized({ features: 1 })), {
   inShape: [6],
 });
 lipTest("aolDense", aolDense({ features: 5 }), { inShape: [7] });
-lipTest("aolConv", aolConv({ cout: 4 }), { inShape: [3, 5, 5] });
-const cplD = cplDense({ features: 6, inner: 9 });
+lipTest("aolConv", aolConv({ features: 4 }), { inShape: [3, 5, 5] });
+const cplD = cplDense({ inner: 9 });
 lipTest("cplDense", cplD, {
   inShape: [6],
   prepare: (p: CplParams) => cplD.refresh(p, 300),
 });
-const cplC = cplConv({ cin: 2, inner: 3 });
+const cplC = cplConv({ inner: 3 });
 lipTest("cplConv", cplC, {
   inShape: [2, 4, 4],
   numRuns: 6,
@@ -71,7 +71,7 @@ lipTest("maxMin conv", maxMin(), { inShape: [4, 2, 2] });
 lipTest("groupSort 3", groupSort({ groupSize: 3 }), { inShape: [9] });
 lipTest(
   "serial mixed stack",
-  serial(aolDense({ features: 6 }), maxMin(), sllDense({ features: 6, inner: 4 })),
+  serial(aolDense({ features: 6 }), maxMin(), sllDense({ inner: 4 })),
   { inShape: [5] },
 );
 

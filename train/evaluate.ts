@@ -10,6 +10,7 @@ import { batches } from "../data/mod.ts";
 import { scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { certifiedAccuracy } from "../certify/margins.ts";
 import type { EvalResult } from "./checkpoint.ts";
+import type { World } from "../distributed/world.ts";
 
 /** A forward function: parameters and an input batch [B, C, H, W] in [0, 1] → logits [B, K]. */
 export type Forward<P> = (params: P, x: Tensor) => Tensor;
@@ -26,6 +27,11 @@ export interface EvaluateOptions {
   curve?: readonly number[];
   /** Called after each batch with (done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Processes sharing the work: batch i (of the one-process batching) goes to rank i mod N and
+   * the counts are summed over ranks, so every rank returns what one process would.
+   */
+  world?: World;
 }
 
 /**
@@ -50,7 +56,9 @@ export async function evaluate<P>(
   let correct = 0;
   const cert = new Array<number>(all.length).fill(0);
   let done = 0;
+  const world = opts.world;
   for (const batch of batches(ds, { batchSize: opts.batchSize ?? 500 })) {
+    if (world && batch.index % world.size !== world.rank) continue;
     const logits = scope(() => forward(params, tensor(batch.x, { shape: batch.shape })));
     try {
       const r = await certifiedAccuracy(logits, batch.y, opts.lastWeight ?? null, all);
@@ -61,6 +69,12 @@ export async function evaluate<P>(
     }
     done += batch.size;
     opts.onProgress?.(done, ds.n);
+  }
+  if (world && world.size > 1) {
+    const counts = Float64Array.from([correct, ...cert]);
+    world.allReduce(counts, "sum");
+    correct = counts[0];
+    counts.subarray(1).forEach((c, j) => (cert[j] = c));
   }
   const n = ds.n;
   const frac = (c: number): number => (n ? c / n : 0);

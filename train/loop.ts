@@ -7,11 +7,10 @@
  * @module
  */
 import { join } from "node:path";
-import { batches, DATASET_MEANS, loadDataset, type Split } from "../data/mod.ts";
+import { batches, DATASET_MEANS, loadDataset, numBatches, type Split } from "../data/mod.ts";
 import { dispose, keep, memory, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { randomKey, split } from "../tensor/random.ts";
-import { keyFromSeed } from "../tensor/prng.ts";
 import { leaves } from "../tensor/tree.ts";
 import {
   type CheckpointMeta,
@@ -19,15 +18,22 @@ import {
   listCheckpoints,
   loadCheckpoint,
   saveCheckpoint,
-  treeFromHost,
 } from "./checkpoint.ts";
 import { clipByGlobalNorm, clipByValue } from "./clip.ts";
 import type { TrainConfig } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
 import { makeLoss } from "./loss_select.ts";
-import { buildNetwork, type Network } from "./model.ts";
+import { buildNetwork, paramsFromCheckpoint } from "./model.ts";
+import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
+import { SINGLE_PROCESS, type World } from "../distributed/world.ts";
+import {
+  checkInSync,
+  dataParallelStep,
+  shareState,
+  stepsPerEpochCheck,
+} from "./data_parallel_step.ts";
 
 /** Progress of one update, for progress bars. */
 export interface StepInfo {
@@ -83,6 +89,12 @@ export interface TrainOptions {
   onEpoch?: (e: EpochInfo) => void;
   /** Informational messages (data loaded, checkpoint written, resumed from …). */
   onMessage?: (m: string) => void;
+  /**
+   * The processes training together (default: this one alone). With several, `batchSize` is
+   * per process, each epoch's order is split over the ranks, gradients are averaged in one
+   * all-reduce, and only rank 0 writes files.
+   */
+  world?: World;
 }
 
 /** The outcome of `train`. */
@@ -90,9 +102,9 @@ export interface TrainResult {
   /** "done", "interrupted" (signal or stopAfterStep). */
   status: "done" | "interrupted";
   /** Final parameters (kept; dispose them when done). */
-  params: unknown;
+  params: LipschitzParams;
   /** The network they belong to. */
-  network: Network;
+  network: LipschitzNetwork;
   /** Global steps done. */
   step: number;
   /** Last evaluation on the test set. */
@@ -166,7 +178,9 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const mean = config.mean ??
     [...((DATASET_MEANS as Record<string, readonly number[]>)[config.dataset] ?? [0])];
   const network = buildNetwork(config.arch, trainSet.shape, trainSet.numClasses, mean);
-  const stepsPerEpoch = Math.ceil(trainSet.n / config.batchSize);
+  const world = opts.world ?? SINGLE_PROCESS;
+  const shard = world.size > 1 ? { rank: world.rank, size: world.size } : undefined;
+  const stepsPerEpoch = numBatches(Math.ceil(trainSet.n / world.size), config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
   const schedule = makeSchedule({
     name: config.scheduler,
@@ -186,24 +200,21 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     nesterov: config.nesterov,
   });
   const lossOf = makeLoss(config, trainSet.numClasses);
-  const dataKey = keyFromSeed(config.seed);
-  const [initKey] = split(randomKey(config.seed), 2);
+  // One split of the seed's key: the init key and the data-order key are siblings.
+  const [initKey, dataKey] = split(randomKey(config.seed), 2);
 
-  await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
+  if (world.isRoot) await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
   const metricsPath = join(config.trainDir, "metrics.jsonl");
 
   // ----- state: fresh or from the latest checkpoint
-  let params: unknown;
-  let state: OptState<unknown>;
+  let params: LipschitzParams;
+  let state: OptState<LipschitzParams>;
   let step = 0;
   let lastCheckpoint: string | undefined;
   let final: EvalResult | undefined;
-  const template = scope(() => network.init(initKey));
-  keep(template);
-  if (opts.resume) {
+  if (opts.resume && world.isRoot) {
     const latest = (await listCheckpoints(config.trainDir)).at(-1);
     if (!latest) {
-      dispose(template);
       throw new Error(
         `--resume: no checkpoint in ${
           join(config.trainDir, "checkpoints")
@@ -211,26 +222,37 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       );
     }
     const ck = await loadCheckpoint(latest);
+    stepsPerEpochCheck(ck.meta, stepsPerEpoch, world.size, latest);
+    const slots: Record<string, LipschitzParams> = {};
+    params = keep(scope(() => paramsFromCheckpoint(network, ck.params, latest)));
     try {
-      params = keep(treeFromHost(template, ck.params, latest));
-      const slots: Record<string, unknown> = {};
       for (const name of optimizer.slotNames) {
-        slots[name] = keep(treeFromHost(template, ck.slots[name] ?? {}, `${latest} (${name})`));
+        slots[name] = keep(
+          scope(() => paramsFromCheckpoint(network, ck.slots[name] ?? {}, `${latest} (${name})`)),
+        );
       }
-      state = { step: ck.meta.optimizer.step, slots };
-    } finally {
-      dispose(template);
+    } catch (e) {
+      dispose([params, slots]);
+      throw e;
     }
+    state = { step: ck.meta.optimizer.step, slots };
     step = ck.meta.step;
     lastCheckpoint = latest;
     final = ck.meta.metrics;
     msg(`resumed from ${latest} (step ${step}, epoch ${ck.meta.epoch.toFixed(2)})`);
   } else {
-    params = template;
+    params = keep(scope(() => network.init(initKey).params));
     state = keep(optimizer.init(params));
   }
+  if (world.size > 1) {
+    // every rank starts from rank 0's parameters, optimizer state and step
+    const shared = await shareState(world, { params, state, step });
+    params = shared.params;
+    state = shared.state;
+    step = shared.step;
+  }
 
-  const lossAndGrad = valueAndGrad((p: unknown, x: Tensor, y: Tensor) =>
+  const lossAndGrad = valueAndGrad((p: LipschitzParams, x: Tensor, y: Tensor) =>
     lossOf(network.apply(p, x), y)
   );
   const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
@@ -239,6 +261,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       batchSize: config.evalBatchSize,
       lastWeight: network.lastWeight(params),
       curve: CURVE_EPS,
+      world,
     });
 
   const meta = (reason: string, metrics?: EvalResult): CheckpointMeta => ({
@@ -254,7 +277,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     reason,
     savedAt: new Date().toISOString(),
   });
-  const save = async (reason: string, metrics?: EvalResult): Promise<string> => {
+  const save = async (reason: string, metrics?: EvalResult): Promise<string | undefined> => {
+    if (!world.isRoot) return undefined; // rank 0 alone writes
     lastCheckpoint = await saveCheckpoint(
       config.trainDir,
       params,
@@ -275,19 +299,41 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const skip = step - epoch * stepsPerEpoch;
       const tEpoch = performance.now();
       let lossSum = 0, lossCount = 0;
-      for (const batch of batches(trainSet, { batchSize: config.batchSize, key: dataKey, epoch })) {
+      for (
+        const batch of batches(trainSet, {
+          batchSize: config.batchSize,
+          key: dataKey,
+          epoch,
+          shard,
+        })
+      ) {
         if (batch.index < skip) continue;
         const lr = schedule(step);
-        const [loss, nextParams, nextState] = scope(() => {
-          const x = tensor(batch.x, { shape: batch.shape });
-          const y = tensor(batch.y, { shape: [batch.size], dtype: "int32" });
-          const [l, g0] = lossAndGrad(params, x, y);
-          let g = g0;
-          if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
-          if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
-          const u = optimizer.update(g, state, params, lr);
-          return [l, u.params, u.state] as const;
-        });
+        let stopAll = false;
+        const [loss, nextParams, nextState] = world.size > 1
+          ? await (async () => {
+            const r = await dataParallelStep(world, batch, params, state, {
+              lossAndGrad,
+              update: (g, s, p) => {
+                if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
+                if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
+                return optimizer.update(g, s, p, lr);
+              },
+              stop: opts.signal?.aborted ?? false,
+            });
+            stopAll = r.stop;
+            return [tensor([r.loss]), r.params, r.state] as const;
+          })()
+          : scope(() => {
+            const x = tensor(batch.x, { shape: batch.shape });
+            const y = tensor(batch.y, { shape: [batch.size], dtype: "int32" });
+            const [l, g0] = lossAndGrad(params, x, y);
+            let g = g0;
+            if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
+            if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
+            const u = optimizer.update(g, state, params, lr);
+            return [l, u.params, u.state] as const;
+          });
         const lossValue = (await loss.data())[0];
         loss.dispose();
         if (!Number.isFinite(lossValue)) {
@@ -310,11 +356,11 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
           totalSteps,
           loss: lossValue,
           lr,
-          imagesPerSecond: (done * config.batchSize) / elapsed,
+          imagesPerSecond: (done * config.batchSize * world.size) / elapsed,
           etaSeconds: perStep * (totalSteps - step),
         };
         opts.onStep?.(info);
-        if (step % config.logEvery === 0 || step === 1) {
+        if (world.isRoot && (step % config.logEvery === 0 || step === 1)) {
           await appendLine(metricsPath, {
             type: "step",
             epoch: step / stepsPerEpoch,
@@ -326,15 +372,16 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
           });
         }
         await yieldToEventLoop(); // lets Ctrl-C and the metrics writes through
-        if (
-          opts.signal?.aborted || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep)
-        ) {
+        // several ranks stop on the request all-reduced with this step, so all at the same one
+        const stopRequested = world.size > 1 ? stopAll : opts.signal?.aborted;
+        if (stopRequested || (opts.stopAfterStep !== undefined && step >= opts.stopAfterStep)) {
           status = "interrupted";
           await save("interrupt");
           break outer;
         }
       }
       trainSeconds += (performance.now() - tEpoch) / 1000;
+      await checkInSync(world, params, step);
       const { curve, ...test } = await evalTest();
       final = test;
       const isLast = epoch + 1 === config.epochs;
@@ -350,16 +397,18 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
         seconds: (performance.now() - tEpoch) / 1000,
         checkpoint: ckpt,
       };
-      await appendLine(metricsPath, {
-        type: "epoch",
-        epoch: epoch + 1,
-        step,
-        trainLoss: info.trainLoss,
-        test,
-        curve,
-        seconds: info.seconds,
-        time: new Date().toISOString(),
-      });
+      if (world.isRoot) {
+        await appendLine(metricsPath, {
+          type: "epoch",
+          epoch: epoch + 1,
+          step,
+          trainLoss: info.trainLoss,
+          test,
+          curve,
+          seconds: info.seconds,
+          time: new Date().toISOString(),
+        });
+      }
       opts.onEpoch?.(info);
       const live = memory().tensors;
       if (live > baseline) {

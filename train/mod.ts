@@ -53,7 +53,7 @@ export {
 } from "./checkpoint.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
 export { type LossFn, makeLoss } from "./loss_select.ts";
-export { archFromPreset, buildNetwork, type Network } from "./model.ts";
+export { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "./model.ts";
 export {
   DivergedError,
   type EpochInfo,
@@ -63,4 +63,6 @@ export {
   type TrainResult,
 } from "./loop.ts";
 export type { Dataset, DatasetName, Split } from "../data/mod.ts";
+export type { MpiBuffer, ReduceOp } from "../distributed/mpi.ts";
+export type { World } from "../distributed/world.ts";
 export type { HostData, HostDType, HostTensor } from "../io/host_tensor.ts";

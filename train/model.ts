@@ -1,31 +1,28 @@
 /**
- * The bridge from a training configuration to the reference network: builds
- * `lipschitzNetwork` from an `Arch`, the dataset's shape and means, and finds the last layer's
- * weight (for certificates). Kept in one place so the loop and the CLI agree on the network.
+ * The bridge from a training configuration to the reference network: builds the typed
+ * `lipschitzNetwork` from an `Arch`, the dataset's shape and means, and restores its parameters
+ * from a checkpoint's leaves by their known shapes. Kept in one place so the loop and the CLI
+ * agree on the network.
  * @module
  */
-import { type LipschitzNetwork, lipschitzNetwork, presets } from "../layers/network.ts";
-import type { Tensor } from "../tensor/mod.ts";
-import type { PRNGKey } from "../tensor/random.ts";
-import { flattenTree } from "../tensor/tree.ts";
+import {
+  type LipschitzNetwork,
+  lipschitzNetwork,
+  type LipschitzParams,
+  presets,
+} from "../layers/network.ts";
+import { paramsFromStateDict, type StateDictValue } from "../layers/state_dict.ts";
 import type { Arch } from "./config.ts";
-import type { HostTensor } from "../io/host_tensor.ts";
 
-/** A network built for a dataset: init, forward, and state-dict mapping. */
-export interface Network {
-  /** Fresh parameters from `key`. */
-  init(key: PRNGKey): unknown;
-  /** Logits [B, K] of a batch [B, C, H, W] in [0, 1] (the mean shift is inside). */
-  apply(params: unknown, x: Tensor): Tensor;
-  /** Parameters from a reference state dict (`module.model.model.{i}.kernel`, …). */
-  fromStateDict(sd: Record<string, HostTensor>): unknown;
-  /** The last (row-normalised) layer's weight [K, F]. */
-  lastWeight(params: unknown): Tensor;
-  /** The underlying `lipschitzNetwork` (modules, shapes, state-dict mapping). */
-  readonly net: LipschitzNetwork;
-}
-
-/** Names of the architecture presets (the reference's and the CPU-sized ones). */
+/**
+ * Names of the architecture presets (the reference's and the CPU-sized ones).
+ *
+ * @example
+ * ```ts
+ * import { presetNames } from "@sll/sll";
+ * presetNames(); // ["small", "medium", …]
+ * ```
+ */
 export function presetNames(): string[] {
   return Object.keys(presets);
 }
@@ -34,8 +31,8 @@ export function presetNames(): string[] {
  * The explicit sizes of a preset, as an `Arch`. Throws naming the known presets.
  *
  * @example
- * ```ts ignore
- * import { archFromPreset } from "./model.ts";
+ * ```ts
+ * import { archFromPreset } from "@sll/sll";
  * archFromPreset("small"); // { nConv: 20, nDense: 7, width: 45, convInnerDim: 5, … }
  * ```
  */
@@ -61,10 +58,10 @@ export function archFromPreset(name: string): Arch {
  * Builds the reference network for inputs of shape [C, H, W] and `numClasses` classes.
  *
  * @example
- * ```ts ignore
- * import { buildNetwork } from "./model.ts";
- * const net = buildNetwork(arch, [1, 28, 28], 10, [0.286]);
- * const params = net.init(randomKey(0));
+ * ```ts
+ * import { archFromPreset, buildNetwork, randomKey } from "@sll/sll";
+ * const net = buildNetwork(archFromPreset("tiny"), [1, 28, 28], 10, [0.286]);
+ * const { params } = net.init(randomKey(0));
  * ```
  */
 export function buildNetwork(
@@ -72,8 +69,8 @@ export function buildNetwork(
   inputShape: readonly [number, number, number],
   numClasses: number,
   mean: readonly number[],
-): Network {
-  const net = lipschitzNetwork({
+): LipschitzNetwork {
+  return lipschitzNetwork({
     inputShape: [...inputShape] as [number, number, number],
     numClasses,
     nConv: arch.nConv,
@@ -84,18 +81,28 @@ export function buildNetwork(
     mean: [...mean],
     qMode: arch.qMode,
   });
-  return {
-    net,
-    init: (key) => net.init(key, [...inputShape]).params,
-    // deno-lint-ignore no-explicit-any
-    apply: (params, x) => net.apply(params as any, x),
-    fromStateDict: (sd) => net.fromStateDict(sd),
-    lastWeight(params) {
-      const weights = Object.entries(flattenTree(params)).filter(([p]) =>
-        p === "weight" || p.endsWith(".weight")
-      );
-      if (weights.length === 0) throw new Error("buildNetwork: the network has no weight leaf");
-      return weights[weights.length - 1][1];
-    },
-  };
+}
+
+/**
+ * Parameters (or an optimizer slot tree) of `network` from a checkpoint's path-keyed leaves
+ * ("3.kernel", …), rebuilt from the network's parameter shapes; throws naming every missing,
+ * unexpected or mismatched leaf and `source`.
+ *
+ * @example
+ * ```ts
+ * import { archFromPreset, buildNetwork, flattenTree, paramsFromCheckpoint, randomKey } from "@sll/sll";
+ * const net = buildNetwork(archFromPreset("tiny"), [1, 28, 28], 10, [0.286]);
+ * const saved = flattenTree(net.init(randomKey(0)).params); // what a checkpoint stores
+ * const params = paramsFromCheckpoint(net, saved, "memory");
+ * ```
+ */
+export function paramsFromCheckpoint(
+  network: LipschitzNetwork,
+  leaves: Readonly<Record<string, StateDictValue>>,
+  source: string,
+): LipschitzParams {
+  return paramsFromStateDict<LipschitzParams>(network.shapes().params, leaves, {
+    what:
+      `${source}: the checkpoint does not match the network architecture; use the architecture flags it was trained with (or its own metadata)`,
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { AssertionError } from "node:assert/strict";
 import { createCpuBackend } from "../cpu/backend.ts";
-import type { PrimName, PrimParams } from "../prims.ts";
+import type { KernelName, PrimParams } from "../prims.ts";
 import { acquireWebGpu } from "./mod.ts";
 import { createWebGpuBackend, sizeClass, type WebGpuBackend } from "./backend.ts";
 
@@ -27,7 +27,7 @@ function rand(n: number, seed: number): Float32Array {
   });
 }
 
-async function same<P extends PrimName>(
+async function same<P extends KernelName>(
   prim: P,
   shapes: number[][],
   params: PrimParams[P],
@@ -37,7 +37,7 @@ async function same<P extends PrimName>(
   await sameOn(gpuPath, prim, shapes, params, outShape);
 }
 
-async function sameOn<P extends PrimName>(
+async function sameOn<P extends KernelName>(
   gpuPath: WebGpuBackend,
   prim: P,
   shapes: number[][],

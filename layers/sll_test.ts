@@ -1,0 +1,92 @@
+/**
+ * The SLL fold (−2t folded into the weight) against the paper's literal formulas, written here
+ * op by op: dense y = x − 2·Wᵀ(t ⊙ relu(Wx + b)) and conv y = x − 2·convT(t ⊙ relu(conv(x, K) +
+ * b), K), in float64 on random parameters (q scaled up so t varies a lot), both q modes.
+ */
+import assert from "node:assert/strict";
+import { memory, scope } from "../tensor/scope.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import {
+  add,
+  cast,
+  conv2d,
+  convTranspose2d,
+  matmul,
+  mul,
+  relu,
+  reshape,
+  sub,
+  swapLast,
+} from "../tensor/ops.ts";
+import { normal, randomKey, split } from "../tensor/random.ts";
+import { mapTree } from "../tensor/tree.ts";
+import {
+  type QMode,
+  sllConv,
+  sllConvT,
+  sllDense,
+  type SllDenseParams,
+  sllDenseT,
+  sllFold,
+} from "./sll.ts";
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  assert.deepEqual([...a.shape], [...b.shape]);
+  const x = a.dataSync(), y = b.dataSync();
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+  return m;
+}
+
+function t(name: string, fn: () => void): void {
+  Deno.test(name, () => {
+    const before = memory().tensors;
+    scope(fn);
+    assert.equal(memory().tensors, before, "live tensors back to baseline");
+  });
+}
+
+const f64 = <P>(p: P, qScale = 3): P =>
+  mapTree(p, (v, path) => mul(cast(v, "float64"), path === "q" ? qScale : 1));
+
+t("sllFold scales axis 0 by −2t", () => {
+  const w = reshape(cast(normal(randomKey(0), [6]), "float64"), [3, 2]);
+  const tv = cast(normal(randomKey(1), [3]), "float64");
+  const want = mul(mul(w, reshape(tv, [3, 1])), -2);
+  assert.ok(maxAbsDiff(sllFold(w, tv), want) === 0);
+});
+
+t("sllDense apply equals the literal x − 2·Wᵀ(t ⊙ relu(Wx + b))", () => {
+  for (const seed of [0, 1, 2]) {
+    const [kp, kx] = split(randomKey(seed));
+    const layer = sllDense({ inner: 7 });
+    const p: SllDenseParams = f64(layer.init(kp, [5]).params);
+    const x = mul(cast(normal(kx, [4, 5]), "float64"), 2);
+    // literal, in the paper's column convention with batch rows: Wx → x·Wᵀ
+    const tv = reshape(sllDenseT(p), [1, 7]);
+    const h = relu(add(matmul(x, swapLast(p.weight)), p.bias)); // [B, inner]
+    const literal = sub(x, mul(matmul(mul(tv, h), p.weight), 2));
+    const err = maxAbsDiff(layer.apply(p, x), literal);
+    assert.ok(err < 1e-12, `seed ${seed}: max |folded − literal| = ${err}`);
+  }
+});
+
+for (const qMode of ["paper", "reference"] as QMode[]) {
+  t(
+    `sllConv apply (${qMode} q) equals the literal x − 2·convT(t ⊙ relu(conv(x, K) + b), K)`,
+    () => {
+      for (const [seed, kernel] of [[0, 3], [1, 5]]) {
+        const [kp, kx] = split(randomKey(seed));
+        const layer = sllConv({ inner: 4, kernel, qMode });
+        const p = f64(layer.init(kp, [3, 6, 6]).params);
+        const x = cast(normal(kx, [2, 3, 6, 6]), "float64");
+        const pad = (kernel - 1) / 2;
+        const tv = reshape(sllConvT(p, qMode), [1, 4, 1, 1]);
+        const h = relu(add(conv2d(x, p.kernel, { padding: pad }), p.bias));
+        const literal = sub(x, mul(convTranspose2d(mul(tv, h), p.kernel, { padding: pad }), 2));
+        const err = maxAbsDiff(layer.apply(p, x), literal);
+        assert.ok(err < 1e-12, `seed ${seed}, k ${kernel}: max |folded − literal| = ${err}`);
+      }
+    },
+  );
+}
