@@ -1,6 +1,7 @@
 /**
- * Certification and attacks: certified accuracy from margins, the L2 PGD attack, and Lipschitz
- * estimates (local Jacobian power iteration, the reference's per-layer report).
+ * Certification and attacks: certified accuracy from margins, the L2 PGD attack, Lipschitz
+ * estimates (local Jacobian power iteration, gradient search, the per-layer report) and certified
+ * spectral-norm bounds by Gram iteration.
  * @module
  */
 export {
@@ -13,10 +14,21 @@ export {
 } from "./margins.ts";
 export { pgdL2, type PgdL2Options } from "./pgd.ts";
 export {
+  ascendRatio,
+  type AscentOptions,
+  type AscentResult,
   estimateLipschitz,
+  type JacobianSpectral,
+  jacobianSpectral,
   type LayeredModel,
   lipschitzReport,
   type LipschitzRow,
+  type PairNorms,
+  pairNorms,
   powerMethod,
   type PowerOptions,
+  type ProbeOptions,
+  type ReportOptions,
+  searchRatio,
 } from "./lipschitz.ts";
+export { convSpectralBound, denseSpectralBound, type GramOptions } from "./gram.ts";

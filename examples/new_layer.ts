@@ -1,13 +1,27 @@
 /**
  * Writing a new layer and checking it with the `isOneLipschitz` property: a Householder
  * reflection y = x − 2·v(vᵀx)/‖v‖² (orthogonal, hence 1-Lipschitz), and a broken variant that
- * forgets the normalisation, which the property rejects.
+ * forgets the normalisation, which the property rejects. The layer opts in to a proof: its map is
+ * linear, x ↦ (I − 2vvᵀ/‖v‖²)x, and a certified bound of that matrix's spectral norm
+ * (`denseSpectralBound`) turns "no counterexample found" into "proved".
  *
  * Run: deno run -A examples/new_layer.ts
  * @module
  */
-import { add, div, type Layer, mul, normal, sub, sum, type Tensor } from "../mod.ts";
-import { isOneLipschitz } from "../testing.ts";
+import {
+  add,
+  div,
+  matmul,
+  mul,
+  normal,
+  reshape,
+  scope,
+  sub,
+  sum,
+  type Tensor,
+  tensor,
+} from "../mod.ts";
+import { type BoundedLayer, denseSpectralBound, isOneLipschitz } from "../testing.ts";
 
 /** Parameters of the reflection: the normal vector v. */
 interface HouseholderParams {
@@ -15,8 +29,25 @@ interface HouseholderParams {
 }
 
 /** y = x − 2·v(vᵀx)/‖v‖² on [B, features]; `normalised: false` drops the ‖v‖² (not 1-Lipschitz). */
-function householder(features: number, normalised = true): Layer<HouseholderParams> {
+function householder(features: number, normalised = true): BoundedLayer<HouseholderParams> {
   return {
+    // the certified bound of the layer's (linear) map for these parameters
+    async lipschitzBound(p) {
+      const m = scope(() => {
+        const v = reshape(p.v, [features, 1]);
+        const eye = tensor(
+          Array.from({ length: features * features }, (_, i) => (i % (features + 1) ? 0 : 1)),
+          { shape: [features, features], dtype: p.v.dtype },
+        );
+        const vvt = mul(matmul(v, reshape(v, [1, features])), 2);
+        return sub(eye, normalised ? div(vvt, add(sum(mul(p.v, p.v)), 1e-30)) : vvt);
+      });
+      try {
+        return await denseSpectralBound(m);
+      } finally {
+        m.dispose();
+      }
+    },
     init(key, inShape) {
       return { outShape: [...inShape], params: { v: normal(key, [features]) } };
     },
@@ -28,8 +59,8 @@ function householder(features: number, normalised = true): Layer<HouseholderPara
   };
 }
 
-await isOneLipschitz(householder(6), { inShape: [6], seed: 7, name: "householder" });
-console.log("householder: 1-Lipschitz (property held)");
+const r = await isOneLipschitz(householder(6), { inShape: [6], seed: 7, name: "householder" });
+console.log(`householder: 1-Lipschitz (${r.summary})`);
 try {
   await isOneLipschitz(householder(6, false), { inShape: [6], seed: 7, name: "unnormalised" });
   console.log("unnormalised: unexpectedly passed");

@@ -1,5 +1,6 @@
 /**
- * Shape arithmetic: sizes, strides, broadcasting, axis normalisation. Pure functions over
+ * Shape arithmetic: sizes, strides, broadcasting, axis normalisation, and the geometry both
+ * backends share (axis coalescing of strided operands, pooling windows). Pure functions over
  * number arrays; errors name the shapes and the axis involved.
  * @module
  */
@@ -105,4 +106,99 @@ export function checkShape(shape: readonly number[], op: string): number[] {
     );
   }
   return [...shape];
+}
+
+/**
+ * Merges adjacent axes that every operand walks contiguously (or broadcasts over entirely)
+ * and drops size-1 axes, so index arithmetic runs on the smallest rank. `opStrides[k][d]` is
+ * operand k's element stride along output axis d (0 when broadcast). The CPU's broadcast plans
+ * and the WebGPU map kernels both start from this.
+ *
+ * @example
+ * ```ts
+ * import { coalesce } from "./shape.ts";
+ * coalesce([2, 3, 4], [[12, 4, 1]]); // { shape: [24], strides: [[1]] }
+ * ```
+ */
+export function coalesce(
+  shape: readonly number[],
+  opStrides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = opStrides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    if (
+      last >= 0 &&
+      opStrides.every((st, k) => outStrides[k][last] === st[d] * shape[d])
+    ) {
+      outShape[last] *= shape[d];
+      opStrides.forEach((st, k) => (outStrides[k][last] = st[d]));
+    } else {
+      outShape.push(shape[d]);
+      opStrides.forEach((st, k) => outStrides[k].push(st[d]));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/** Geometry of a 2-D pooling over NCHW planes: input [planes, h, w] → output [planes, ho, wo]. */
+export interface PoolGeom {
+  /** Batch × channels. */
+  planes: number;
+  /** Input height. */
+  h: number;
+  /** Input width. */
+  w: number;
+  /** Output height. */
+  ho: number;
+  /** Output width. */
+  wo: number;
+  /** Window [height, width]. */
+  size: [number, number];
+  /** Stride [height, width]. */
+  stride: [number, number];
+  /** Zero padding [height, width] (padding counts as zeros). */
+  padding: [number, number];
+  /** Each window sum is divided by this. */
+  divisor: number;
+}
+
+/**
+ * The pooling geometry from the input [B, C, H, W] and output [B, C, Ho, Wo] shapes of
+ * avgPool2d (avgPool2dTranspose passes its output as `inShape`).
+ *
+ * @example
+ * ```ts
+ * import { poolGeom } from "./shape.ts";
+ * poolGeom([2, 3, 8, 8], [2, 3, 2, 2], {
+ *   size: [4, 4],
+ *   stride: [4, 4],
+ *   padding: [0, 0],
+ *   divisor: 4,
+ * }); // { planes: 6, h: 8, w: 8, ho: 2, wo: 2, … }
+ * ```
+ */
+export function poolGeom(
+  inShape: readonly number[],
+  outShape: readonly number[],
+  p: {
+    size: [number, number];
+    stride: [number, number];
+    padding: [number, number];
+    divisor: number;
+  },
+): PoolGeom {
+  return {
+    planes: inShape[0] * inShape[1],
+    h: inShape[2],
+    w: inShape[3],
+    ho: outShape[2],
+    wo: outShape[3],
+    size: p.size,
+    stride: p.stride,
+    padding: p.padding,
+    divisor: p.divisor,
+  };
 }

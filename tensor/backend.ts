@@ -9,6 +9,7 @@ import { envVar } from "../kernels/env.ts";
 import { createCpuBackend, setFastCpuKernels } from "../kernels/cpu/backend.ts";
 import { wasmCpuKernels } from "../kernels/cpu/fast.ts";
 import type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
+import { isSoftwareAdapter } from "../kernels/webgpu/adapter.ts";
 
 const backends = new Map<BackendName, Backend>();
 let current: Backend | null = null;
@@ -88,11 +89,8 @@ export async function autoBackend(
   return { backend: "webgpu", adapter };
 }
 
-/** True for CPU-emulated adapters (Mesa llvmpipe/lavapipe, SwiftShader, WARP). */
-export function isSoftwareAdapter(a: AdapterDescription): boolean {
-  const text = `${a.vendor} ${a.architecture} ${a.device} ${a.description}`.toLowerCase();
-  return a.isFallbackAdapter || /llvmpipe|lavapipe|softpipe|swiftshader|warp|software/.test(text);
-}
+// one software-adapter test, shared with the WebGPU backend
+export { isSoftwareAdapter };
 
 /** @internal The backend instance by name, creating it if needed. */
 export async function getOrCreateBackend(name: BackendName): Promise<Backend> {

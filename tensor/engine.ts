@@ -82,6 +82,14 @@ export function apply<P extends PrimName>(
     }
   }
   const out = rule.shape(inputs, params);
+  if (!b.dtypes.includes(out.dtype)) {
+    // e.g. cast to float64 on WebGPU: refuse rather than compute wrong numbers
+    throw new TypeError(
+      `${prim}: the ${b.name} backend has no ${out.dtype} tensors (it stores ${
+        b.dtypes.join(", ")
+      }); use the cpu backend for ${out.dtype} (await setBackend("cpu")) or stay in float32`,
+    );
+  }
   let ref: StorageRef;
   if (rule.alias) {
     ref = refs[0];

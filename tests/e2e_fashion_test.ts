@@ -130,9 +130,13 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
       "--json",
     ]);
     assert.equal(l.code, 0, l.stderr);
-    const lip = lastJson(l.stdout) as { layers: { estimate: number }[] };
-    assert.equal(lip.layers.length, 2);
-    for (const row of lip.layers) assert.ok(row.estimate <= 1 + 1e-4, `estimate ${row.estimate}`);
+    const lip = lastJson(l.stdout) as { layers: { estimate: number; search: number }[] };
+    // every module: padding, SLL conv, sum pool, flatten, SLL dense, last layer
+    assert.equal(lip.layers.length, 6);
+    // all but the last layer are 1-Lipschitz maps (the last one per logit only)
+    for (const row of lip.layers.slice(0, -1)) {
+      assert.ok(row.estimate <= 1 + 1e-4 && row.search <= 1 + 1e-4, JSON.stringify(row));
+    }
 
     const p = await sll(["plot", a]);
     assert.equal(p.code, 0, p.stderr);

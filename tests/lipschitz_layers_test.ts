@@ -1,6 +1,7 @@
 /**
  * 1-Lipschitz property of every layer of layers/ and of whole networks: `isOneLipschitz` draws
- * parameters (badly scaled W, K, q included) and input pairs, in float64 on the CPU backend.
+ * parameters (badly scaled W, K, q included) and searches for violating pairs, with its DEFAULT
+ * search, in float64 and in float32 (no false alarm from rounding).
  * Shapes stay small: the CPU conv is plain TypeScript.
  */
 import {
@@ -26,10 +27,14 @@ import { leakFreeTest } from "./helpers.ts";
 import { isOneLipschitz, type OneLipschitzOptions } from "../testing.ts";
 
 function lipTest<P>(name: string, layer: Layer<P>, options: OneLipschitzOptions<P>): void {
-  leakFreeTest(
-    `1-Lipschitz: ${name}`,
-    () => isOneLipschitz(layer, { seed: 20240601, name, ...options }),
-  );
+  for (const dtype of ["float64", "float32"] as const) {
+    leakFreeTest(`1-Lipschitz (${dtype}): ${name}`, async () => {
+      // float32 checks rounding (no false alarm) on fewer draws than the float64 search
+      const runs = dtype === "float32" ? { numRuns: Math.min(options.numRuns ?? 8, 4) } : {};
+      const r = await isOneLipschitz(layer, { seed: 20240601, name, dtype, ...options, ...runs });
+      console.log(`  ${r.verdict}: ${r.summary}`);
+    });
+  }
 }
 
 lipTest("sllConv paper", sllConv({ inner: 4 }), { inShape: [3, 5, 5] });

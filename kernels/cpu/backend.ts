@@ -25,6 +25,7 @@ import {
   UNARY_EXPR,
   where,
 } from "./elementwise.ts";
+import { poolGeom } from "../shape.ts";
 import * as L from "./layout.ts";
 import * as M from "./linalg.ts";
 
@@ -48,24 +49,6 @@ let fast: FastCpuKernels = {};
 /** Registers fast float32 kernels (pass `{}` to go back to the reference loops). */
 export function setFastCpuKernels(k: FastCpuKernels): void {
   fast = k;
-}
-
-function poolDims(
-  inShape: readonly number[],
-  outShape: readonly number[],
-  p: PrimParams["avgPool2d"],
-): M.PoolDims {
-  return {
-    planes: inShape[0] * inShape[1],
-    h: inShape[2],
-    w: inShape[3],
-    ho: outShape[2],
-    wo: outShape[3],
-    size: p.size,
-    stride: p.stride,
-    padding: p.padding,
-    divisor: p.divisor,
-  };
 }
 
 const un = (name: keyof typeof UNARY_EXPR): CpuKernel<KernelName> => ([x], _p, out) =>
@@ -122,9 +105,9 @@ const KERNELS: { [P in KernelName]: CpuKernel<P> } = {
     return (out.dtype === "float32" && fast.conv2dFilterGrad?.(x, gy, d)) ||
       M.conv2dFilterGrad(x.storage, gy.storage, d, out.dtype);
   },
-  avgPool2d: ([x], p, out) => M.avgPool2d(x.storage, poolDims(x.shape, out.shape, p), out.dtype),
+  avgPool2d: ([x], p, out) => M.avgPool2d(x.storage, poolGeom(x.shape, out.shape, p), out.dtype),
   avgPool2dTranspose: ([g], p, out) =>
-    M.avgPool2dTranspose(g.storage, poolDims(out.shape, g.shape, p), out.dtype),
+    M.avgPool2dTranspose(g.storage, poolGeom(out.shape, g.shape, p), out.dtype),
 };
 
 /** Creates the CPU backend. */

@@ -9,37 +9,28 @@ import { allocArray } from "./host_pool.ts";
 import { broadcastStrides, sameShape, sizeOf } from "../shape.ts";
 import { planBroadcast } from "./strided.ts";
 import type { BinaryName, CompareOp, UnaryName } from "../prims.ts";
+import {
+  ELEMENTWISE,
+  type ElementwiseKind,
+  type ElementwiseName,
+  elementwiseNames,
+} from "../elementwise.ts";
 
-/** Scalar expression of each unary op, in terms of `a`. */
-export const UNARY_EXPR: Record<UnaryName, string> = {
-  neg: "-a",
-  exp: "Math.exp(a)",
-  log: "Math.log(a)",
-  sqrt: "Math.sqrt(a)",
-  abs: "Math.abs(a)",
-  sign: "(a > 0 ? 1 : a < 0 ? -1 : 0)",
-};
+/** JS expression of each operation of one kind, read from the shared `ELEMENTWISE` table. */
+function exprsOf<N extends ElementwiseName>(kind: ElementwiseKind): Record<N, string> {
+  return Object.fromEntries(
+    elementwiseNames(kind).map((n) => [n, ELEMENTWISE[n].js("float32", "float32")]),
+  ) as Record<N, string>;
+}
 
-/** Scalar expression of each binary op, in terms of `a` and `b`. */
-export const BINARY_EXPR: Record<BinaryName, string> = {
-  add: "a + b",
-  sub: "a - b",
-  mul: "a * b",
-  div: "a / b",
-  // NaN-propagating like IEEE maximum in PyTorch
-  maximum: "(a > b || a !== a ? a : b)",
-  minimum: "(a < b || a !== a ? a : b)",
-};
+/** Scalar expression of each unary op, in terms of `a` (from `ELEMENTWISE`). */
+export const UNARY_EXPR: Record<UnaryName, string> = exprsOf("unary");
 
-/** Scalar expression of each comparison, producing 0/1. */
-export const COMPARE_EXPR: Record<CompareOp, string> = {
-  eq: "+(a === b)",
-  ne: "+(a !== b)",
-  lt: "+(a < b)",
-  le: "+(a <= b)",
-  gt: "+(a > b)",
-  ge: "+(a >= b)",
-};
+/** Scalar expression of each binary op, in terms of `a` and `b` (from `ELEMENTWISE`). */
+export const BINARY_EXPR: Record<BinaryName, string> = exprsOf("binary");
+
+/** Scalar expression of each comparison, producing 0/1 (from `ELEMENTWISE`). */
+export const COMPARE_EXPR: Record<CompareOp, string> = exprsOf("compare");
 
 type Loop1 = (x: TypedArray, o: TypedArray, n: number) => void;
 type Loop2 = (
@@ -284,13 +275,14 @@ function whereBits(
   }
 }
 
-/** Converts to `dtype` (float → int32 truncates toward zero, as PyTorch's `.int()`). */
+/**
+ * Converts to `dtype`: float → int32 truncates toward zero (as PyTorch's `.int()`), saturates
+ * at the int32 range and maps NaN to 0 (the `ELEMENTWISE.cast` rule).
+ */
 export function cast(x: TypedArray, dtype: DType): TypedArray {
+  const expr = ELEMENTWISE.cast.js(dtype, x instanceof Int32Array ? "int32" : "float32");
+  if (expr !== "a") return unary(expr, x, dtype);
   const o = allocArray(dtype, x.length);
-  if (dtype === "int32") {
-    for (let i = 0; i < x.length; i++) o[i] = Math.trunc(x[i]);
-  } else {
-    o.set(x);
-  }
+  o.set(x);
   return o;
 }

@@ -6,10 +6,10 @@
  */
 import type { DType, TypedArray } from "../dtype.ts";
 import { allocArray } from "./host_pool.ts";
-import { sizeOf } from "../shape.ts";
+import { type PoolGeom, sizeOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { transpose } from "./layout.ts";
-import type { ConvGeom, Pair } from "../prims.ts";
+import type { ConvGeom } from "../prims.ts";
 
 /** Offsets (in matrices) of each output batch item into a and b, for broadcast batch axes. */
 export function batchOffsets(
@@ -150,18 +150,8 @@ export function conv2dFilterGrad(
   return fromF64(dw, dtype);
 }
 
-/** Pool geometry: planes = B·C, input h×w, output ho×wo. */
-export interface PoolDims {
-  planes: number;
-  h: number;
-  w: number;
-  ho: number;
-  wo: number;
-  size: Pair;
-  stride: Pair;
-  padding: Pair;
-  divisor: number;
-}
+/** The pooling geometry (one definition, in kernels/shape.ts). */
+export type PoolDims = PoolGeom;
 
 /** Whether the windows tile the input without overlap or padding (window = stride, pad 0). */
 function tiledPool(d: PoolDims): boolean {

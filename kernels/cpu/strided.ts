@@ -4,7 +4,7 @@
  * input's stride is 0 or 1, and an outer odometer that yields each row's input offsets.
  * @module
  */
-import { broadcastStrides } from "../shape.ts";
+import { broadcastStrides, coalesce } from "../shape.ts";
 
 /** A plan: `rows` rows of `inner` elements; `offsets(r)` fills each input's row start. */
 export interface BroadcastPlan {
@@ -22,21 +22,8 @@ export function planBroadcast(
   out: readonly number[],
 ): BroadcastPlan {
   const strides = shapes.map((s) => broadcastStrides(s, out));
-  // collapse axes (keeping size-1 axes out of the way)
-  const dims: number[] = [];
-  const st: number[][] = shapes.map(() => []);
-  for (let d = 0; d < out.length; d++) {
-    if (out[d] === 1) continue;
-    const k = dims.length - 1;
-    const mergeable = k >= 0 && strides.every((s, i) => st[i][k] === s[d] * out[d]);
-    if (mergeable) {
-      dims[k] *= out[d];
-      strides.forEach((s, i) => (st[i][k] = s[d]));
-    } else {
-      dims.push(out[d]);
-      strides.forEach((s, i) => st[i].push(s[d]));
-    }
-  }
+  // collapse axes (size-1 axes dropped), as every backend does
+  const { shape: dims, strides: st } = coalesce(out, strides);
   if (dims.length === 0) {
     return {
       rows: 1,

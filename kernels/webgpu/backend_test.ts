@@ -10,14 +10,13 @@ import { acquireWebGpu } from "./mod.ts";
 import { createWebGpuBackend, sizeClass, type WebGpuBackend } from "./backend.ts";
 
 const real = await acquireWebGpu(); // fails the file without an adapter
-const gpuPathBackend = createWebGpuBackend(real.device, {
-  ...real.adapter,
-  isFallbackAdapter: false,
-  description: "forced GPU kernel path",
-});
+const gpuPathBackend = createWebGpuBackend(real.device, real.adapter, { profile: "gpu" });
 const cpu = createCpuBackend();
 // the real adapter's kernels with a tiny im2col budget: every batch item is its own chunk
-const chunked = createWebGpuBackend(real.device, real.adapter, { colsBytes: 4096 });
+const chunked = createWebGpuBackend(real.device, real.adapter, {
+  colsBytes: 4096,
+  profile: "software",
+});
 
 function rand(n: number, seed: number): Float32Array {
   let s = seed;

@@ -7,7 +7,8 @@
  * loops past 65,535 iterations); parts are written side by side and summed by the reduction.
  * @module
  */
-import type { ConvGeom, Pair } from "../prims.ts";
+import type { ConvGeom } from "../prims.ts";
+import type { PoolGeom } from "../shape.ts";
 import {
   ENTRY_1D,
   FLAT_INDEX,
@@ -259,19 +260,6 @@ fn store(base: u32, c0: u32, v: vec4<f32>) {
     parts,
   ];
   return { code, grid, params: data, parts };
-}
-
-/** Pool geometry: planes = b·c, input h×w, output ho×wo. */
-export interface PoolGeom {
-  planes: number;
-  h: number;
-  w: number;
-  ho: number;
-  wo: number;
-  size: Pair;
-  stride: Pair;
-  padding: Pair;
-  divisor: number;
 }
 
 function poolParams(g: PoolGeom, n: number): { decl: string; data: Uint32Array } {

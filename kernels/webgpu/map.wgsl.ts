@@ -1,16 +1,15 @@
 /**
  * The "map" kernel builder: out[i] = f(v₀(i), v₁(i), …) where each input is read through a
  * strided view of the output index (offset + Σ coord_d · stride_d). Unary and binary ops,
- * compare, where, cast, broadcastTo, transpose, slice and reshape are all this one kernel with a
+ * compare, where, cast, broadcastTo, transpose and slice are all this one kernel with a
  * different scalar expression and views; `fusedKernel` evaluates a whole DAG of such expressions
  * in one pass (the backend's elementwise fusion). Axes are coalesced first, so contiguous
  * operands cost one load and no index arithmetic. No loops: one invocation per output element.
  * @module
  */
-import { broadcastStrides, sizeOf, stridesOf } from "../shape.ts";
+import { broadcastStrides, coalesce, sizeOf, stridesOf } from "../shape.ts";
 import type { DType } from "../dtype.ts";
 import {
-  coalesce,
   ENTRY_1D,
   type Field,
   FLAT_INDEX,

@@ -8,6 +8,7 @@
  * @module
  */
 import type { DType } from "../dtype.ts";
+import { wgslIsNan } from "../elementwise.ts";
 import {
   ENTRY_1D,
   FLAT_INDEX,
@@ -71,7 +72,7 @@ export function reducePass(
   const step = op === "sum"
     ? "acc += v;"
     : t === "f32"
-    ? "if (v > acc || v != v) { acc = v; }"
+    ? `if (v > acc || ${wgslIsNan("v")}) { acc = v; }`
     : "acc = max(acc, v);";
   const code = `// out[o, part, i] = ${
     op === "sum" ? "Σ" : "max"

@@ -116,37 +116,3 @@ export const FLAT_INDEX =
 export const ENTRY_1D = `@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {`;
-
-/**
- * Merges adjacent axes that every operand walks contiguously (or broadcasts over entirely)
- * and drops size-1 axes, so index arithmetic runs on the smallest rank. `opStrides[k][d]` is
- * operand k's element stride along output axis d (0 when broadcast).
- *
- * @example
- * ```ts
- * import { coalesce } from "./wgsl.ts";
- * coalesce([2, 3, 4], [[12, 4, 1]]); // { shape: [24], strides: [[1]] }
- * ```
- */
-export function coalesce(
-  shape: readonly number[],
-  opStrides: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = opStrides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    if (shape[d] === 1) continue;
-    const last = outShape.length - 1;
-    if (
-      last >= 0 &&
-      opStrides.every((st, k) => outStrides[k][last] === st[d] * shape[d])
-    ) {
-      outShape[last] *= shape[d];
-      opStrides.forEach((st, k) => (outStrides[k][last] = st[d]));
-    } else {
-      outShape.push(shape[d]);
-      opStrides.forEach((st, k) => outStrides[k].push(st[d]));
-    }
-  }
-  return { shape: outShape, strides: outStrides };
-}
