@@ -21,6 +21,7 @@ import {
   startDistributed,
 } from "./common.ts";
 import { ProgressBar } from "./progress.ts";
+import { configFlag } from "./config_flags.ts";
 
 /** Flags of `sll attack`. */
 export const ATTACK_FLAGS: readonly FlagSpec[] = [
@@ -30,10 +31,10 @@ export const ATTACK_FLAGS: readonly FlagSpec[] = [
     help: "checkpoint file (.safetensors or .pth) or train dir",
   },
   ...DATA_FLAGS,
-  { name: "eps", kind: "numlist", help: "attack radii ×1/255 (default 36)" },
-  { name: "steps", kind: "posint", help: "PGD steps (default 100; step size 2ε/steps)" },
-  { name: "batch-size", kind: "posint", help: "images per attacked batch (default 250)" },
-  { name: "seed", kind: "int", help: "seed of the random start (default 0)" },
+  configFlag("eps", { help: "attack radii ×1/255", defaultText: "36" }),
+  { name: "steps", kind: "posint", help: "PGD steps (step size 2ε/steps)", defaultText: "100" },
+  { name: "batch-size", kind: "posint", help: "images per attacked batch", defaultText: "250" },
+  configFlag("seed", { help: "seed of the random start" }),
   ...ARCH_FLAGS,
   { name: "quiet", kind: "bool", help: "no progress bar" },
   DISTRIBUTED_FLAG,
@@ -113,9 +114,11 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
     }
     bar.clear();
     const seconds = (performance.now() - t0) / 1000;
-    console.error(`${model.path} on ${model.dataset} (${test.n} images, PGD L2 ${steps} steps):`);
+    // the result on stdout: the lines, or with --json only the JSON line (the lines on stderr)
+    const out = values.json ? console.error : console.log;
+    out(`${model.path} on ${model.dataset} (${test.n} images, PGD L2 ${steps} steps):`);
     for (const r of results) {
-      console.error(
+      out(
         `  ε=${r.eps}/255: clean ${(r.accuracy * 100).toFixed(2)}%, robust ${
           (r.robust * 100).toFixed(2)
         }%, certified ${(r.certified * 100).toFixed(2)}%`,

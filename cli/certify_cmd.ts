@@ -1,11 +1,12 @@
 /**
  * `sll certify --checkpoint <file|dir>`: natural and certified accuracy of a checkpoint (ours,
  * architecture from its metadata; or the reference's `.pth`, architecture from the flags) on the
- * test set, as a table on stderr and, with `--json`, one JSON line on stdout.
+ * test set: the table on stdout or, with `--json`, one JSON line on stdout (the table on stderr).
  * @module
  */
 import { dispose } from "../tensor/mod.ts";
-import { DEFAULT_EPS } from "../train/config.ts";
+import { DEFAULT_CONFIG } from "../train/config.ts";
+import { configFlag } from "./config_flags.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
 import {
@@ -29,8 +30,8 @@ export const CERTIFY_FLAGS: readonly FlagSpec[] = [
     help: "checkpoint file (.safetensors or .pth) or train dir",
   },
   ...DATA_FLAGS,
-  { name: "eps", kind: "numlist", help: "radii ×1/255 (default 36,72,108,255)" },
-  { name: "batch-size", kind: "posint", help: "images per forward pass (default 500)" },
+  configFlag("eps"),
+  configFlag("eval-batch-size", { name: "batch-size" }),
   ...ARCH_FLAGS,
   DISTRIBUTED_FLAG,
   ...RUN_FLAGS,
@@ -53,15 +54,18 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
   try {
     const { test } = await loadTest(model.dataset, values);
     const r = await evaluate(model.network.apply, model.params, test, {
-      eps: (values.eps as number[] | undefined) ?? DEFAULT_EPS,
-      batchSize: (values["batch-size"] as number | undefined) ?? 500,
+      eps: (values.eps as number[] | undefined) ?? DEFAULT_CONFIG.eps,
+      batchSize: (values["batch-size"] as number | undefined) ?? DEFAULT_CONFIG.evalBatchSize,
       lastWeight: model.network.lastWeight(model.params),
       world, // with several ranks: the batches are split and the counts summed
     });
     const seconds = (performance.now() - t0) / 1000;
-    console.error(`${model.path} on ${model.dataset}:`);
-    console.error(accuracyTable(r));
-    if (values.json) console.log(resultJson(r, seconds));
+    // the result on stdout: the table, or with --json only the JSON line (the table on stderr)
+    const table = `${model.path} on ${model.dataset}:\n${accuracyTable(r)}`;
+    if (values.json) {
+      console.error(table);
+      console.log(resultJson(r, seconds));
+    } else console.log(table);
     return 0;
   } finally {
     dispose(model.params);

@@ -4,18 +4,13 @@
  * printing the accuracy table / `--json` line. Errors are thrown; only main.ts exits.
  * @module
  */
-import {
-  DATASET_MEANS,
-  DATASET_NAMES,
-  type DatasetName,
-  loadDataset,
-  type Split,
-} from "../data/mod.ts";
+import { DATASET_MEANS, type DatasetName, loadDataset, type Split } from "../data/mod.ts";
 import { readPth } from "../io/pth.ts";
 import { toFloat32 } from "../io/host_tensor.ts";
 import { autoBackend, initWebGpu, setBackend } from "../tensor/mod.ts";
 import { keep, scope } from "../tensor/mod.ts";
 import type { FlagSpec } from "./args.ts";
+import { CONFIG_FLAGS, configFlag } from "./config_flags.ts";
 import { UsageError } from "./args.ts";
 import { type EvalResult, loadCheckpoint, resolveCheckpoint } from "../train/checkpoint.ts";
 import type { Arch, TrainConfig } from "../train/config.ts";
@@ -38,32 +33,40 @@ export const DATASET_INFO: Readonly<
 /** `--backend` values. */
 export const BACKENDS = ["cpu", "webgpu", "auto"] as const;
 
-/** Flags naming the network (the reference's), for `.pth` checkpoints and training. */
-export const ARCH_FLAGS: readonly FlagSpec[] = [
-  {
-    name: "model-name",
-    kind: "string",
-    help: "preset: small, medium, large, xlarge, tiny, fmnist, xs",
-  },
-  { name: "n-conv", kind: "int", help: "number of SLL convolutions" },
-  { name: "n-dense", kind: "int", help: "number of SLL dense layers" },
-  { name: "w", kind: "posint", help: "channels after zero padding" },
-  { name: "conv-inner-dim", kind: "posint", help: "inner channels of each SLL convolution" },
-  { name: "dense-inner-dim", kind: "posint", help: "inner features of each SLL dense layer" },
-  {
-    name: "q-mode",
-    kind: ["paper", "reference"],
-    help: "how SLL conv uses q (reference for .pth)",
-  },
-  { name: "mean", kind: "numlist", help: "channel means subtracted by the network" },
-];
+/** The dataset a `.pth` checkpoint is evaluated on when `--dataset` is not given. */
+export const PTH_DEFAULT_DATASET: DatasetName = "cifar10";
+
+/**
+ * Flags naming the network of a reference `.pth` checkpoint (the config's arch flags and
+ * `--mean`; our checkpoints carry their architecture and ignore none of these silently).
+ */
+export const ARCH_FLAGS: readonly FlagSpec[] = CONFIG_FLAGS.filter((f) =>
+  ["model-name", "n-conv", "n-dense", "w", "conv-inner-dim", "dense-inner-dim", "q-mode", "mean"]
+    .includes(f.name)
+).map((f) => ({
+  ...f,
+  help: f.name === "model-name" ? "architecture preset of a .pth checkpoint" : `.pth: ${f.help}`,
+  defaultText: f.name === "q-mode" ? "reference" : f.name === "mean" ? "the dataset's" : undefined,
+}));
 
 /** Flags common to every command that runs a network. */
 export const RUN_FLAGS: readonly FlagSpec[] = [
-  { name: "backend", kind: BACKENDS, help: "compute backend (default auto: WebGPU when usable)" },
+  {
+    name: "backend",
+    kind: BACKENDS,
+    help: "compute backend (auto: WebGPU when a hardware adapter is usable)",
+    defaultText: "auto",
+  },
   { name: "json", kind: "bool", help: "print the result as one JSON line on stdout" },
   { name: "help", kind: "bool", help: "show this help" },
 ];
+
+/** `--offline`: never download. */
+export const OFFLINE_FLAG: FlagSpec = {
+  name: "offline",
+  kind: "bool",
+  help: "never download a missing dataset; say where to put which files",
+};
 
 /** `--distributed`: data-parallel over the ranks of an MPI launch (train, certify, attack). */
 export const DISTRIBUTED_FLAG: FlagSpec = {
@@ -98,12 +101,15 @@ export function startDistributed(values: Record<string, unknown>): World {
   return world;
 }
 
-/** Flags choosing the data. */
+/** Flags choosing the data of an evaluation command. */
 export const DATA_FLAGS: readonly FlagSpec[] = [
-  { name: "dataset", kind: DATASET_NAMES, help: "dataset (default fashion-mnist)" },
-  { name: "data-dir", kind: "string", help: "where the dataset files are" },
-  { name: "limit-test", kind: "posint", help: "use only the first N test images" },
-  { name: "offline", kind: "bool", help: "never download a missing dataset" },
+  configFlag("dataset", {
+    help: "dataset of a .pth checkpoint (ours record theirs)",
+    defaultText: `the checkpoint's; ${PTH_DEFAULT_DATASET} for a .pth`,
+  }),
+  configFlag("data-dir"),
+  configFlag("limit-test"),
+  OFFLINE_FLAG,
 ];
 
 /**
@@ -192,7 +198,9 @@ export interface LoadedModel {
 }
 
 /**
- * Loads `--checkpoint` (ours, or the reference's `.pth` with the architecture from flags).
+ * Loads `--checkpoint` (ours, or the reference's `.pth` with the architecture from flags); says on
+ * stderr which file it read. `archHint` tells how to name a `.pth`'s architecture (the flags, by
+ * default; `reproduce` takes no such flags and names its folder layout instead).
  *
  * @example
  * ```ts ignore
@@ -203,18 +211,21 @@ export interface LoadedModel {
 export async function loadModel(
   checkpoint: string,
   values: Record<string, unknown>,
+  archHint =
+    "pass --model-name or --n-conv/--n-dense/--w/--conv-inner-dim/--dense-inner-dim (and --dataset)",
 ): Promise<LoadedModel> {
   const path = await resolveCheckpoint(checkpoint);
+  console.error(`read ${path}`);
   const flagDataset = values.dataset as DatasetName | undefined;
   if (path.endsWith(".pth") || path.endsWith(".pt")) {
-    const dataset = flagDataset ?? "cifar10";
+    const dataset = flagDataset ?? PTH_DEFAULT_DATASET;
     const info = DATASET_INFO[dataset];
     const hasArch = ["model-name", "n-conv", "n-dense", "w", "dense-inner-dim"].some((f) =>
       values[f] !== undefined
     );
     if (!hasArch) {
       throw new UsageError(
-        `${path} is a PyTorch checkpoint without architecture metadata: pass --model-name or --n-conv/--n-dense/--w/--conv-inner-dim/--dense-inner-dim (and --dataset)`,
+        `${path} is a PyTorch checkpoint without architecture metadata: ${archHint}`,
       );
     }
     const arch = archFromFlags(values, {
@@ -269,18 +280,22 @@ export async function loadModel(
 }
 
 /**
- * Loads the test split (and a 1-image train split) of `dataset`.
+ * Loads the test split (and a 1-image train split) of `dataset`; says on stderr which files it
+ * read.
  */
 export async function loadTest(
   dataset: DatasetName,
   values: Record<string, unknown>,
 ): Promise<Split> {
-  return await loadDataset(dataset, {
+  const split = await loadDataset(dataset, {
     dataDir: values["data-dir"] as string | undefined,
     limitTrain: 1,
     limitTest: values["limit-test"] as number | undefined,
     download: !values.offline,
   });
+  // say which files were read (the train files are opened for their header and first image)
+  if (split.files) console.error(`read ${split.files.join(", ")}`);
+  return split;
 }
 
 /**

@@ -7,8 +7,8 @@
 import { lipschitzReport } from "../certify/lipschitz.ts";
 import { dispose } from "../tensor/mod.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
-import { ARCH_FLAGS, loadModel, RUN_FLAGS, selectBackend } from "./common.ts";
-import { DATASET_NAMES } from "../data/mod.ts";
+import { ARCH_FLAGS, loadModel, PTH_DEFAULT_DATASET, RUN_FLAGS, selectBackend } from "./common.ts";
+import { configFlag } from "./config_flags.ts";
 
 /** Flags of `sll lipschitz`. */
 export const LIPSCHITZ_FLAGS: readonly FlagSpec[] = [
@@ -17,8 +17,11 @@ export const LIPSCHITZ_FLAGS: readonly FlagSpec[] = [
     kind: "string",
     help: "checkpoint file (.safetensors or .pth) or train dir",
   },
-  { name: "dataset", kind: DATASET_NAMES, help: "dataset of a .pth checkpoint (input shape)" },
-  { name: "iterations", kind: "posint", help: "power iterations per layer (default 30)" },
+  configFlag("dataset", {
+    help: "dataset of a .pth checkpoint (input shape)",
+    defaultText: `the checkpoint's; ${PTH_DEFAULT_DATASET} for a .pth`,
+  }),
+  { name: "iterations", kind: "posint", help: "power iterations per layer", defaultText: "30" },
   {
     name: "conv-size",
     kind: "posint",

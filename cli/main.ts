@@ -63,10 +63,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   } catch (e) {
     const usage = e instanceof UsageError;
     const err = e as Error;
-    const line = `error: ${String(err?.message ?? err).split("\n").join(" ")}`;
+    // one "error:" line; a long explanation follows on short indented lines
+    const [first, ...more] = String(err?.message ?? err).split("\n");
+    const line = `error: ${first}`;
     // under MPI: print with the rank and end every rank of the job (no-op with one process)
     abortWorld(usage ? 2 : 1, line);
-    console.error(line);
+    console.error([line, ...more.map((l) => `  ${l}`)].join("\n"));
     if (!usage && Deno.env.get("SLL_DEBUG")) console.error(err?.stack);
     return usage ? 2 : 1;
   }

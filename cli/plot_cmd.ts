@@ -65,6 +65,7 @@ export async function readMetrics(
  */
 export async function plotRun(trainDir: string, outDir = trainDir): Promise<string[]> {
   const { steps, epochs } = await readMetrics(join(trainDir, "metrics.jsonl"));
+  console.error(`read ${join(trainDir, "metrics.jsonl")}`);
   if (epochs.length === 0 && steps.length === 0) {
     throw new Error(`${join(trainDir, "metrics.jsonl")}: no metrics yet; train at least one epoch`);
   }

@@ -29,10 +29,11 @@ export class ProgressBar {
   #tty: boolean;
   #width: number;
   #enabled: boolean;
+  #silent = false;
   #dirty = false;
   #encoder = new TextEncoder();
 
-  /** `enabled: false` makes every call a no-op (e.g. under `--quiet`). */
+  /** `enabled: false` hides the bar (e.g. under `--quiet`); `log` messages still print. */
   constructor(opts: { enabled?: boolean; width?: number } = {}) {
     this.#enabled = opts.enabled ?? true;
     this.#width = opts.width ?? 24;
@@ -79,9 +80,15 @@ export class ProgressBar {
     this.#dirty = false;
   }
 
-  /** Prints a message line on stderr above the bar. */
+  /** Silences the bar and the messages (e.g. on MPI ranks other than 0). */
+  hide(): void {
+    this.#enabled = false;
+    this.#silent = true;
+  }
+
+  /** Prints a message line on stderr above the bar (also when the bar is disabled). */
   log(message: string): void {
-    if (!this.#enabled) return;
+    if (this.#silent) return;
     this.clear();
     this.#write(message + "\n");
   }

@@ -107,7 +107,11 @@ export async function reproduceCommand(argv: readonly string[]): Promise<number>
   }
   const groups = new Map<string, { dataset: DatasetName; size: string; rows: number[][] }>();
   for (const e of entries) {
-    const model = await loadModel(e.path, { ...values, ...e.flags });
+    const model = await loadModel(
+      e.path,
+      { ...values, ...e.flags },
+      `put it under <dir>/<dataset>/<size>/ with size one of ${SIZE_ORDER.join(", ")}`,
+    );
     try {
       const { test } = await loadTest(model.dataset, values);
       const r = await evaluate(model.network.apply, model.params, test, {

@@ -60,6 +60,8 @@ export interface Split {
   train: Dataset;
   /** Test (for Tiny-ImageNet: validation) examples. */
   test: Dataset;
+  /** The files (or, for image folders, the directory) the splits were read from. */
+  files?: readonly string[];
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * Finding, downloading and parsing the named datasets. Search order: the `dataDir` option,
- * `$SLL_DATA_DIR/<dataset>` and `$SLL_DATA_DIR`, `./data/<dataset>`, and for Fashion-MNIST the
- * Debian location. Downloads come from the official mirrors, are checked against the published
+ * Finding, downloading and parsing the named datasets. A given `dataDir` is the only place
+ * looked at (as `<dir>` and `<dir>/<dataset>`: no fallback to another copy); without it the
+ * search order is `$SLL_DATA_DIR/<dataset>` and `$SLL_DATA_DIR`, `./data/<dataset>`, and for
+ * Fashion-MNIST the Debian location. The loaded `Split` lists the files it was read from. Downloads come from the official mirrors, are checked against the published
  * md5 checksums before anything is written, and land in the first search directory.
  * @module
  */
@@ -121,7 +122,7 @@ export const DATASET_SOURCES: Readonly<Record<DatasetName, DatasetSource>> = {
 
 /** Options of `loadDataset`. */
 export interface LoadOptions {
-  /** Directory to look in first (as `<dir>` and `<dir>/<dataset>`); downloads go here. */
+  /** The only directory looked in (as `<dir>` and `<dir>/<dataset>`); downloads go here. */
   dataDir?: string;
   /** Download from the official mirror when the files are not found (default false). */
   download?: boolean;
@@ -162,8 +163,11 @@ function envDataDir(): string | undefined {
 export function searchDirs(name: DatasetName, opts: LoadOptions = {}): SearchDir[] {
   const out: SearchDir[] = [];
   if (opts.dataDir) {
-    out.push({ dir: opts.dataDir, why: "dataDir" });
-    out.push({ dir: join(opts.dataDir, name), why: "dataDir" });
+    // authoritative: a file missing there must not be taken silently from another copy
+    return [
+      { dir: opts.dataDir, why: "dataDir" },
+      { dir: join(opts.dataDir, name), why: "dataDir" },
+    ];
   }
   const env = envDataDir();
   if (env) {
@@ -241,7 +245,7 @@ function missingMessage(name: DatasetName, opts: LoadOptions, cause?: string): s
     lines.push("  train/<wnid>/images/*.JPEG, val/images/*.JPEG");
   }
   lines.push("They come from:");
-  for (const d of src.downloads) lines.push(`  ${base}${d.file}  (${d.checksum})`);
+  for (const d of src.downloads) lines.push(`  ${base}${d.file}`, `    ${d.checksum}`);
   if (name === "cifar10" || name === "cifar100") {
     lines.push(`  extract with: tar xzf ${src.downloads[0].file}`);
   } else if (name === "tiny-imagenet") {
@@ -250,10 +254,12 @@ function missingMessage(name: DatasetName, opts: LoadOptions, cause?: string): s
     lines.push("  or on Debian/Ubuntu: apt-get install dataset-fashion-mnist");
   }
   lines.push(
-    "Then point at them with --data-dir <dir> (CLI), the dataDir option, or the environment " +
-      "variable SLL_DATA_DIR=<dir>" +
-      (cause ? "." : "; or allow downloading with --download (option download: true)."),
+    "Then point at them with --data-dir <dir> (CLI) or the dataDir option,",
+    "or set the environment variable SLL_DATA_DIR=<dir>.",
   );
+  if (!cause) {
+    lines.push("Or let it download: run without --offline (CLI), or pass download: true.");
+  }
   return lines.join("\n");
 }
 
@@ -298,12 +304,14 @@ async function downloadInto(name: DatasetName, dir: string, opts: LoadOptions): 
 
 async function parse(name: DatasetName, dir: string, opts: LoadOptions): Promise<Split> {
   if (name === "tiny-imagenet") {
-    return await readTinyImagenet(dir, opts);
+    return { ...await readTinyImagenet(dir, opts), files: [dir] };
   }
   const src = DATASET_SOURCES[name];
+  const files: string[] = [];
   const read = (f: string) => {
     const path = resolveFile(dir, f, src.extractTo === "");
     if (path === undefined) throw new Error(`${join(dir, f)}: file vanished while loading`);
+    files.push(path);
     return { path, bytes: Deno.readFileSync(path) };
   };
   if (name === "fashion-mnist" || name === "mnist") {
@@ -322,22 +330,24 @@ async function parse(name: DatasetName, dir: string, opts: LoadOptions): Promise
         },
       );
     };
-    return { train: split("train", opts.limitTrain), test: split("t10k", opts.limitTest) };
+    return { train: split("train", opts.limitTrain), test: split("t10k", opts.limitTest), files };
   }
-  const files = (list: readonly string[]) =>
+  const readAll = (list: readonly string[]) =>
     list.map((f) => {
       const { path, bytes } = read(f);
       return { file: path, bytes };
     });
   if (name === "cifar10") {
     return {
-      train: readCifar(files(CIFAR10_FILES.slice(0, 5)), name, "cifar10/train", opts.limitTrain),
-      test: readCifar(files(["test_batch.bin"]), name, "cifar10/test", opts.limitTest),
+      train: readCifar(readAll(CIFAR10_FILES.slice(0, 5)), name, "cifar10/train", opts.limitTrain),
+      test: readCifar(readAll(["test_batch.bin"]), name, "cifar10/test", opts.limitTest),
+      files,
     };
   }
   return {
-    train: readCifar(files(["train.bin"]), name, "cifar100/train", opts.limitTrain),
-    test: readCifar(files(["test.bin"]), name, "cifar100/test", opts.limitTest),
+    train: readCifar(readAll(["train.bin"]), name, "cifar100/train", opts.limitTrain),
+    test: readCifar(readAll(["test.bin"]), name, "cifar100/test", opts.limitTest),
+    files,
   };
 }
 

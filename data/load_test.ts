@@ -71,12 +71,12 @@ Deno.test("digests and verifyChecksum", async () => {
   });
 });
 
-Deno.test("search order: dataDir, then $SLL_DATA_DIR/<name> and $SLL_DATA_DIR, then ./data", async () => {
+Deno.test("search order: a given dataDir only; else $SLL_DATA_DIR/<name>, $SLL_DATA_DIR, ./data", async () => {
   await withEnv("/env", () => {
-    const dirs = searchDirs("fashion-mnist", { dataDir: "/opt" }).map((c) => c.dir);
+    const only = searchDirs("fashion-mnist", { dataDir: "/opt" }).map((c) => c.dir);
+    assert.deepEqual(only, ["/opt", "/opt/fashion-mnist"]);
+    const dirs = searchDirs("fashion-mnist").map((c) => c.dir);
     assert.deepEqual(dirs, [
-      "/opt",
-      "/opt/fashion-mnist",
       "/env/fashion-mnist",
       "/env",
       "data/fashion-mnist",
@@ -280,17 +280,14 @@ Deno.test("offline: the error lists the files, the directories and how to point 
           );
           assert.ok(m.includes(`  ${dir}  (dataDir)`), m);
           assert.ok(m.includes(`  ${join(dir, "cifar10")}  (dataDir)`), m);
-          assert.ok(m.includes("  data/cifar10  (default)"), m);
+          assert.ok(!m.includes("data/cifar10  (default)"), m); // --data-dir is the only place
           assert.match(m, /subdirectory "cifar-10-batches-bin\/"/);
           for (const f of ["data_batch_1.bin", "data_batch_5.bin", "test_batch.bin"]) {
             assert.ok(m.includes(`  ${f}\n`), f);
           }
-          assert.match(m, /cifar-10-binary\.tar\.gz {2}\(md5:c32a1d4ab5d03f1284b67883e8d87530\)/);
+          assert.match(m, /cifar-10-binary\.tar\.gz\n {4}md5:c32a1d4ab5d03f1284b67883e8d87530/);
           assert.match(m, /tar xzf cifar-10-binary\.tar\.gz/);
-          assert.match(
-            m,
-            /--data-dir <dir> \(CLI\), the dataDir option, or the environment variable SLL_DATA_DIR=<dir>/,
-          );
+          assert.match(m, /--data-dir <dir> \(CLI\) or the dataDir option,\n.*SLL_DATA_DIR=<dir>/);
           return true;
         },
       );
@@ -302,7 +299,7 @@ Deno.test("offline: the error lists the files, the directories and how to point 
           e.message,
           /https:\/\/ossci-datasets\.s3\.amazonaws\.com\/mnist\/t10k-labels-idx1-ubyte\.gz/,
         );
-        assert.match(e.message, /--download \(option download: true\)/);
+        assert.match(e.message, /run without --offline \(CLI\), or pass download: true/);
         return true;
       });
     });
@@ -327,19 +324,42 @@ Deno.test("offline: the error lists the files, the directories and how to point 
 
 Deno.test("fashion-mnist falls back to Debian's /usr/share/datasets/fashion-mnist", async () => {
   await withTemp(async (dir) => {
-    await withEnv(undefined, async () => {
-      const found = locateDataset("fashion-mnist", { dataDir: dir });
+    await withEnv(dir, async () => {
+      const found = locateDataset("fashion-mnist");
       assert.ok(
         found !== undefined,
         `Fashion-MNIST not found; install it with \`apt-get install dataset-fashion-mnist\``,
       );
-      const { train, test } = await loadDataset("fashion-mnist", {
-        dataDir: dir,
-        limitTrain: 100,
-        limitTest: 10,
-      });
+      const split = await loadDataset("fashion-mnist", { limitTrain: 100, limitTest: 10 });
+      const { train, test } = split;
       assert.deepEqual([train.n, test.n, train.numClasses], [100, 10, 10]);
       assert.deepEqual(train.shape, [1, 28, 28]);
+      // the split says which files it was read from
+      assert.equal(split.files?.length, 4);
+      for (const f of split.files!) assert.ok(f.startsWith(found!), f);
+    });
+  });
+});
+
+Deno.test("a given dataDir is authoritative: a file missing there is not taken from elsewhere", async () => {
+  await withTemp(async (dir) => {
+    // the Debian copy exists, but --data-dir holds only three of the four files
+    for (const f of Deno.readDirSync(DEBIAN_FASHION_MNIST_DIR)) {
+      if (!f.name.startsWith("t10k-labels")) {
+        await Deno.copyFile(join(DEBIAN_FASHION_MNIST_DIR, f.name), join(dir, f.name));
+      }
+    }
+    await withEnv(undefined, async () => {
+      assert.equal(locateDataset("fashion-mnist", { dataDir: dir }), undefined);
+      await assert.rejects(() => loadDataset("fashion-mnist", { dataDir: dir }), (e: Error) => {
+        assert.match(e.message, /Dataset "fashion-mnist" not found/);
+        assert.ok(!e.message.includes(DEBIAN_FASHION_MNIST_DIR), e.message);
+        assert.match(e.message, /t10k-labels-idx1-ubyte/);
+        // several short lines, not one 900-character line
+        for (const l of e.message.split("\n")) assert.ok(l.length <= 100, `long line: ${l}`);
+        assert.ok(!e.message.includes("--download"), "suggests a flag that does not exist");
+        return true;
+      });
     });
   });
 });

@@ -62,7 +62,11 @@ Deno.test("cli: missing and truncated data files say where to put which files", 
       "--backend",
       "cpu",
     ]);
-    oneError(r, /Dataset "mnist" not found.*train-images-idx3-ubyte/);
+    oneError(r, /Dataset "mnist" not found\./);
+    // the explanation follows on short indented lines, after the one error line
+    assert.match(r.stderr, /\n {4}train-images-idx3-ubyte\(\.gz\)\n/);
+    for (const l of r.stderr.split("\n")) assert.ok(l.length <= 100, `long line: ${l}`);
+    assert.doesNotMatch(r.stderr, /--download/);
     // a truncated copy of Fashion-MNIST in --data-dir is found first and refused
     for (const f of Deno.readDirSync(FMNIST)) {
       await Deno.copyFile(join(FMNIST, f.name), join(dir, f.name));
@@ -165,6 +169,22 @@ Deno.test("cli: an unwritable or already used train dir is refused and left as i
       /already holds checkpoints; pass --resume/,
     );
     assert.equal(await Deno.readTextFile(join(used, "checkpoints", "model.ckpt-7.json")), "{}");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: reproduce's error on a .pth of unknown size names its layout, not flags it rejects", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(join(dir, "fashion-mnist", "odd"), { recursive: true });
+    await Deno.copyFile(
+      join(FIX, "tiny_c1_28.ckpt.pth"),
+      join(dir, "fashion-mnist", "odd", "model.pth"),
+    );
+    const r = await sll(["reproduce", dir, "--backend", "cpu", "--offline", "--limit-test", "8"]);
+    assert.match(r.stderr, /put it under <dir>\/<dataset>\/<size>\/ with size one of small/);
+    assert.doesNotMatch(r.stderr, /--model-name|--n-conv/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -2,7 +2,8 @@
  * End to end on a real Fashion-MNIST subset (Debian's dataset-fashion-mnist): train a tiny
  * model with checkpoints, resume a copy of its first checkpoint (same final bytes as the
  * uninterrupted run), certify (--json contract), attack (robust ≥ certified), lipschitz, plot
- * and reproduce. Kept small so it runs in well under two minutes on 2 cores.
+ * and reproduce. Every command keeps results on stdout and progress/messages on stderr, and says
+ * on stderr which files it read. Kept small so it runs in well under two minutes on 2 cores.
  * @module
  */
 import assert from "node:assert/strict";
@@ -37,6 +38,22 @@ const TINY = [
   "--quiet",
 ];
 
+/**
+ * Results on stdout, progress on stderr: stdout holds no progress or file messages, stderr names
+ * each of `read` (files the command read).
+ */
+function streams(r: { stdout: string; stderr: string }, read: string[]): void {
+  for (const noise of [/^backend: /m, /^read /m, /\bimg\/s\b/, /^checkpoint /m, /^evaluated /m]) {
+    assert.doesNotMatch(r.stdout, noise, `progress on stdout:\n${r.stdout}`);
+  }
+  const said = r.stderr.split("\n").filter((l) => l.startsWith("read ")).join(", ");
+  for (const f of read) {
+    assert.ok(said.includes(f), `stderr does not say it read ${f}:\n${r.stderr}`);
+  }
+}
+
+const FMNIST_FILES = ["train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
 function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split("\n");
   return JSON.parse(lines[lines.length - 1]);
@@ -48,6 +65,8 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
     const a = join(root, "runs", "a");
     const t = await sll(["train", "--train-dir", a, ...TINY, "--json"]);
     assert.equal(t.code, 0, t.stderr);
+    streams(t, FMNIST_FILES);
+    assert.equal(t.stdout.trim().split("\n").length, 1, `--json: one stdout line:\n${t.stdout}`);
     const res = lastJson(t.stdout);
     assert.deepEqual(Object.keys(res).sort(), ["accuracy", "certified", "n", "seconds"]);
     assert.deepEqual(Object.keys(res.certified as object), ["36", "72", "108", "255"]);
@@ -74,6 +93,8 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
       "--quiet",
     ]);
     assert.equal(r.code, 0, r.stderr);
+    streams(r, ["model.ckpt-8.safetensors", ...FMNIST_FILES]);
+    assert.match(r.stdout, /\| natural \|/); // the table is the result
     const ckB = await listCheckpoints(b);
     assert.equal(ckB.at(-1)!.split("/").at(-1), ckA.at(-1)!.split("/").at(-1));
     assert.deepEqual(await Deno.readFile(ckB.at(-1)!), await Deno.readFile(ckA.at(-1)!));
@@ -90,6 +111,8 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
       "--json",
     ]);
     assert.equal(c.code, 0, c.stderr);
+    streams(c, [ckA.at(-1)!, ...FMNIST_FILES]);
+    assert.equal(c.stdout.trim().split("\n").length, 1, `--json: one stdout line:\n${c.stdout}`);
     const cert = lastJson(c.stdout);
     assert.equal(cert.accuracy, res.accuracy);
     assert.deepEqual(cert.certified, res.certified);
@@ -111,6 +134,7 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
       "--quiet",
     ]);
     assert.equal(at.code, 0, at.stderr);
+    streams(at, [ckA.at(-1)!, ...FMNIST_FILES]);
     const atk = lastJson(at.stdout) as {
       results: { robust: number; certified: number; accuracy: number }[];
     };
@@ -130,6 +154,7 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
       "--json",
     ]);
     assert.equal(l.code, 0, l.stderr);
+    streams(l, [ckA.at(-1)!]);
     const lip = lastJson(l.stdout) as { layers: { estimate: number; search: number }[] };
     // every module: padding, SLL conv, sum pool, flatten, SLL dense, last layer
     assert.equal(lip.layers.length, 6);
@@ -140,6 +165,8 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
 
     const p = await sll(["plot", a]);
     assert.equal(p.code, 0, p.stderr);
+    streams(p, [join(a, "metrics.jsonl")]);
+    assert.equal(p.stdout.trim().split("\n").length, 3, p.stdout);
     for (const f of ["loss.svg", "accuracy.svg", "certified_vs_eps.svg"]) {
       assert.match(await Deno.readTextFile(join(a, f)), /^<svg[^>]*xmlns/);
     }
@@ -154,6 +181,7 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
       "--offline",
     ]);
     assert.equal(rep.code, 0, rep.stderr);
+    streams(rep, [ckA.at(-1)!, ckB.at(-1)!, ...FMNIST_FILES]);
     assert.match(rep.stdout, /-- Evaluation on fashion-mnist --/);
     assert.match(rep.stdout, /\|\s+Nat\s+\|\s+36\s+\|\s+72\s+\|\s+108\s+\|\s+255 \|/);
     assert.match(rep.stdout, /custom \(2 ckpt\)/);

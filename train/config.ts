@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { DATASET_NAMES, type DatasetName } from "../data/mod.ts";
+import { presets } from "../layers/network.ts";
 
 /** Loss names accepted by the trainer (and the CLI's `--loss`), as the reference's. */
 export const LOSS_NAMES: readonly ["xent", "margin", "xent+margin", "margin_boosting"] = [
@@ -100,58 +101,208 @@ export interface TrainConfig {
   limitTest?: number;
   /** Write a metrics line every this many steps. */
   logEvery: number;
-  /** Reference CIFAR augmentation (crop, flip, jitter). */
+  /** Augment training batches (see `augmentFor` in train/augment_select.ts). */
   augment: boolean;
   /** Batch size of evaluation. */
   evalBatchSize: number;
 }
 
-/** Schema of the network architecture. */
+/**
+ * What a config field's zod metadata says about its command-line flag: the one place a setting's
+ * flag name, help line and resume rule are written. Choices come from `z.enum`, ranges from the
+ * number checks, defaults from `DEFAULT_CONFIG`.
+ */
+export interface FlagMeta {
+  /** Flag name without dashes, e.g. "batch-size". */
+  flag: string;
+  /** One line of help. */
+  help: string;
+  /** Shown as the default instead of DEFAULT_CONFIG's value (e.g. a computed default). */
+  defaultText?: string;
+  /** The flag may change on `--resume` (else it must match the checkpoint's config). */
+  resumable?: boolean;
+  /** Choices not expressible as a z.enum (e.g. the preset names). */
+  choices?: readonly string[];
+}
+
+const flag = <T extends z.ZodType>(schema: T, meta: FlagMeta): T => schema.meta({ ...meta }) as T;
+
+const numList = z.array(z.number().nonnegative());
+
+/** Schema of the network architecture; each field carries its flag (see `FlagMeta`). */
 export const ArchSchema: z.ZodType<Arch> = z.object({
-  name: z.string().optional(),
-  nConv: z.number().int().nonnegative(),
-  nDense: z.number().int().nonnegative(),
-  width: posInt,
-  convInnerDim: posInt,
-  denseInnerDim: posInt,
-  qMode: z.enum(["paper", "reference"]),
+  name: flag(z.string().optional(), {
+    flag: "model-name",
+    help: "architecture preset (small…xlarge as the paper; tiny, fmnist, xs CPU-sized); " +
+      "explicit size flags override its sizes",
+    choices: Object.keys(presets),
+  }),
+  nConv: flag(z.number().int().nonnegative(), {
+    flag: "n-conv",
+    help: "number of SLL convolutions",
+  }),
+  nDense: flag(z.number().int().nonnegative(), {
+    flag: "n-dense",
+    help: "number of SLL dense layers",
+  }),
+  width: flag(posInt, { flag: "w", help: "channels after zero padding" }),
+  convInnerDim: flag(posInt, {
+    flag: "conv-inner-dim",
+    help: "inner channels of each SLL convolution",
+  }),
+  denseInnerDim: flag(posInt, {
+    flag: "dense-inner-dim",
+    help: "inner features of each SLL dense layer",
+  }),
+  qMode: flag(z.enum(["paper", "reference"]), {
+    flag: "q-mode",
+    help: "how the SLL convolution uses q (reference: as the PyTorch code, for its .pth files)",
+  }),
 });
 
-/** Schema of a full training configuration. */
+/**
+ * Schema of a full training configuration. Every field carries its flag name and help line as
+ * zod metadata (`FlagMeta`); `configSettings()` walks it for the CLI, `--help` and the README.
+ */
 export const TrainConfigSchema: z.ZodType<TrainConfig> = z.object({
-  dataset: z.enum(DATASET_NAMES as [DatasetName, ...DatasetName[]]),
-  dataDir: z.string().optional(),
-  trainDir: z.string().min(1),
+  dataset: flag(z.enum(DATASET_NAMES as [DatasetName, ...DatasetName[]]), {
+    flag: "dataset",
+    help: "dataset",
+  }),
+  dataDir: flag(z.string().min(1).optional(), {
+    flag: "data-dir",
+    help: "the only folder searched for the dataset files (and where downloads go)",
+    defaultText: "$SLL_DATA_DIR, ./data/<dataset>, Debian's",
+    resumable: true,
+  }),
+  trainDir: flag(z.string().min(1), {
+    flag: "train-dir",
+    help: "run directory: metrics.jsonl, config.json, checkpoints/",
+    defaultText: "runs/<dataset>-<time>",
+    resumable: true,
+  }),
   arch: ArchSchema,
-  mean: z.array(z.number()).optional(),
-  epochs: posInt,
-  batchSize: posInt,
-  lr: z.number().nonnegative(),
-  loss: z.enum(["xent", "margin", "xent+margin", "margin_boosting"]),
-  offset: z.number(),
-  temperature: z.number().positive(),
-  margin: z.number().nonnegative(),
-  optimizer: z.enum(["adam", "adamw", "sgd"]),
-  beta1: z.number().min(0).lt(1),
-  beta2: z.number().min(0).lt(1),
-  weightDecay: z.number().nonnegative(),
-  momentum: z.number().nonnegative(),
-  nesterov: z.boolean(),
-  scheduler: z.enum(["interp", "cosine", "multistep", "constant"]),
-  warmup: z.number().min(0).max(1),
-  decay: z.array(z.number().nonnegative()).optional(),
-  gamma: z.number().positive(),
-  clipNorm: z.number().positive().optional(),
-  clipValue: z.number().positive().optional(),
-  seed: z.number().int().nonnegative(),
-  eps: z.array(z.number().nonnegative()).min(1),
-  saveEvery: posInt,
-  limitTrain: posInt.optional(),
-  limitTest: posInt.optional(),
-  logEvery: posInt,
-  augment: z.boolean(),
-  evalBatchSize: posInt,
+  mean: flag(z.array(z.number()).optional(), {
+    flag: "mean",
+    help: "channel means subtracted by the network",
+    defaultText: "the dataset's",
+  }),
+  epochs: flag(posInt, {
+    flag: "epochs",
+    help: "passes over the training set (may grow on --resume: the lr schedule stretches)",
+    resumable: true,
+  }),
+  batchSize: flag(posInt, { flag: "batch-size", help: "images per update" }),
+  lr: flag(z.number().nonnegative(), { flag: "lr", help: "peak learning rate" }),
+  loss: flag(z.enum(["xent", "margin", "xent+margin", "margin_boosting"]), {
+    flag: "loss",
+    help: "training loss",
+  }),
+  offset: flag(z.number(), {
+    flag: "offset",
+    help: "xent: logit offset of the true class (the reference uses √2·3/2 ≈ 2.1213)",
+  }),
+  temperature: flag(z.number().positive(), { flag: "temperature", help: "xent: temperature" }),
+  margin: flag(z.number().nonnegative(), { flag: "margin", help: "margin losses: hinge margin" }),
+  optimizer: flag(z.enum(["adam", "adamw", "sgd"]), { flag: "optimizer", help: "optimizer" }),
+  beta1: flag(z.number().min(0).lt(1), { flag: "beta1", help: "Adam β1" }),
+  beta2: flag(z.number().min(0).lt(1), { flag: "beta2", help: "Adam β2" }),
+  weightDecay: flag(z.number().nonnegative(), { flag: "wd", help: "weight decay" }),
+  momentum: flag(z.number().nonnegative(), { flag: "momentum", help: "SGD momentum" }),
+  nesterov: flag(z.boolean(), { flag: "nesterov", help: "SGD Nesterov momentum" }),
+  scheduler: flag(z.enum(["interp", "cosine", "multistep", "constant"]), {
+    flag: "scheduler",
+    help: "learning-rate schedule",
+  }),
+  warmup: flag(z.number().min(0).max(1), {
+    flag: "warmup",
+    help: "fraction of the run in linear warmup",
+  }),
+  decay: flag(numList.optional(), { flag: "decay", help: "multistep milestones in epochs" }),
+  gamma: flag(z.number().positive(), { flag: "gamma", help: "multistep decay factor" }),
+  clipNorm: flag(z.number().positive().optional(), {
+    flag: "clip-norm",
+    help: "clip gradients to this global L2 norm",
+  }),
+  clipValue: flag(z.number().positive().optional(), {
+    flag: "clip-value",
+    help: "clip gradient elements to ±this",
+  }),
+  seed: flag(z.number().int().nonnegative(), {
+    flag: "seed",
+    help: "seed of initialisation, data order and augmentation",
+  }),
+  eps: flag(numList.min(1), { flag: "eps", help: "certification radii ×1/255" }),
+  saveEvery: flag(posInt, {
+    flag: "save-every",
+    help: "checkpoint every N epochs (and at the end)",
+    resumable: true,
+  }),
+  limitTrain: flag(posInt.optional(), {
+    flag: "limit-train",
+    help: "use only the first N training images",
+  }),
+  limitTest: flag(posInt.optional(), {
+    flag: "limit-test",
+    help: "use only the first N test images",
+  }),
+  logEvery: flag(posInt, {
+    flag: "log-every",
+    help: "a metrics.jsonl line every N steps",
+    resumable: true,
+  }),
+  augment: flag(z.boolean(), {
+    flag: "augment",
+    help: "augment training batches: CIFAR/Tiny-ImageNet the reference's crop (reflect pad 4), " +
+      "flip, colour jitter; Fashion-MNIST crop (zero pad 2) + flip; MNIST crop only",
+  }),
+  evalBatchSize: flag(posInt, {
+    flag: "eval-batch-size",
+    help: "images per evaluation batch",
+    resumable: true,
+  }),
 });
+
+/** One flag-carrying field of the config schema, found by `configSettings`. */
+export interface ConfigSetting extends FlagMeta {
+  /** Path in the TrainConfig, e.g. ["arch", "nConv"]. */
+  path: readonly string[];
+  /** The field's schema with `.optional()` removed. */
+  schema: z.ZodType;
+  /** Whether the field may be absent. */
+  optional: boolean;
+}
+
+/**
+ * Every field of `TrainConfigSchema` with its flag metadata, in schema order (nested objects
+ * flattened). Throws when a field lacks metadata, so a new field cannot miss its flag.
+ *
+ * @example
+ * ```ts
+ * import { configSettings } from "./config.ts";
+ * configSettings().find((s) => s.flag === "batch-size")?.path; // ["batchSize"]
+ * ```
+ */
+export function configSettings(): ConfigSetting[] {
+  const out: ConfigSetting[] = [];
+  const walk = (schema: z.ZodType, path: string[]): void => {
+    if (schema instanceof z.ZodObject) {
+      for (const [k, v] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+        walk(v, [...path, k]);
+      }
+      return;
+    }
+    const meta = schema.meta() as FlagMeta | undefined;
+    if (!meta?.flag || !meta.help) {
+      throw new Error(`config field ${path.join(".")} has no flag metadata ({ flag, help })`);
+    }
+    const optional = schema instanceof z.ZodOptional;
+    const inner = optional ? (schema as z.ZodOptional<z.ZodType>).unwrap() : schema;
+    out.push({ ...meta, path, schema: inner, optional });
+  };
+  walk(TrainConfigSchema, []);
+  return out;
+}
 
 /**
  * The default training run (`deno task train` with no flags): the `fmnist` preset on

@@ -3,11 +3,21 @@
  * `scope` (parameters and optimizer state are kept, the previous ones disposed), metrics lines,
  * per-epoch evaluation, atomic checkpoints and exact resume. Invariants: the state after step s
  * depends only on the config and s (so resume is bit-for-bit), live tensors stay flat, and a
- * non-finite loss never reaches a checkpoint. It never exits the process; the CLI does.
+ * non-finite loss never reaches a checkpoint, and one process at a time trains in a train dir
+ * (train.lock). It never exits the process; the CLI does.
  * @module
  */
 import { join } from "node:path";
-import { batches, DATASET_MEANS, loadDataset, numBatches, type Split } from "../data/mod.ts";
+import {
+  type Batch,
+  batches,
+  type BatchOptions,
+  type Dataset,
+  DATASET_MEANS,
+  loadDataset,
+  numBatches,
+  type Split,
+} from "../data/mod.ts";
 import { dispose, keep, memory, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { randomKey, split } from "../tensor/random.ts";
@@ -27,6 +37,8 @@ import { buildNetwork, paramsFromCheckpoint } from "./model.ts";
 import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
+import { augmentFor } from "./augment_select.ts";
+import { lockTrainDir } from "./lock.ts";
 import { SINGLE_PROCESS, type World } from "../distributed/world.ts";
 import {
   checkInSync,
@@ -90,9 +102,16 @@ export interface TrainOptions {
   /** Informational messages (data loaded, checkpoint written, resumed from …). */
   onMessage?: (m: string) => void;
   /**
+   * Awaited just before the first step, then `signal` is checked: a stop asked for until then
+   * ends the run without a checkpoint (the CLI waits here until pending signals are delivered).
+   */
+  beforeFirstStep?: () => Promise<void>;
+  /** Download the dataset when it is not on disk (only when `data` is not given). */
+  download?: boolean;
+  /**
    * The processes training together (default: this one alone). With several, `batchSize` is
    * per process, each epoch's order is split over the ranks, gradients are averaged in one
-   * all-reduce, and only rank 0 writes files.
+   * all-reduce, and only rank 0 writes files (and holds the train-dir lock).
    */
   world?: World;
 }
@@ -107,6 +126,8 @@ export interface TrainResult {
   network: LipschitzNetwork;
   /** Global steps done. */
   step: number;
+  /** Steps done by this call (0: interrupted before its first step; nothing was saved). */
+  stepsRun: number;
   /** Last evaluation on the test set. */
   final?: EvalResult;
   /** Last checkpoint written. */
@@ -154,6 +175,34 @@ const CURVE_EPS: number[] = Array.from({ length: 52 }, (_, i) => i * 5);
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
 /**
+ * The training batches of one epoch, exactly as the loop consumes them: shuffled by the run's
+ * seed and the epoch, and with `config.augment` augmented by `augmentFor(config.dataset)` with
+ * keys from (seed, epoch, batch index) — so a resumed run sees the same pixels.
+ *
+ * @example
+ * ```ts ignore
+ * import { epochBatches } from "./loop.ts";
+ * for (const b of epochBatches(config, data.train, 0)) console.log(b.index, b.size);
+ * ```
+ */
+export function epochBatches(
+  config: Pick<TrainConfig, "augment" | "dataset" | "batchSize" | "seed">,
+  trainSet: Dataset,
+  epoch: number,
+  shard?: BatchOptions["shard"],
+): Generator<Batch, void, undefined> {
+  // the data key is the second of the seed's key split (the first initialises the network)
+  const [, dataKey] = split(randomKey(config.seed), 2);
+  return batches(trainSet, {
+    batchSize: config.batchSize,
+    key: dataKey,
+    epoch,
+    shard,
+    augment: config.augment ? augmentFor(config.dataset) : undefined,
+  });
+}
+
+/**
  * Trains the network described by `config` and returns the final parameters and evaluation.
  * Writes `metrics.jsonl` and checkpoints under `config.trainDir`. With `resume`, continues
  * from the latest checkpoint there (bit-for-bit the same as an uninterrupted run). Throws
@@ -167,13 +216,25 @@ const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0
  * ```
  */
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  // rank 0 alone writes the train dir, so it alone holds the lock
+  const lock = (opts.world ?? SINGLE_PROCESS).isRoot ? lockTrainDir(config.trainDir) : undefined;
+  try {
+    return await trainLocked(config, opts);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const msg = opts.onMessage ?? (() => {});
   const data = opts.data ?? await loadDataset(config.dataset, {
     dataDir: config.dataDir,
     limitTrain: config.limitTrain,
     limitTest: config.limitTest,
+    download: opts.download,
   });
+  if (data.files) msg(`read ${data.files.join(", ")}`);
   const { train: trainSet, test: testSet } = data;
   const mean = config.mean ??
     [...((DATASET_MEANS as Record<string, readonly number[]>)[config.dataset] ?? [0])];
@@ -202,8 +263,22 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const lossOf = makeLoss(config, trainSet.numClasses);
   // One split of the seed's key: the init key and the data-order key are siblings.
   const [initKey, dataKey] = split(randomKey(config.seed), 2);
+  const a = config.arch;
+  msg(
+    `${config.dataset}: ${trainSet.n} train / ${testSet.n} test images; model ${
+      a.name ?? "custom"
+    } (n_conv ${a.nConv}, n_dense ${a.nDense}, w ${a.width}, conv inner ${a.convInnerDim}, ` +
+      `dense inner ${a.denseInnerDim}, q ${a.qMode}); ${config.epochs} epochs of batch ` +
+      `${config.batchSize}${config.augment ? ", augmented" : ""}`,
+  );
 
-  if (world.isRoot) await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
+  if (world.isRoot) {
+    await Deno.mkdir(join(config.trainDir, "checkpoints"), { recursive: true });
+    await Deno.writeTextFile(
+      join(config.trainDir, "config.json"),
+      JSON.stringify(config, null, 2) + "\n",
+    );
+  }
   const metricsPath = join(config.trainDir, "metrics.jsonl");
 
   // ----- state: fresh or from the latest checkpoint
@@ -294,19 +369,33 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const stepAtStart = step;
   let trainSeconds = 0;
   let status: TrainResult["status"] = "done";
+  // a stop asked for before the first step (e.g. Ctrl-C while the data loaded): nothing to save.
+  // (With several processes a stop is agreed on with the step's all-reduce instead.)
+  await (opts.beforeFirstStep?.() ?? yieldToEventLoop());
+  if (opts.signal?.aborted && world.size === 1) {
+    dispose(state.slots);
+    msg(
+      `interrupted before the first step: no checkpoint written${
+        lastCheckpoint ? ` (the latest is still ${lastCheckpoint})` : ""
+      }`,
+    );
+    return {
+      status: "interrupted",
+      params,
+      network,
+      step,
+      stepsRun: 0,
+      final,
+      checkpoint: lastCheckpoint,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  }
   try {
     outer: for (let epoch = Math.floor(step / stepsPerEpoch); epoch < config.epochs; epoch++) {
       const skip = step - epoch * stepsPerEpoch;
       const tEpoch = performance.now();
       let lossSum = 0, lossCount = 0;
-      for (
-        const batch of batches(trainSet, {
-          batchSize: config.batchSize,
-          key: dataKey,
-          epoch,
-          shard,
-        })
-      ) {
+      for (const batch of epochBatches(config, trainSet, epoch, shard)) {
         if (batch.index < skip) continue;
         const lr = schedule(step);
         let stopAll = false;
@@ -429,6 +518,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     params,
     network,
     step,
+    stepsRun: step - stepAtStart,
     final,
     checkpoint: lastCheckpoint,
     seconds: (performance.now() - t0) / 1000,

@@ -11,7 +11,9 @@ import type { Split } from "../data/mod.ts";
 import { dispose } from "../tensor/mod.ts";
 import { listCheckpoints, loadCheckpoint } from "./checkpoint.ts";
 import { DEFAULT_CONFIG, parseTrainConfig, type TrainConfig } from "./config.ts";
-import { DivergedError, train } from "./loop.ts";
+import { DivergedError, epochBatches, train } from "./loop.ts";
+import { batches } from "../data/mod.ts";
+import { randomKey, split } from "../tensor/random.ts";
 import { leakFreeTest } from "../tests/helpers.ts";
 import { keyFromSeed, uniformHost } from "../tensor/prng.ts";
 
@@ -96,6 +98,64 @@ leakFreeTest(
       const meta = (await loadCheckpoint((await listCheckpoints(join(root, "a"))).at(-1)!)).meta;
       assert.equal(meta.step, 6);
       assert.ok(meta.metrics && meta.metrics.n === 16);
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
+
+Deno.test("train batches: --augment changes the pixels (not labels or order); off, they are the plain ones", () => {
+  const data = toyData();
+  for (const dataset of ["fashion-mnist", "mnist", "cifar10"] as const) {
+    // CIFAR's recipe needs 3 channels: give the toy images three copies of their one
+    const ds = dataset === "cifar10"
+      ? {
+        ...data.train,
+        shape: [3, 8, 8] as [number, number, number],
+        images: Float32Array.from({ length: data.train.n * 192 }, (_, i) =>
+          data.train.images[Math.floor(i / 192) * 64 + (i % 64)]),
+      }
+      : data.train;
+    const cfg = { ...DEFAULT_CONFIG, dataset, batchSize: 16, seed: 3 };
+    for (const epoch of [0, 1]) {
+      // the loop's data key: the second of the seed's key split
+      const key = split(randomKey(3), 2)[1];
+      const plain = [...batches(ds, { batchSize: 16, key, epoch })];
+      const off = [...epochBatches({ ...cfg, augment: false }, ds, epoch)];
+      assert.deepEqual(off, plain, `${dataset}: with --augment off the batches changed`);
+      const on = [...epochBatches({ ...cfg, augment: true }, ds, epoch)];
+      const again = [...epochBatches({ ...cfg, augment: true }, ds, epoch)];
+      assert.deepEqual(on, again, `${dataset}: augmentation is not a function of the seed`);
+      assert.equal(on.length, plain.length);
+      let changed = 0;
+      for (let i = 0; i < on.length; i++) {
+        assert.deepEqual(on[i].y, plain[i].y);
+        assert.deepEqual(on[i].shape, plain[i].shape);
+        for (let j = 0; j < on[i].x.length; j++) if (on[i].x[j] !== plain[i].x[j]) changed++;
+      }
+      assert.ok(changed > on[0].x.length, `${dataset}: --augment changed only ${changed} pixels`);
+    }
+  }
+});
+
+leakFreeTest(
+  "train: with --augment, interrupted and resumed still equals the uninterrupted run",
+  async () => {
+    const root = await Deno.makeTempDir();
+    try {
+      const data = toyData();
+      const cfg = (dir: string) => toyConfig(join(root, dir), { augment: true });
+      const a = await train(cfg("a"), { data });
+      dispose(a.params);
+      const b1 = await train(cfg("b"), { data, stopAfterStep: 4 });
+      dispose(b1.params);
+      const b2 = await train(cfg("b"), { data, resume: true });
+      dispose(b2.params);
+      assert.deepEqual(await paramsOf(join(root, "b")), await paramsOf(join(root, "a")));
+      // and augmentation did change the training
+      const c = await train(toyConfig(join(root, "c")), { data });
+      dispose(c.params);
+      assert.notDeepEqual(await paramsOf(join(root, "c")), await paramsOf(join(root, "a")));
     } finally {
       await Deno.remove(root, { recursive: true });
     }
