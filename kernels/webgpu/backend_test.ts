@@ -3,7 +3,7 @@
  * whatever adapter is present by building a second backend that believes it runs on a GPU, and
  * comparing each against the CPU reference kernels.
  */
-import { AssertionError } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { createCpuBackend } from "../cpu/backend.ts";
 import type { KernelName, PrimParams } from "../prims.ts";
 import { acquireWebGpu } from "./mod.ts";
@@ -60,11 +60,10 @@ async function sameOn<P extends KernelName>(
   const got = await gpuPath.read(st, "float32", want.length);
   [...ins.map((x) => x.storage), st].forEach((s) => gpuPath.free(s));
   for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])))) {
-      throw new AssertionError({
-        message: `${prim} (GPU path): element ${i} is ${got[i]}, expected ${want[i]}`,
-      });
-    }
+    assert.ok(
+      Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])),
+      `${prim} (GPU path): element ${i} is ${got[i]}, expected ${want[i]}`,
+    );
   }
 }
 
@@ -88,9 +87,7 @@ Deno.test("webgpu GPU-path kernels: conv2d, convTranspose2d, filter gradient, ma
   // 4 rows of a transposed A per vec4 load; B [n, k] copied by 4×4 blocks
   await same("matmul", [[12, 8], [20, 12]], { transA: true, transB: true }, [8, 20]);
   const s = gpuPathBackend.stats();
-  if (s.liveBuffers !== 0) {
-    throw new AssertionError({ message: `${s.liveBuffers} buffers still live` });
-  }
+  assert.equal(s.liveBuffers, 0, `${s.liveBuffers} buffers still live`);
 });
 
 Deno.test("webgpu matmul on the adapter's own tile: narrow outputs with 1, 2 and 4 rows per invocation", async () => {
@@ -128,8 +125,6 @@ Deno.test("webgpu im2col convolutions in batch chunks (tiny im2col budget)", asy
 Deno.test("webgpu size classes: 256 B minimum, at most 25% slack", () => {
   for (const b of [1, 256, 257, 1000, 4096, 5000, 1 << 20, (1 << 20) + 1]) {
     const c = sizeClass(b);
-    if (c < b || (b > 256 && c > b * 1.25 + 1)) {
-      throw new AssertionError({ message: `sizeClass(${b}) = ${c}` });
-    }
+    assert.ok(!(c < b || (b > 256 && c > b * 1.25 + 1)), `sizeClass(${b}) = ${c}`);
   }
 });
