@@ -2,9 +2,11 @@
  * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
- * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv (webgpu: matmul|conv|mlp|chain),
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll (webgpu: matmul|conv|mlp|chain),
  * --repeats N, --warmup N,
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
+ * `--only sll` is the SLL networks' training steps and certification beside PyTorch
+ * (bench/sll_step.ts; minutes, so not part of the default run).
  * @module
  */
 
@@ -32,6 +34,8 @@ import {
 } from "./harness.ts";
 
 const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp", "sll-conv"];
+/** Workloads run only when named by --only. */
+const EXTRA_WORKLOADS = ["sll"] as const;
 const COMPETITORS: Record<string, () => Impl> = {
   "jax": () => jaxJs("wasm"),
   "tfjs-wasm": () => tfjs("wasm"),
@@ -59,8 +63,9 @@ function parse(): {
     options: {
       backend: { type: "string", default: "cpu" },
       only: { type: "string" },
-      repeats: { type: "string", default: "5" },
-      warmup: { type: "string", default: "3" },
+      // defaults: 5 and 3, or 3 and 1 for --only sll (its steps take seconds)
+      repeats: { type: "string" },
+      warmup: { type: "string" },
       competitors: { type: "string", default: Object.keys(COMPETITORS).join(",") },
     },
     strict: true,
@@ -68,7 +73,9 @@ function parse(): {
   if (values.backend !== "cpu" && values.backend !== "webgpu") {
     throw new RangeError(`--backend ${values.backend}: expected cpu or webgpu`);
   }
-  const known: readonly string[] = values.backend === "webgpu" ? WEBGPU_WORKLOADS : WORKLOADS;
+  const known: readonly string[] = values.backend === "webgpu"
+    ? WEBGPU_WORKLOADS
+    : [...WORKLOADS, ...EXTRA_WORKLOADS];
   if (values.only !== undefined && !known.includes(values.only)) {
     throw new RangeError(
       `--only ${values.only}: expected one of ${
@@ -76,7 +83,9 @@ function parse(): {
       } (with --backend ${values.backend})`,
     );
   }
-  const repeats = Number(values.repeats), warmup = Number(values.warmup);
+  const sll = values.only === "sll";
+  const repeats = Number(values.repeats ?? (sll ? 3 : 5));
+  const warmup = Number(values.warmup ?? (sll ? 1 : 3));
   if (!Number.isInteger(repeats) || repeats < 1) {
     throw new RangeError(`--repeats ${values.repeats}: expected an integer >= 1`);
   }
@@ -87,9 +96,11 @@ function parse(): {
     ? []
     : values.competitors.split(",").map((s) => s.trim());
   for (const c of competitors) {
-    if (!(c in COMPETITORS)) {
+    if (!(c in COMPETITORS) && !(sll && c === "torch")) {
       throw new RangeError(
-        `--competitors ${c}: expected some of ${Object.keys(COMPETITORS).join(", ")} or none`,
+        `--competitors ${c}: expected some of ${
+          Object.keys(COMPETITORS).join(", ")
+        } or none (--only sll: torch or none)`,
       );
     }
   }
@@ -231,6 +242,19 @@ async function main(): Promise<void> {
       warmup: opts.warmup,
       competitors: opts.competitors.length ? [...WEBGPU_COMPETITORS] : [],
     });
+  }
+  if (opts.only === "sll") {
+    const { runSllBench } = await import("./sll_step.ts");
+    console.log(
+      `sll bench (cpu, SLL networks): ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+    );
+    await runSllBench({
+      repeats: opts.repeats,
+      warmup: opts.warmup,
+      torch: opts.competitors.length > 0,
+    });
+    shutdownWasmThreads();
+    return;
   }
   const impls = [ours(), ...opts.competitors.map((c) => COMPETITORS[c]())];
   console.log(

@@ -62,6 +62,40 @@ export interface Layer<P = Params> {
    * certificate. `null` (or no method) when the layer gives no such bound.
    */
   lastWeight?(params: P): Tensor | null;
+  /**
+   * Optional: a forward for repeated inference with the parameter-only work done once (the SLL
+   * layers' rescaling t). Same outputs as `apply(params, ·)`; not for gradients. The caller
+   * disposes it when done. {@linkcode prepareLayer} falls back to `apply` without it.
+   */
+  prepare?(params: P): PreparedForward;
+}
+
+/** A forward pass with parameter-only work done once; `dispose` frees the tensors it holds. */
+export interface PreparedForward {
+  /** The layer (or network) applied to a batch `x`. */
+  apply(x: Tensor): Tensor;
+  /** Frees what preparing computed. */
+  dispose(): void;
+}
+
+/**
+ * `layer.prepare(params)` when the layer has one, else a forward that calls `layer.apply`.
+ *
+ * @example
+ * ```ts
+ * import { prepareLayer, randomKey, sllDense, zeros } from "@sll/sll";
+ * const layer = sllDense({ inner: 8 });
+ * const { params } = layer.init(randomKey(0), [4]);
+ * const f = prepareLayer(layer, params); // t computed once here
+ * const y = f.apply(zeros([2, 4]));
+ * f.dispose();
+ * ```
+ */
+export function prepareLayer<P>(layer: Layer<P>, params: P): PreparedForward {
+  return layer.prepare?.(params) ?? {
+    apply: (x: Tensor): Tensor => layer.apply(params, x),
+    dispose: (): void => {},
+  };
 }
 
 /** The parameter type of a layer. */
@@ -91,6 +125,8 @@ export interface LayerDefinition<P> {
   apply(params: P, x: Tensor): Tensor;
   /** See {@linkcode Layer.lastWeight}. */
   lastWeight?(params: P): Tensor | null;
+  /** See {@linkcode Layer.prepare}. */
+  prepare?(params: P): PreparedForward;
 }
 
 /**
@@ -123,6 +159,7 @@ export function defineLayer<P>(definition: LayerDefinition<P>): Layer<P> {
       return { outShape: s.outShape, params: params as P };
     },
     apply: definition.apply,
+    ...(definition.prepare ? { prepare: definition.prepare } : {}),
     shapes(inShape: readonly number[]): LayerShapes<P> {
       const s = definition.setup(inShape);
       const params: Record<string, number[]> = {};
@@ -194,6 +231,8 @@ export interface Serial<Ps extends readonly unknown[]> extends Layer<Ps> {
   shapes(inShape: readonly number[]): LayerShapes<Ps>;
   /** The last layer's certificate weight (see {@linkcode Layer.lastWeight}), or `null`. */
   lastWeight(params: Ps): Tensor | null;
+  /** Every layer prepared in turn (see {@linkcode Layer.prepare}); disposing frees them all. */
+  prepare(params: Ps): PreparedForward;
 }
 
 /**
@@ -238,6 +277,19 @@ export function serial<Ls extends readonly AnyLayer[]>(...layers: Ls): Serial<Se
     apply(params: Ps, x: Tensor): Tensor {
       const ps = check(params);
       return layers.reduce((h, l, i) => l.apply(ps[i], h), x);
+    },
+    prepare(params: Ps): PreparedForward {
+      const ps = check(params), parts: PreparedForward[] = [];
+      try {
+        layers.forEach((l, i) => parts.push(prepareLayer(l, ps[i])));
+      } catch (e) {
+        parts.forEach((p) => p.dispose());
+        throw e;
+      }
+      return {
+        apply: (x: Tensor): Tensor => parts.reduce((h, p) => p.apply(h), x),
+        dispose: (): void => parts.forEach((p) => p.dispose()),
+      };
     },
     shapes(inShape: readonly number[]): LayerShapes<Ps> {
       let shape = [...inShape];

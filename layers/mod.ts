@@ -16,6 +16,8 @@ export {
   type Params,
   type ParamsOf,
   type ParamSpec,
+  type PreparedForward,
+  prepareLayer,
   type Serial,
   serial,
   type SerialParams,

@@ -20,7 +20,7 @@ import {
   sumPool,
 } from "./basic.ts";
 import type { Initialized, Layer, LayerShapes, Serial } from "./layer.ts";
-import { serial } from "./layer.ts";
+import { type PreparedForward, serial } from "./layer.ts";
 import {
   type FromStateDictOptions,
   paramsFromStateDict,
@@ -202,6 +202,15 @@ export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
   const sdShapes = stateDictShapesOf(body.shapes(inputShape).params, REFERENCE_PREFIX);
   const describe =
     `nConv ${cfg.nConv}, nDense ${cfg.nDense}, width ${width}, convInnerDim ${convInner}, denseInnerDim ${denseInner}, numClasses ${cfg.numClasses}, input [${cfg.inputShape}]`;
+  /** The input checked and mean-shifted (what the body sees). */
+  const centred = (x: Tensor): Tensor => {
+    if (x.rank !== 4 || x.shape.slice(1).join() !== inputShape.join()) {
+      throw new TypeError(
+        `lipschitzNetwork: input must be [B, ${inputShape.join(", ")}], got [${x.shape}]`,
+      );
+    }
+    return sub(x, tensor(cfg.mean, { shape: [1, c, 1, 1], dtype: x.dtype }));
+  };
   const checkInShape = (what: string, inShape?: readonly number[]): void => {
     if (inShape !== undefined && inShape.join() !== inputShape.join()) {
       throw new TypeError(
@@ -224,13 +233,15 @@ export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
       return body.shapes(inputShape);
     },
     apply(params: LipschitzParams, x: Tensor): Tensor {
-      if (x.rank !== 4 || x.shape.slice(1).join() !== inputShape.join()) {
-        throw new TypeError(
-          `lipschitzNetwork: input must be [B, ${inputShape.join(", ")}], got [${x.shape}]`,
-        );
-      }
-      const mean = tensor(cfg.mean, { shape: [1, c, 1, 1], dtype: x.dtype });
-      return body.apply(params, sub(x, mean));
+      return body.apply(params, centred(x));
+    },
+    prepare(params: LipschitzParams): PreparedForward {
+      // every SLL layer's t once, for all the batches of an evaluation
+      const prepared = body.prepare(params);
+      return {
+        apply: (x: Tensor): Tensor => prepared.apply(centred(x)),
+        dispose: prepared.dispose,
+      };
     },
     lastWeight: (params: LipschitzParams): Tensor | null => body.lastWeight(params),
     fromStateDict(

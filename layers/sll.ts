@@ -26,7 +26,14 @@ import {
 } from "../tensor/ops.ts";
 import { normal } from "../tensor/random.ts";
 import { fanInUniform, fans, xavierNormal } from "./init.ts";
-import { defineLayer, expectShape, type Layer, type LayerSetup } from "./layer.ts";
+import {
+  defineLayer,
+  expectShape,
+  type Layer,
+  type LayerSetup,
+  type PreparedForward,
+} from "./layer.ts";
+import { keep, scope } from "../tensor/scope.ts";
 
 /**
  * How q enters the SLL rescaling. `"paper"`: t_i = 1/Σ_j A_ij·exp(q_j − q_i) (Theorem 3 of the
@@ -210,12 +217,32 @@ export function sllConv(config: SllConvConfig): Layer<SllConvParams> {
       };
     },
     apply(params: SllConvParams, x: Tensor): Tensor {
-      const k = params.kernel;
-      expectShape(name, x.shape, [null, k.shape[1], null, null], "input");
-      const z = relu(add(conv2d(x, k, { padding: pad }), params.bias));
-      return add(x, convTranspose2d(z, sllFold(k, sllConvT(params, qMode)), { padding: pad }));
+      return applyFolded(params, sllFold(params.kernel, sllConvT(params, qMode)), x);
     },
+    // evaluation: t (a Gram convolution of the kernel) once for every batch that follows
+    prepare: (params: SllConvParams): PreparedForward =>
+      preparedWith(params, () => sllFold(params.kernel, sllConvT(params, qMode)), applyFolded),
   });
+
+  function applyFolded(params: SllConvParams, folded: Tensor, x: Tensor): Tensor {
+    const k = params.kernel;
+    expectShape(name, x.shape, [null, k.shape[1], null, null], "input");
+    const z = relu(add(conv2d(x, k, { padding: pad }), params.bias));
+    return add(x, convTranspose2d(z, folded, { padding: pad }));
+  }
+}
+
+/** A forward with the folded weight computed once and kept until `dispose`. */
+function preparedWith<P>(
+  params: P,
+  fold: () => Tensor,
+  applyFolded: (params: P, folded: Tensor, x: Tensor) => Tensor,
+): PreparedForward {
+  const folded = keep(scope(fold));
+  return {
+    apply: (x: Tensor): Tensor => applyFolded(params, folded, x),
+    dispose: (): void => folded.dispose(),
+  };
 }
 
 /** Configuration of {@linkcode sllDense}. Features are inferred from `inShape` (D in = D out). */
@@ -257,10 +284,17 @@ export function sllDense(config: SllDenseConfig): Layer<SllDenseParams> {
       };
     },
     apply(params: SllDenseParams, x: Tensor): Tensor {
-      const w = params.weight;
-      expectShape(name, x.shape, [null, w.shape[1]], "input");
-      const h = relu(add(matmulT(x, w, false, true), params.bias));
-      return add(x, matmul(h, sllFold(w, sllDenseT(params))));
+      return applyFolded(params, sllFold(params.weight, sllDenseT(params)), x);
     },
+    // evaluation: t (the Gram matrix W·Wᵀ, most of a forward's work) once for every batch
+    prepare: (params: SllDenseParams): PreparedForward =>
+      preparedWith(params, () => sllFold(params.weight, sllDenseT(params)), applyFolded),
   });
+
+  function applyFolded(params: SllDenseParams, folded: Tensor, x: Tensor): Tensor {
+    const w = params.weight;
+    expectShape(name, x.shape, [null, w.shape[1]], "input");
+    const h = relu(add(matmulT(x, w, false, true), params.bias));
+    return add(x, matmul(h, folded));
+  }
 }

@@ -5,9 +5,8 @@
  * @module
  */
 import type { Backend, BackendName } from "../kernels/prims.ts";
-import { envVar } from "../kernels/env.ts";
 import { createCpuBackend, setFastCpuKernels } from "../kernels/cpu/backend.ts";
-import { wasmCpuKernels } from "../kernels/cpu/fast.ts";
+import { cpuKernelsFromEnv } from "../kernels/cpu/fast.ts";
 import type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
 import { isSoftwareAdapter } from "../kernels/webgpu/adapter.ts";
 
@@ -18,8 +17,8 @@ let current: Backend | null = null;
 function cpuBackend(): Backend {
   let b = backends.get("cpu");
   if (!b) {
-    // SLL_CPU_KERNELS=reference keeps float32 on the plain TypeScript loops (for debugging)
-    setFastCpuKernels(envVar("SLL_CPU_KERNELS") === "reference" ? {} : wasmCpuKernels());
+    // SLL_CPU_KERNELS=auto|wasm|blas|reference (kernels/cpu/fast.ts); a bad value throws here
+    setFastCpuKernels(cpuKernelsFromEnv());
     b = createCpuBackend();
     backends.set("cpu", b);
   }

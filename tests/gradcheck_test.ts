@@ -143,6 +143,28 @@ const COMPOSITE_ROWS: Record<string, Row> = {
     inputs: [inp(s, seed)],
     f: (x) => o.expandDims(x, 0),
   })),
+  // the matmul vjp's Gram path (one tensor on both sides: (G + Gᵀ)·A in one product), batched
+  // or not, weighted by a non-symmetric constant so G ≠ Gᵀ
+  gram: fc.tuple(dim, dim, shapeArb(0, 1), seedArb).map(([m, k, batch, seed]) => ({
+    inputs: [inp([...batch, m, k], seed), {
+      ...inp([m, m], seed + 1),
+      constant: true,
+    }],
+    f: (x: Tensor, c: Tensor) => o.mul(o.matmulT(x, x, false, true), c),
+    ref: (a: number[], c: number[]) => {
+      const out: number[] = [];
+      for (let z = 0; z < a.length / (m * k); z++) {
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < m; j++) {
+            let acc = 0;
+            for (let p = 0; p < k; p++) acc += a[z * m * k + i * k + p] * a[z * m * k + j * k + p];
+            out.push(acc * c[i * m + j]);
+          }
+        }
+      }
+      return out;
+    },
+  })),
 };
 
 // ----- the check ---------------------------------------------------------------------------------

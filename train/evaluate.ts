@@ -11,12 +11,13 @@ import { scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { certifiedAccuracy } from "../certify/margins.ts";
 import type { EvalResult } from "./checkpoint.ts";
 import type { World } from "../distributed/world.ts";
+import type { PreparedForward } from "../layers/layer.ts";
 
 /** A forward function: parameters and an input batch [B, C, H, W] in [0, 1] → logits [B, K]. */
 export type Forward<P> = (params: P, x: Tensor) => Tensor;
 
 /** Options of `evaluate`. */
-export interface EvaluateOptions {
+export interface EvaluateOptions<P = unknown> {
   /** Radii in units of 1/255 (default 36, 72, 108, 255). */
   eps?: readonly number[];
   /** Examples per forward pass (default 500). */
@@ -25,6 +26,11 @@ export interface EvaluateOptions {
   lastWeight?: Tensor | null;
   /** Also report certified accuracy on this grid of radii (×1/255), as `curve`. */
   curve?: readonly number[];
+  /**
+   * Parameter-only work done once before the batches (e.g. a network's `prepare`: the SLL
+   * rescalings); its forward replaces `forward` and is disposed at the end.
+   */
+  prepare?: (params: P) => PreparedForward;
   /** Called after each batch with (done, total). */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -48,7 +54,7 @@ export async function evaluate<P>(
   forward: Forward<P>,
   params: P,
   ds: Dataset,
-  opts: EvaluateOptions = {},
+  opts: EvaluateOptions<P> = {},
 ): Promise<EvalResult & { curve?: { eps: number[]; certified: number[] } }> {
   const eps = [...(opts.eps ?? [36, 72, 108, 255])];
   const grid = [...(opts.curve ?? [])];
@@ -57,18 +63,24 @@ export async function evaluate<P>(
   const cert = new Array<number>(all.length).fill(0);
   let done = 0;
   const world = opts.world;
-  for (const batch of batches(ds, { batchSize: opts.batchSize ?? 500 })) {
-    if (world && batch.index % world.size !== world.rank) continue;
-    const logits = scope(() => forward(params, tensor(batch.x, { shape: batch.shape })));
-    try {
-      const r = await certifiedAccuracy(logits, batch.y, opts.lastWeight ?? null, all);
-      correct += Math.round(r.accuracy * batch.size);
-      r.certified.forEach((c, j) => (cert[j] += Math.round(c * batch.size)));
-    } finally {
-      logits.dispose();
+  const prepared = opts.prepare?.(params);
+  try {
+    for (const batch of batches(ds, { batchSize: opts.batchSize ?? 500 })) {
+      if (world && batch.index % world.size !== world.rank) continue;
+      const x = (): Tensor => tensor(batch.x, { shape: batch.shape });
+      const logits = scope(() => prepared ? prepared.apply(x()) : forward(params, x()));
+      try {
+        const r = await certifiedAccuracy(logits, batch.y, opts.lastWeight ?? null, all);
+        correct += Math.round(r.accuracy * batch.size);
+        r.certified.forEach((c, j) => (cert[j] += Math.round(c * batch.size)));
+      } finally {
+        logits.dispose();
+      }
+      done += batch.size;
+      opts.onProgress?.(done, ds.n);
     }
-    done += batch.size;
-    opts.onProgress?.(done, ds.n);
+  } finally {
+    prepared?.dispose();
   }
   if (world && world.size > 1) {
     const counts = Float64Array.from([correct, ...cert]);

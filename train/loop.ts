@@ -332,6 +332,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
   );
   const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
     await evaluate(network.apply, params, testSet, {
+      prepare: network.prepare, // SLL rescalings once per evaluation, not per batch
       eps: config.eps,
       batchSize: config.evalBatchSize,
       lastWeight: network.lastWeight(params),

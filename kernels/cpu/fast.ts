@@ -1,10 +1,14 @@
 /**
  * Routes the CPU backend's float32 matmul and convolutions to the WebAssembly SIMD kernels
- * (kernels/cpu/wasm) when they can run here; anything they do not cover (non-square strides or
- * paddings, broadcast batch patterns other than "one side shared") falls back to the reference.
+ * (kernels/cpu/wasm) when they can run here, and large products to a native BLAS when one is
+ * found (kernels/cpu/blas.ts); anything they do not cover (non-square strides or paddings,
+ * broadcast batch patterns other than "one side shared") falls back to the reference.
+ * `SLL_CPU_KERNELS=auto|wasm|blas|reference` picks the set (default auto: BLAS when found).
  * @module
  */
 import type { TypedArray } from "../dtype.ts";
+import { envVar } from "../env.ts";
+import { loadNativeBlas, type NativeBlas } from "./blas.ts";
 import type { ConvGeom, KernelArg, OutInfo, Pair } from "../prims.ts";
 import { sizeOf } from "../shape.ts";
 import type { FastCpuKernels } from "./backend.ts";
@@ -34,6 +38,8 @@ export function wasmCpuKernels(): FastCpuKernels {
       const aB = a.shape.slice(0, -2), bB = b.shape.slice(0, -2), oB = out.shape.slice(0, -2);
       const nb = sizeOf(oB), na = sizeOf(aB), nbb = sizeOf(bB);
       const A = a.storage as Float32Array, B = b.storage as Float32Array;
+      // a Gram matrix A·Aᵀ (the same tensor on both sides) is symmetric: one triangle
+      if (nb === 1 && A === B && !transA && transB) return W.gram(A, { n: m, k });
       if ((na === nb || na === 1) && (nbb === nb || nbb === 1)) {
         return W.sgemm(A, B, {
           m,
@@ -74,4 +80,137 @@ export function wasmCpuKernels(): FastCpuKernels {
         W.conv2dFilterGrad(x.storage as Float32Array, gy.storage as Float32Array, opts);
     },
   };
+}
+
+/**
+ * Products with at least this many multiply-adds go to the native BLAS (below it the call and
+ * thread wake-up cost more than the wasm kernels take).
+ */
+export const BLAS_MIN_MACS = 1 << 21;
+
+/**
+ * The wasm kernels with large float32 products sent to a native BLAS: sgemm, or ssyrk for a
+ * Gram matrix A·Aᵀ (the same tensor on both sides, one triangle computed). Same results as the
+ * wasm path within float32 rounding (tests/cpu_kernels_test.ts).
+ */
+export function blasCpuKernels(blas: NativeBlas, wasm: FastCpuKernels): FastCpuKernels {
+  return {
+    ...wasm,
+    matmul(a: Arg, b: Arg, out: OutInfo, transA: boolean, transB: boolean): Float32Array | null {
+      const r = out.shape.length;
+      const m = out.shape[r - 2], n = out.shape[r - 1];
+      const k = transA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
+      const aB = a.shape.slice(0, -2), bB = b.shape.slice(0, -2), oB = out.shape.slice(0, -2);
+      const nb = sizeOf(oB), na = sizeOf(aB), nbb = sizeOf(bB);
+      const oneSide = (na === nb || na === 1) && (nbb === nb || nbb === 1);
+      if (m * n * k < BLAS_MIN_MACS || !oneSide) {
+        return wasm.matmul?.(a, b, out, transA, transB) ?? null;
+      }
+      const A = a.storage as Float32Array, B = b.storage as Float32Array;
+      const o = new Float32Array(nb * m * n);
+      if (nb === 1 && A === B && !transA && transB) {
+        blas.gram(A, o, m, k);
+        return o;
+      }
+      for (let z = 0; z < nb; z++) {
+        const ao = na === 1 ? 0 : z * m * k, bo = nbb === 1 ? 0 : z * k * n;
+        blas.sgemm(
+          nb === 1 ? A : A.subarray(ao, ao + m * k),
+          nb === 1 ? B : B.subarray(bo, bo + k * n),
+          nb === 1 ? o : o.subarray(z * m * n, (z + 1) * m * n),
+          m,
+          n,
+          k,
+          transA,
+          transB,
+        );
+      }
+      return o;
+    },
+  };
+}
+
+/** Which float32 kernels the CPU backend uses, and why. */
+export interface CpuKernelSelection {
+  /** The set in use: "blas" (native BLAS for large products, wasm for the rest), "wasm", "reference". */
+  kind: "blas" | "wasm" | "reference";
+  /** The kernels to register with `setFastCpuKernels`. */
+  kernels: FastCpuKernels;
+  /** One line: what was chosen (the library and its threads) or why BLAS was not used. */
+  detail: string;
+}
+
+/** Accepted values of SLL_CPU_KERNELS. */
+export const CPU_KERNEL_CHOICES = ["auto", "wasm", "blas", "reference"] as const;
+
+/**
+ * The CPU kernels for `choice` (default: `$SLL_CPU_KERNELS`, else "auto"): "auto" uses a native
+ * BLAS when one loads and the wasm kernels otherwise; "blas" requires one (throws naming the
+ * package to install); "wasm" never loads one; "reference" keeps the plain TypeScript loops.
+ * Throws a RangeError for any other value.
+ *
+ * @example
+ * ```ts
+ * import { selectCpuKernels } from "./fast.ts";
+ * console.log(selectCpuKernels("wasm").detail);
+ * ```
+ */
+export function selectCpuKernels(
+  choice: string = envVar("SLL_CPU_KERNELS") || "auto",
+  candidates?: readonly string[],
+): CpuKernelSelection {
+  if (!(CPU_KERNEL_CHOICES as readonly string[]).includes(choice)) {
+    throw new RangeError(
+      `SLL_CPU_KERNELS=${choice}: expected one of ${CPU_KERNEL_CHOICES.join(", ")} (unset = auto)`,
+    );
+  }
+  if (choice === "reference") {
+    return { kind: "reference", kernels: {}, detail: "plain TypeScript loops" };
+  }
+  const wasm = wasmCpuKernels();
+  const wasmDetail = W.wasmAvailable() ? "wasm SIMD kernels" : "no wasm SIMD: reference loops";
+  if (choice === "wasm") return { kind: "wasm", kernels: wasm, detail: wasmDetail };
+  const blas = loadNativeBlas(candidates);
+  if ("error" in blas) {
+    if (choice === "blas") throw new Error(`SLL_CPU_KERNELS=blas: ${blas.error}`);
+    return { kind: "wasm", kernels: wasm, detail: `${wasmDetail} (native BLAS: ${blas.error})` };
+  }
+  return {
+    kind: "blas",
+    kernels: blasCpuKernels(blas, wasm),
+    detail: `native BLAS ${blas.library} (${
+      blas.threads ?? "its own number of"
+    } threads) for products ≥ ${BLAS_MIN_MACS} multiply-adds, ${wasmDetail} for the rest`,
+  };
+}
+
+let installed: Omit<CpuKernelSelection, "kernels"> | null = null;
+
+/**
+ * The selection for `$SLL_CPU_KERNELS`, remembered for {@linkcode cpuKernelsInUse} (the engine
+ * calls this once when it loads).
+ *
+ * @example
+ * ```ts
+ * import { cpuKernelsFromEnv } from "./fast.ts";
+ * const kernels = cpuKernelsFromEnv();
+ * ```
+ */
+export function cpuKernelsFromEnv(): FastCpuKernels {
+  const sel = selectCpuKernels();
+  installed = { kind: sel.kind, detail: sel.detail };
+  return sel.kernels;
+}
+
+/**
+ * What the CPU backend's float32 kernels are (set when the engine loaded), e.g. for benchmarks.
+ *
+ * @example
+ * ```ts
+ * import { cpuKernelsInUse } from "./fast.ts";
+ * console.log(cpuKernelsInUse()?.detail);
+ * ```
+ */
+export function cpuKernelsInUse(): Omit<CpuKernelSelection, "kernels"> | null {
+  return installed;
 }

@@ -150,6 +150,21 @@ export function conv2dFilterGrad(
   return fromF64(dw, dtype);
 }
 
+/** Copies the lower triangle of the n×n row-major matrix c onto its upper triangle. */
+export function mirrorLower(c: TypedArray, n: number): void {
+  // blocks of 64×64 keep both the read column and the written row in cache
+  const B = 64;
+  for (let i0 = 0; i0 < n; i0 += B) {
+    for (let j0 = i0; j0 < n; j0 += B) {
+      const i1 = Math.min(n, i0 + B), j1 = Math.min(n, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        const row = i * n;
+        for (let j = Math.max(j0, i + 1); j < j1; j++) c[row + j] = c[j * n + i];
+      }
+    }
+  }
+}
+
 /** The pooling geometry (one definition, in kernels/shape.ts). */
 export type PoolDims = PoolGeom;
 

@@ -8,6 +8,8 @@ import { broadcastShapes, fmt } from "../../kernels/shape.ts";
 import { binder, type RuleTable } from "../engine.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkTensor, sameDType } from "./checks.ts";
+import { add } from "./elementwise.ts";
+import { transpose } from "./layout.ts";
 
 /** The linalg rules. */
 export const LINALG_RULES: RuleTable<keyof LinalgParams> = {
@@ -39,11 +41,20 @@ export const LINALG_RULES: RuleTable<keyof LinalgParams> = {
     },
     // batch axes broadcast: autodiff sums each cotangent back over them
     broadcasts: true,
-    // C = op(A)·op(B): each cotangent is again one matmul with flags, no transposed copies
-    vjp: (g, [a, b], _y, { transA: tA, transB: tB }, n) => [
-      n[0] ? (tA ? matmulT(b, g, tB, true) : matmulT(g, b, false, !tB)) : null,
-      n[1] ? (tB ? matmulT(g, a, true, tA) : matmulT(a, g, !tA, false)) : null,
-    ],
+    // C = op(A)·op(B): each cotangent is again one matmul with flags, no transposed copies.
+    // A Gram matrix A·Aᵀ (one tensor on both sides) has one cotangent, (G + Gᵀ)·A: one matmul
+    // instead of G·A + Gᵀ·A
+    vjp: (g, [a, b], _y, { transA: tA, transB: tB }, n) => {
+      if (a === b && !tA && tB && n[0]) {
+        const r = g.shape.length, perm = g.shape.map((_, i) => i);
+        perm.splice(r - 2, 2, r - 1, r - 2);
+        return [matmulT(add(g, transpose(g, perm)), a, false, false), null];
+      }
+      return [
+        n[0] ? (tA ? matmulT(b, g, tB, true) : matmulT(g, b, false, !tB)) : null,
+        n[1] ? (tB ? matmulT(g, a, true, tA) : matmulT(a, g, !tA, false)) : null,
+      ];
+    },
   },
 };
 

@@ -170,7 +170,10 @@ export const J = {
   groups: 30,
   // bytes between the groups' dW partials
   groupStride: 31,
-  size: 32,
+  // gemm: 1 = only the lower triangle (row ≥ column, at micro-tile granularity) of a square C,
+  // as for a Gram matrix A·Aᵀ; batch must be 1
+  lower: 32,
+  size: 33,
 } as const;
 
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
@@ -203,6 +206,7 @@ export function gemmBlocked(
   csB: number,
   ldc: number,
   scratch: number,
+  lower = false,
 ): void {
   const { mr, nr, ku, kc: KC, mc: MC, nc: NC } = TILE;
   const mcMax = Math.min(MC, roundUp(m, mr));
@@ -215,15 +219,18 @@ export function gemmBlocked(
       const kc = Math.min(KC, k - pc);
       const kcPad = roundUp(kc, ku);
       kx.pack(packB, b + (jc * rsB + pc * csB) * 4, nc, kc, kcPad, rsB, csB, nr);
-      for (let ic = 0; ic < m; ic += MC) {
+      // lower: rows above this column block hold nothing wanted; a row block needs the
+      // columns up to its last row only
+      for (let ic = lower ? jc - (jc % mr) : 0; ic < m; ic += MC) {
         const mcur = Math.min(MC, m - ic);
+        const npCur = lower ? Math.min(np, Math.ceil((ic + mcur - jc) / nr)) : np;
         kx.pack(packA, a + (ic * rsA + pc * csA) * 4, mcur, kc, kcPad, rsA, csA, mr);
         kx.gemm_macro(
           packA,
           packB,
           c + (ic * ldc + jc) * 4,
           Math.ceil(mcur / mr),
-          np,
+          npCur,
           kcPad,
           ldc * 4,
         );
@@ -239,6 +246,33 @@ export function runJob(kx: Kernels, p: Int32Array, t: number, T: number): void {
     case JobKind.gemm: {
       // Units: (batch item, column chunk); a contiguous range of units per thread.
       const batch = p[J.batch], n = p[J.n], nr = TILE.nr;
+      if (p[J.lower] === 1) {
+        // lower triangle: column j costs n − j rows, so thread t takes columns up to
+        // n·(1 − √(1 − t/T)), which gives each the same share of the triangle
+        const edge = (u: number): number =>
+          u >= T ? n : Math.min(n, roundUp(Math.round(n * (1 - Math.sqrt(1 - u / T))), nr));
+        const n0 = edge(t), n1 = edge(t + 1);
+        if (n0 < n1) {
+          gemmBlocked(
+            kx,
+            p[J.a],
+            p[J.b],
+            p[J.c],
+            p[J.m],
+            n0,
+            n1,
+            p[J.k],
+            p[J.rsA],
+            p[J.csA],
+            p[J.rsB],
+            p[J.csB],
+            p[J.ldc],
+            scratch,
+            true,
+          );
+        }
+        return;
+      }
       const split = batch % T === 0 ? 1 : T;
       const units = batch * split;
       const chunk = roundUp(Math.ceil(n / split), nr);

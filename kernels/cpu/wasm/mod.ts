@@ -21,6 +21,7 @@ export {
   convTranspose2d,
   type ConvTranspose2dOptions,
   type GemmOptions,
+  gram,
   sgemm,
 } from "./ops.ts";
 

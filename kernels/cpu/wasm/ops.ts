@@ -6,6 +6,7 @@
  */
 
 import { allocArray } from "../host_pool.ts";
+import { mirrorLower } from "../linalg.ts";
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { directLayout, J, JobKind, packScratchBytes, TILE } from "./driver.ts";
 import { arena, dispatch, getRuntime, threadCount } from "./runtime.ts";
@@ -65,6 +66,24 @@ export interface GemmOptions {
   strideA?: number;
   /** Elements between batch items of B; 0 broadcasts one matrix (default k·n). */
   strideB?: number;
+}
+
+/**
+ * Gram matrix C = A·Aᵀ of A [n, k] (row-major): the lower triangle is computed (about half the
+ * multiply-adds of sgemm) and mirrored. Returns C as a new Float32Array [n, n].
+ *
+ * @example
+ * ```ts
+ * const g = gram(new Float32Array([1, 2, 3, 4]), { n: 2, k: 2 }); // [5, 11, 11, 25]
+ * ```
+ */
+export function gram(a: Float32Array, opts: { n: number; k: number }): Float32Array {
+  const { n, k } = opts;
+  checkInt("gram: n", n, 0), checkInt("gram: k", k, 0);
+  checkLength("gram: A", a, n * k, `[${n}, ${k}]`);
+  const c = gemmInto(a, a, { m: n, n, k, transB: true }, true);
+  mirrorLower(c, n);
+  return c;
 }
 
 /** Geometry of a 2-D convolution, NCHW with weights [O, C, kh, kw]. */
@@ -165,6 +184,15 @@ function zeroBytes(memory: WebAssembly.Memory, at: number, bytes: number): void 
  * ```
  */
 export function sgemm(a: Float32Array, b: Float32Array, opts: GemmOptions): Float32Array {
+  return gemmInto(a, b, opts, false);
+}
+
+function gemmInto(
+  a: Float32Array,
+  b: Float32Array,
+  opts: GemmOptions,
+  lower: boolean,
+): Float32Array {
   const { m, n, k, batch = 1, transA = false, transB = false } = opts;
   const strideA = opts.strideA ?? m * k, strideB = opts.strideB ?? k * n;
   checkInt("m", m, 0), checkInt("n", n, 0), checkInt("k", k, 0), checkInt("batch", batch, 0);
@@ -206,6 +234,7 @@ export function sgemm(a: Float32Array, b: Float32Array, opts: GemmOptions): Floa
   job[J.ldc] = nPad, job[J.batch] = batch;
   job[J.strideA] = strideA, job[J.strideB] = strideB, job[J.strideC] = mPad * nPad;
   job[J.scratch] = scratch, job[J.scratchStride] = scratchStride;
+  job[J.lower] = lower ? 1 : 0;
   dispatch(rt, job, threads);
   for (let bi = 0; bi < batch; bi++) {
     take(rt.memory, cAt + bi * mPad * nPad * 4, out, bi * m * n, m, n, nPad);
