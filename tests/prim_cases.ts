@@ -8,7 +8,7 @@
  * @module
  */
 import fc from "fast-check";
-import type { PrimName, PrimParams } from "../kernels/prims.ts";
+import type { BinaryName, PrimName, PrimParams, UnaryName } from "../kernels/prims.ts";
 import { sizeOf, stridesOf } from "../kernels/shape.ts";
 import { naiveConv2d } from "./conv_ref.ts";
 
@@ -213,9 +213,7 @@ const COMPARE: Record<PrimParams["compare"]["op"], (a: number, b: number) => boo
 
 // ----- rows --------------------------------------------------------------------------------------
 
-type UnaryPrim = "neg" | "exp" | "log" | "sqrt" | "abs" | "sign";
-
-function unaryRow<P extends UnaryPrim>(ref: (v: number) => number, kind?: Kind): PrimRow<P> {
+function unaryRow<P extends UnaryName>(ref: (v: number) => number, kind?: Kind): PrimRow<P> {
   return fc.tuple(shapeArb(), seedArb).map(([s, seed]) => ({
     inputs: [inp(s, seed, kind)],
     params: {} as PrimParams[P],
@@ -224,10 +222,8 @@ function unaryRow<P extends UnaryPrim>(ref: (v: number) => number, kind?: Kind):
   }));
 }
 
-type BinaryPrim = "add" | "sub" | "mul" | "div" | "maximum" | "minimum";
-
 /** a ∘ b with one operand broadcast; `kinds` draw the two operands' values. */
-function binaryRow<P extends BinaryPrim>(
+function binaryRow<P extends BinaryName>(
   ref: (a: number, b: number) => number,
   kinds: [Kind, Kind] = ["normal", "normal"],
   swappable = true,
