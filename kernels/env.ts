@@ -1,7 +1,7 @@
 /**
  * Reading environment variables the library honours (SLL_CPU_KERNELS, SLL_WEBGPU_FUSION,
- * SLL_DATA_DIR, DENO_WEBGPU_BACKEND, …) without requiring `--allow-env`: without the permission
- * a variable reads as unset, so every setting keeps its default.
+ * SLL_WEBGPU_PROFILE, SLL_DATA_DIR, DENO_WEBGPU_BACKEND, …) without requiring `--allow-env`:
+ * without the permission a variable reads as unset, so every setting keeps its default.
  * @module
  */
 

@@ -15,7 +15,7 @@ import { COLS_BYTES } from "./conv.ts";
 import type { AdapterDescription } from "./device.ts";
 import { elementwiseExpr, Fuser } from "./fusion.ts";
 import { KERNELS } from "./kernels.ts";
-import { CPU_TILE, GPU_TILE } from "./matmul.wgsl.ts";
+import { CPU_TILE } from "./matmul.wgsl.ts";
 import { type BatchState, BufferPool } from "./pool.ts";
 import { BYTES, type GpuStorage } from "./storage.ts";
 
@@ -110,7 +110,8 @@ export function createWebGpuBackend(
     release: (s) => pool.release(s),
     dispatch: (lbl, k, inputs, out) => batcher.dispatch(lbl, k, inputs, out),
     profile,
-    tile: profile === "software" ? CPU_TILE : GPU_TILE,
+    tile: CPU_TILE,
+    limits: device.limits,
     colsBytes: Math.min(options.colsBytes ?? COLS_BYTES, pool.maxBinding),
   };
 

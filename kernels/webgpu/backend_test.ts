@@ -1,13 +1,16 @@
 /**
- * The GPU-tuned kernel paths (direct implicit-GEMM convolutions, small matmul tiles) checked on
- * whatever adapter is present by building a second backend that believes it runs on a GPU, and
- * comparing each against the CPU reference kernels.
+ * Both kernel profiles on whatever adapter is present: a backend forced to the "gpu" profile
+ * (workgroup-memory tiled GEMM for matmul and the implicit-GEMM convolutions) and one forced to
+ * "software" (im2col in batch chunks), each compared against the CPU reference kernels; the
+ * GEMM's tile choice from adapter limits and its loop-budget k split.
  */
 import assert from "node:assert/strict";
 import { createCpuBackend } from "../cpu/backend.ts";
 import type { KernelName, PrimParams } from "../prims.ts";
 import { acquireWebGpu } from "./mod.ts";
 import { createWebGpuBackend, sizeClass, type WebGpuBackend } from "./backend.ts";
+import { gemmParts, pickGemmTile } from "./gemm.wgsl.ts";
+import { LOOP_BUDGET } from "./wgsl.ts";
 
 const real = await acquireWebGpu(); // fails the file without an adapter
 const gpuPathBackend = createWebGpuBackend(real.device, real.adapter, { profile: "gpu" });
@@ -88,6 +91,56 @@ Deno.test("webgpu GPU-path kernels: conv2d, convTranspose2d, filter gradient, ma
   await same("matmul", [[12, 8], [20, 12]], { transA: true, transB: true }, [8, 20]);
   const s = gpuPathBackend.stats();
   assert.equal(s.liveBuffers, 0, `${s.liveBuffers} buffers still live`);
+});
+
+Deno.test("webgpu gpu profile: the tiled GEMM over transposes, batch strides, tiles and k splits", async () => {
+  const t = (transA: boolean, transB: boolean) => ({ transA, transB });
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+    const a = ta ? [3, 37, 21] : [3, 21, 37], b = tb ? [29, 37] : [37, 29]; // B broadcast
+    await same("matmul", [a, b], t(ta, tb), [3, 21, 29]);
+  }
+  // past one 128×128 tile and its edges (largest tile: ≥ 256 workgroups of it)
+  await same("matmul", [[2048, 24], [24, 2100]], t(false, false), [2048, 2100]);
+  // a small output with a long k: split into parts to fill the GPU, parts summed
+  await same("matmul", [[6, 3000], [3000, 5]], t(false, false), [6, 5]);
+  // stride 2, asymmetric padding and kernel: the transposed conv skips off-stride taps
+  const p = { stride: [2, 2] as [number, number], padding: [0, 1] as [number, number] };
+  await same("convTranspose2d", [[3, 5, 4, 4], [5, 2, 3, 3]], { ...p, outputPadding: [1, 0] }, [
+    3,
+    2,
+    10,
+    7,
+  ]);
+  await same("conv2d", [[3, 2, 10, 7], [5, 2, 3, 3]], p, [3, 5, 4, 4]);
+  await same("conv2dFilterGrad", [[3, 2, 10, 7], [3, 5, 4, 4]], { ...p, kernel: [3, 3] }, [
+    5,
+    2,
+    3,
+    3,
+  ]);
+});
+
+Deno.test("webgpu gpu profile: tiles follow the adapter's limits; k parts keep the loop budget", () => {
+  const lim = {
+    maxComputeWorkgroupStorageSize: 16384,
+    maxComputeInvocationsPerWorkgroup: 256,
+    maxComputeWorkgroupSizeX: 256,
+    maxComputeWorkgroupSizeY: 256,
+  };
+  const check = (ok: boolean, what: string) => assert.ok(ok, what);
+  check(pickGemmTile(lim, 4096, 4096, 1).bm === 128, "large outputs take the 128×128 tile");
+  check(pickGemmTile(lim, 1024, 1024, 1).bm === 64, "1024² takes 64×64 (256 workgroups)");
+  const few = { ...lim, maxComputeInvocationsPerWorkgroup: 128 };
+  check(pickGemmTile(few, 4096, 4096, 1).bm === 16, "128 invocations: only the 64-lane tile");
+  const small = { ...lim, maxComputeWorkgroupStorageSize: 4096 };
+  check(pickGemmTile(small, 4096, 4096, 1).bm === 32, "4 KiB of workgroup memory: 32×32");
+  for (const k of [1, 15, 70000, 1 << 20]) {
+    for (const tile of [pickGemmTile(lim, 4096, 4096, 1), pickGemmTile(lim, 8, 8, 1)]) {
+      const { parts, kChunk } = gemmParts(tile, k, 1);
+      check(parts * kChunk >= k && (parts - 1) * kChunk < k, `parts cover k = ${k} once`);
+      check((kChunk / tile.bk) * (tile.bk + 1) <= LOOP_BUDGET, `k = ${k}: within the budget`);
+    }
+  }
 });
 
 Deno.test("webgpu matmul on the adapter's own tile: narrow outputs with 1, 2 and 4 rows per invocation", async () => {

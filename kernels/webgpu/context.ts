@@ -11,6 +11,7 @@ import { ELEMENTWISE } from "../elementwise.ts";
 import type { KernelProfile } from "./adapter.ts";
 import { mapKernel, type View } from "./map.wgsl.ts";
 import type { MatmulTile } from "./matmul.wgsl.ts";
+import type { GemmLimits } from "./gemm.wgsl.ts";
 import { type KernelSource, MAX_GROUPS } from "./wgsl.ts";
 import { BYTES, type GpuStorage } from "./storage.ts";
 
@@ -27,8 +28,10 @@ export interface Ctx {
   dispatch(label: string, k: KernelSource, inputs: GpuStorage[], out: GpuStorage): void;
   /** Kernel family: "software" (CPU-backed adapters: large register tiles, im2col) or "gpu". */
   profile: KernelProfile;
-  /** Matmul register tile for this profile. */
+  /** Register tile of the software profile's matmul. */
   tile: MatmulTile;
+  /** The device's limits, which the gpu profile's GEMM tiles are chosen from. */
+  limits: GemmLimits;
   /** Bytes of one im2col buffer at most (batch items are processed in chunks under it). */
   colsBytes: number;
 }

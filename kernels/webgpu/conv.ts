@@ -1,12 +1,13 @@
 /**
- * Convolution and pooling runners on WebGPU (beside their builders in conv.wgsl.ts). Software
- * adapters run conv2d, convTranspose2d and the filter gradient as im2col + the large-tile GEMM,
- * in chunks of batch items under `colsBytes`; GPUs run the direct implicit-GEMM kernels. Long
- * reductions are split into parts (Mesa's loop limit) and summed.
+ * Convolution and pooling runners on WebGPU (beside their builders in conv.wgsl.ts). The
+ * "software" profile runs conv2d, convTranspose2d and the filter gradient as im2col + the
+ * large-register-tile matmul, in chunks of batch items under `colsBytes`; the "gpu" profile as
+ * implicit GEMMs on the workgroup-memory tiled kernel (gemm.wgsl.ts), reading x, w, y, gy in
+ * place. Long reductions are split into parts (Mesa's loop limit) and summed.
  * @module
  */
 import { type ConvGeom, convGeom, type PrimParams } from "../prims.ts";
-import { poolGeom, sizeOf } from "../shape.ts";
+import { type PoolGeom, poolGeom, sizeOf } from "../shape.ts";
 import {
   type Arg,
   checkGrid,
@@ -19,10 +20,11 @@ import {
 import {
   avgPoolKernel,
   avgPoolTransposeKernel,
-  convKernel,
-  filterGradKernel,
+  convOperands,
+  filterGradOperands,
   im2colKernel,
 } from "./conv.wgsl.ts";
+import { gemmKernel, type GemmOperands, pickGemmTile } from "./gemm.wgsl.ts";
 import { concatPartKernel } from "./layout.wgsl.ts";
 import { mapKernel } from "./map.wgsl.ts";
 import { gemm } from "./matmul.ts";
@@ -177,6 +179,25 @@ function filterGradGemm(ctx: Ctx, inputs: Arg[], g: ConvGeom): GpuStorage {
   return o;
 }
 
+/** One GEMM on the tiled kernel: out [z < nb][m][n] from x0, x1 read by `ops`, parts summed. */
+function tiledGemm(
+  ctx: Ctx,
+  lbl: string,
+  inputs: [GpuStorage, GpuStorage],
+  m: number,
+  k: number,
+  n: number,
+  nb: number,
+  ops: GemmOperands,
+): GpuStorage {
+  const size = nb * m * n;
+  const ks = gemmKernel(pickGemmTile(ctx.limits, m, n, nb), m, k, n, nb, ops);
+  checkGrid(lbl, ks);
+  const o = ctx.alloc(ks.parts * size * BYTES);
+  if (size > 0) ctx.dispatch(lbl, ks, inputs, o); // k = 0 writes zeros (the k loop is empty)
+  return sumParts(ctx, lbl, o, ks.parts, size);
+}
+
 function convRun(
   ctx: Ctx,
   prim: string,
@@ -186,14 +207,20 @@ function convRun(
   outSize: number,
 ): GpuStorage {
   inputs.forEach((x) => floatOnly(prim, x));
-  // CPU-backed adapters: im2col + the large-tile GEMM; GPUs: the direct implicit-GEMM kernel
   if (ctx.profile === "software" && outSize > 0) return convGemm(ctx, prim, inputs, g, transposed);
-  const lbl = label(prim, inputs);
-  const ks = convKernel(g, transposed);
-  checkGrid(lbl, ks);
-  const o = ctx.alloc(ks.parts * outSize * BYTES);
-  if (outSize > 0) ctx.dispatch(lbl, ks, [inputs[0].storage, inputs[1].storage], o);
-  return sumParts(ctx, lbl, o, ks.parts, outSize);
+  const kk = g.kh * g.kw;
+  const [m, k, n] = transposed ? [g.c, g.o * kk, g.h * g.w] : [g.o, g.c * kk, g.ho * g.wo];
+  const [x, w] = inputs;
+  return tiledGemm(
+    ctx,
+    label(prim, inputs),
+    [w.storage, x.storage],
+    m,
+    k,
+    n,
+    g.b,
+    convOperands(g, transposed),
+  );
 }
 
 /** conv2d: x [B, C, H, W] ⋆ w [O, C, kh, kw] → [B, O, Ho, Wo]. */
@@ -224,13 +251,16 @@ export const conv2dFilterGradKernel: GpuKernel<"conv2dFilterGrad"> = (ctx, [x, g
   floatOnly("conv2dFilterGrad", gy);
   const g = convGeom(x.shape, out.shape, gy.shape, p);
   if (ctx.profile === "software" && sizeOf(out.shape) > 0) return filterGradGemm(ctx, [x, gy], g);
-  const lbl = label("conv2dFilterGrad", [x, gy]);
-  const ks = filterGradKernel(g);
-  checkGrid(lbl, ks);
-  const size = sizeOf(out.shape);
-  const o = ctx.alloc(ks.parts * size * BYTES);
-  if (size > 0) ctx.dispatch(lbl, ks, [x.storage, gy.storage], o);
-  return sumParts(ctx, lbl, o, ks.parts, size);
+  return tiledGemm(
+    ctx,
+    label("conv2dFilterGrad", [x, gy]),
+    [gy.storage, x.storage],
+    g.o,
+    g.b * g.ho * g.wo,
+    g.c * g.kh * g.kw,
+    1,
+    filterGradOperands(g),
+  );
 };
 
 /** The pooling geometry, refusing windows over the loop budget. */
@@ -238,7 +268,7 @@ function gpuPoolGeom(
   inShape: readonly number[],
   outShape: readonly number[],
   p: PrimParams["avgPool2d"],
-) {
+): PoolGeom {
   if (p.size[0] * p.size[1] > LOOP_BUDGET) {
     throw new RangeError(
       `avgPool2d: window ${p.size[0]}×${p.size[1]} exceeds ${LOOP_BUDGET} taps on webgpu`,

@@ -1,16 +1,17 @@
 /**
- * WGSL builders for conv2d, convTranspose2d (its adjoint), conv2dFilterGrad and the pooling
- * pair, NCHW. The convolutions are implicit GEMMs, register-blocked like matmul: a workgroup
- * owns CT channels (workgroup-uniform weight loads), an invocation 4 output positions (or 4
- * filter taps); the kh×kw taps are unrolled. The reduced axis (input channels, or batch·space
- * for the filter gradient) is cut into parts of ≤ LOOP_BUDGET / (kh·kw) steps (Mesa truncates
- * loops past 65,535 iterations); parts are written side by side and summed by the reduction.
+ * WGSL builders for the convolutions and the pooling pair, NCHW. On GPUs the convolutions
+ * (conv2d, convTranspose2d, conv2dFilterGrad) are implicit GEMMs: operand loaders for the tiled
+ * workgroup-memory GEMM of gemm.wgsl.ts, reading x, w, y and gy in place (its loop budget
+ * applies). On software adapters they are im2col (built here) followed by the register-tiled
+ * matmul. The pooling kernels loop over one window (≤ LOOP_BUDGET taps).
  * @module
  */
 import type { ConvGeom } from "../prims.ts";
 import type { PoolGeom } from "../shape.ts";
+import type { GemmOperands } from "./gemm.wgsl.ts";
 import {
   ENTRY_1D,
+  type Field,
   FLAT_INDEX,
   grid1d,
   type KernelSource,
@@ -20,246 +21,110 @@ import {
   WG,
 } from "./wgsl.ts";
 
-/** Channels per workgroup in the convolution kernels. */
-export const CT = 4;
-/** Invocations per workgroup in the convolution kernels. */
-export const CONV_WG = 64;
-
-/**
- * Parts the reduced length `len` is cut into when each step costs `taps` loop iterations.
- *
- * @example
- * ```ts
- * import { convParts } from "./conv.wgsl.ts";
- * convParts(8000, 9); // { parts: 5, chunk: 1820 }
- * ```
- */
-export function convParts(len: number, taps: number): { parts: number; chunk: number } {
-  const chunk = Math.max(1, Math.min(len, Math.floor(LOOP_BUDGET / taps)));
-  return { parts: Math.max(1, Math.ceil(len / chunk)), chunk };
-}
-
-/**
- * conv2d (`transposed` false): y[b, o, q] = Σ_{c, i, j} w[o, c, i, j] · x[b, c, q·s − p + (i, j)]
- * convTranspose2d (true):       x[b, c, q] = Σ_{o, i, j} w[o, c, i, j] · y[b, o, (q + p − (i, j))/s]
- * Output [parts, b, rows, space]: rows are o (or c), the reduction is over c (or o).
- *
- * @example
- * ```ts
- * import { convKernel } from "./conv.wgsl.ts";
- * const k = convKernel({ b: 1, c: 3, h: 8, w: 8, o: 4, kh: 3, kw: 3, ho: 8, wo: 8, stride: [1, 1], padding: [1, 1] }, false);
- * ```
- */
-export function convKernel(g: ConvGeom, transposed: boolean): KernelSource & { parts: number } {
-  const rows = transposed ? g.c : g.o;
-  const red = transposed ? g.o : g.c;
-  const [inH, inW] = transposed ? [g.ho, g.wo] : [g.h, g.w];
-  const [outH, outW] = transposed ? [g.h, g.w] : [g.ho, g.wo];
-  const space = outH * outW;
-  const { parts, chunk } = convParts(red, g.kh * g.kw);
-  const { decl, data } = paramsStruct([
-    u("b", g.b, "batch size"),
-    u("rows", rows, "output channels"),
-    u("red", red, "reduced (input) channels"),
-    u("inH", inH, "input height"),
-    u("inW", inW, "input width"),
-    u("outH", outH, "output height"),
-    u("outW", outW, "output width"),
-    u("sh", g.stride[0], "stride along h"),
-    u("sw", g.stride[1], "stride along w"),
-    u("ph", g.padding[0], "padding along h"),
-    u("pw", g.padding[1], "padding along w"),
-    u("chunk", chunk, "reduced channels per part"),
-    u("cStride", g.b * rows * space, "elements between the parts' outputs"),
-  ]);
-  const KK = g.kh * g.kw;
-  // weight index of (row, r, tap): conv w[row, r, ·], transposed w[r, row, ·]
-  const wIdx = (row: string, tap: number) =>
-    transposed
-      ? `(rc * p.rows + ${row}) * ${KK}u + ${tap}u`
-      : `(${row} * p.red + rc) * ${KK}u + ${tap}u`;
-  const taps: string[] = [];
-  for (let i = 0; i < g.kh; i++) {
-    for (let j = 0; j < g.kw; j++) {
-      const tap = i * g.kw + j;
-      const ws = Array.from({ length: CT }, (_, t) => `let w${t} = wt[${wIdx(`r${t}`, tap)}];`);
-      const xs = [0, 1, 2, 3].map((q) => {
-        const cond = transposed
-          ? `let yh${q} = i32(oh${q}) + i32(p.ph) - ${i}; let yw${q} = i32(ow${q}) + i32(p.pw) - ${j};
-      let ok${q} = yh${q} >= 0 && yw${q} >= 0 && u32(yh${q}) % p.sh == 0u && u32(yw${q}) % p.sw == 0u &&
-        u32(yh${q}) / p.sh < p.inH && u32(yw${q}) / p.sw < p.inW && v${q};
-      let ih${q} = select(0u, u32(yh${q}) / p.sh, ok${q}); let iw${q} = select(0u, u32(yw${q}) / p.sw, ok${q});`
-          : `let yh${q} = i32(oh${q} * p.sh + ${i}u) - i32(p.ph); let yw${q} = i32(ow${q} * p.sw + ${j}u) - i32(p.pw);
-      let ok${q} = yh${q} >= 0 && yw${q} >= 0 && u32(yh${q}) < p.inH && u32(yw${q}) < p.inW && v${q};
-      let ih${q} = select(0u, u32(yh${q}), ok${q}); let iw${q} = select(0u, u32(yw${q}), ok${q});`;
-        return `${cond}
-      let x${q} = select(0.0, xin[xBase + ih${q} * p.inW + iw${q}], ok${q});`;
-      });
-      const fma = Array.from(
-        { length: CT },
-        (_, t) => `acc${t} += w${t} * vec4<f32>(x0, x1, x2, x3);`,
-      );
-      taps.push(`{ // tap (${i}, ${j})
-      ${ws.join("\n      ")}
-      ${xs.join("\n      ")}
-      ${fma.join("\n      ")}
-    }`);
-    }
-  }
-  const rowsIdx = Array.from({ length: CT }, (_, t) => t);
-  const code = `// ${
-    transposed
-      ? "x[b, c, q] = Σ_{o,i,j} w[o, c, i, j] · y[b, o, (q + pad − (i, j)) / stride] (when exact)"
-      : "y[b, o, q] = Σ_{c,i,j} w[o, c, i, j] · x[b, c, q · stride − pad + (i, j)]"
-  }
-// workgroup (x, y, z): positions [x·${CONV_WG * 4}, +${CONV_WG * 4}), channels [y·${CT}, +${CT}),
-// z = part · batch + b; each invocation: ${CT} channels × 4 positions, ≤ chunk reduced channels.
-${decl}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xin: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(${CONV_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let bi = wid.z % p.b;
-  let part = wid.z / p.b;
-  let q0 = (wid.x * ${CONV_WG}u + lid.x) * 4u;
-  let space = p.outH * p.outW;
-  ${
-    [0, 1, 2, 3].map((q) =>
-      `let v${q} = q0 + ${q}u < space; let oh${q} = (q0 + ${q}u) / p.outW; let ow${q} = (q0 + ${q}u) % p.outW;`
-    ).join("\n  ")
-  }
-  let row0 = wid.y * ${CT}u;
-  ${rowsIdx.map((t) => `let r${t} = min(row0 + ${t}u, p.rows - 1u);`).join("\n  ")}
-  ${rowsIdx.map((t) => `var acc${t} = vec4<f32>(0.0);`).join("\n  ")}
-  let c0 = part * p.chunk;
-  let c1 = min(p.red, c0 + p.chunk);
-  for (var rc = c0; rc < c1; rc++) {
-    let xBase = (bi * p.red + rc) * p.inH * p.inW;
-    ${taps.join("\n    ")}
-  }
-  let oBase = part * p.cStride + bi * p.rows * space;
-  ${
-    rowsIdx.map((t) =>
-      `if (row0 + ${t}u < p.rows) { store(oBase + (row0 + ${t}u) * space, q0, space, acc${t}); }`
-    ).join("\n  ")
-  }
-}
-fn store(base: u32, q0: u32, space: u32, v: vec4<f32>) {
-  if (q0 < space) { out[base + q0] = v.x; }
-  if (q0 + 1u < space) { out[base + q0 + 1u] = v.y; }
-  if (q0 + 2u < space) { out[base + q0 + 2u] = v.z; }
-  if (q0 + 3u < space) { out[base + q0 + 3u] = v.w; }
-}
-`;
-  const grid: [number, number, number] = [
-    Math.ceil(space / (CONV_WG * 4)),
-    Math.ceil(rows / CT),
-    g.b * parts,
-  ];
-  return { code, grid, params: data, parts };
-}
-
-/**
- * dw[o, c, i, j] = Σ_{b, oh, ow} gy[b, o, oh, ow] · x[b, c, oh·sh − ph + i, ow·sw − pw + j].
- * Output [parts, o, c·kh·kw]: workgroup-uniform o block, 4 filter taps per invocation, the
- * batch·space reduction cut into parts of ≤ LOOP_BUDGET steps.
- *
- * @example
- * ```ts
- * import { filterGradKernel } from "./conv.wgsl.ts";
- * const k = filterGradKernel({ b: 2, c: 3, h: 8, w: 8, o: 4, kh: 3, kw: 3, ho: 8, wo: 8, stride: [1, 1], padding: [1, 1] });
- * ```
- */
-export function filterGradKernel(g: ConvGeom): KernelSource & { parts: number } {
-  const len = g.b * g.ho * g.wo;
-  const { parts, chunk } = convParts(len, 1);
-  const cols = g.c * g.kh * g.kw;
-  const { decl, data } = paramsStruct([
-    u("b", g.b, "batch size"),
-    u("o", g.o, "output channels (rows of dw)"),
+/** The convolution geometry as Params fields (the loaders read them as `p.<name>`). */
+function geomFields(g: ConvGeom): Field[] {
+  return [
     u("c", g.c, "input channels"),
     u("h", g.h, "input height"),
-    u("w", g.w, "input width"),
-    u("ho", g.ho, "output-gradient height"),
-    u("wo", g.wo, "output-gradient width"),
+    u("wd", g.w, "input width"),
+    u("o", g.o, "output channels"),
+    u("kh", g.kh, "kernel height"),
+    u("kw", g.kw, "kernel width"),
+    u("ho", g.ho, "output height"),
+    u("wo", g.wo, "output width"),
     u("sh", g.stride[0], "stride along h"),
     u("sw", g.stride[1], "stride along w"),
     u("ph", g.padding[0], "padding along h"),
     u("pw", g.padding[1], "padding along w"),
-    u("cols", cols, "columns of dw: c · kh · kw"),
-    u("len", len, "reduction length b · ho · wo"),
-    u("chunk", chunk, "reduction steps per part"),
-  ]);
-  const KK = g.kh * g.kw;
-  const rowsIdx = Array.from({ length: CT }, (_, t) => t);
-  const code =
-    `// dw[o, col] = Σ_{b,oh,ow} gy[b, o, oh, ow] · x[b, c, oh·sh − ph + i, ow·sw − pw + j], col = (c, i, j)
-// workgroup (x, y, z): columns [x·${CONV_WG * 4}, +${
-      CONV_WG * 4
-    }), o in [y·${CT}, +${CT}), z = part;
-// each invocation: ${CT} rows × 4 columns over ≤ chunk steps of (b, oh, ow).
-${decl}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@compute @workgroup_size(${CONV_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let col0 = (wid.x * ${CONV_WG}u + lid.x) * 4u;
-  ${
-      [0, 1, 2, 3].map((q) =>
-        `let cq${q} = min(col0 + ${q}u, p.cols - 1u); let ch${q} = cq${q} / ${KK}u; let ti${q} = i32((cq${q} % ${KK}u) / ${g.kw}u) - i32(p.ph); let tj${q} = i32(cq${q} % ${g.kw}u) - i32(p.pw);`
-      ).join("\n  ")
-    }
-  let row0 = wid.y * ${CT}u;
-  ${rowsIdx.map((t) => `let r${t} = min(row0 + ${t}u, p.o - 1u);`).join("\n  ")}
-  ${rowsIdx.map((t) => `var acc${t} = vec4<f32>(0.0);`).join("\n  ")}
-  let s0 = wid.z * p.chunk;
-  let s1 = min(p.len, s0 + p.chunk);
-  let plane = p.ho * p.wo;
-  var bi = s0 / plane;
-  var oh = (s0 % plane) / p.wo;
-  var ow = s0 % p.wo;
-  for (var s = s0; s < s1; s++) {
-    let gBase = bi * p.o * plane + oh * p.wo + ow;
-    ${rowsIdx.map((t) => `let g${t} = gy[gBase + r${t} * plane];`).join("\n    ")}
-    let xb = bi * p.c;
-    let yh = i32(oh * p.sh);
-    let yw = i32(ow * p.sw);
-    ${
-      [0, 1, 2, 3].map((q) =>
-        `let ih${q} = yh + ti${q}; let iw${q} = yw + tj${q};
-    let ok${q} = ih${q} >= 0 && iw${q} >= 0 && u32(ih${q}) < p.h && u32(iw${q}) < p.w;
-    let x${q} = select(0.0, x[((xb + ch${q}) * p.h + select(0u, u32(ih${q}), ok${q})) * p.w + select(0u, u32(iw${q}), ok${q})], ok${q});`
-      ).join("\n    ")
-    }
-    let xv = vec4<f32>(x0, x1, x2, x3);
-    ${rowsIdx.map((t) => `acc${t} += g${t} * xv;`).join("\n    ")}
-    ow++;
-    if (ow == p.wo) { ow = 0u; oh++; if (oh == p.ho) { oh = 0u; bi++; } }
-  }
-  let oBase = wid.z * p.o * p.cols;
-  ${
-      rowsIdx.map((t) =>
-        `if (row0 + ${t}u < p.o) { store(oBase + (row0 + ${t}u) * p.cols, col0, acc${t}); }`
-      ).join("\n  ")
-    }
-}
-fn store(base: u32, c0: u32, v: vec4<f32>) {
-  if (c0 < p.cols) { out[base + c0] = v.x; }
-  if (c0 + 1u < p.cols) { out[base + c0 + 1u] = v.y; }
-  if (c0 + 2u < p.cols) { out[base + c0 + 2u] = v.z; }
-  if (c0 + 3u < p.cols) { out[base + c0 + 3u] = v.w; }
-}
-`;
-  const grid: [number, number, number] = [
-    Math.ceil(cols / (CONV_WG * 4)),
-    Math.ceil(g.o / CT),
-    parts,
   ];
-  return { code, grid, params: data, parts };
+}
+
+/** WGSL: x1[b, c, oy·sh − ph + ky, ox·sw − pw + kx] or 0 in the padding (x1 is x [B,C,H,W]). */
+const X_TAP = `let iy = i32(oy * p.sh + r / p.kw) - i32(p.ph);
+  let ix = i32(ox * p.sw + r % p.kw) - i32(p.pw);
+  if (iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.wd)) { return 0.0; }
+  return x1[((b * p.c + c) * p.h + u32(iy)) * p.wd + u32(ix)];`;
+
+/**
+ * The implicit-GEMM operands of conv2d (`transposed` false) or convTranspose2d (true), read in
+ * place by `gemmKernel` with x0 = w [O, C, kh, kw] and x1 = x (or y), batch item z:
+ * - conv2d: y[z, o, q] = Σ_{r=(c,i,j)} w[o, r] · x[z, c, q·s − p + (i, j)];
+ *   m = O, k = C·kh·kw, n = Ho·Wo.
+ * - convTranspose2d: x[z, c, q] = Σ_{r=(o,i,j)} w[o, c, i, j] · y[z, o, (q + p − (i, j))/s]
+ *   (taps whose position is not a multiple of the stride read 0); m = C, k = O·kh·kw, n = H·W.
+ *
+ * @example
+ * ```ts
+ * import { convOperands } from "./conv.wgsl.ts";
+ * const g = { b: 1, c: 3, h: 8, w: 8, o: 4, kh: 3, kw: 3, ho: 8, wo: 8, stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] };
+ * convOperands(g, false).fields.length; // 12
+ * ```
+ */
+export function convOperands(g: ConvGeom, transposed: boolean): GemmOperands {
+  if (!transposed) {
+    return {
+      formula: "conv2d: y[z, o, q] = Σ_{r=(c,i,j)} w[o, r] · x[z, c, q·s − p + (i, j)]",
+      fields: geomFields(g),
+      loadA: "return x0[row * p.k + kk];",
+      loadB: `let b = z;
+  let c = kk / (p.kh * p.kw);
+  let r = kk % (p.kh * p.kw);
+  let oy = col / p.wo;
+  let ox = col % p.wo;
+  ${X_TAP}`,
+      aContig: "k",
+      bContig: "n",
+    };
+  }
+  return {
+    formula:
+      "convTranspose2d: x[z, c, q] = Σ_{r=(o,i,j)} w[o, c, i, j] · y[z, o, (q + p − (i, j))/s]",
+    fields: geomFields(g),
+    loadA: `let o = kk / (p.kh * p.kw);
+  return x0[(o * p.c + row) * p.kh * p.kw + kk % (p.kh * p.kw)];`,
+    loadB: `let o = kk / (p.kh * p.kw);
+  let r = kk % (p.kh * p.kw);
+  let ty = i32(col / p.wd) + i32(p.ph) - i32(r / p.kw);
+  let tx = i32(col % p.wd) + i32(p.pw) - i32(r % p.kw);
+  if (ty < 0 || tx < 0) { return 0.0; }
+  let oy = u32(ty) / p.sh;
+  let ox = u32(tx) / p.sw;
+  if (u32(ty) % p.sh != 0u || u32(tx) % p.sw != 0u || oy >= p.ho || ox >= p.wo) { return 0.0; }
+  return x1[((z * p.o + o) * p.ho + oy) * p.wo + ox];`,
+    aContig: "k",
+    bContig: "n",
+  };
+}
+
+/**
+ * The implicit-GEMM operands of conv2dFilterGrad, x0 = gy [B, O, Ho, Wo], x1 = x [B, C, H, W]:
+ * dw[o, r=(c,i,j)] = Σ_{(b, q)} gy[b, o, q] · x[b, c, q·s − p + (i, j)]; m = O, k = B·Ho·Wo,
+ * n = C·kh·kw, one batch item.
+ *
+ * @example
+ * ```ts
+ * import { filterGradOperands } from "./conv.wgsl.ts";
+ * const g = { b: 2, c: 3, h: 8, w: 8, o: 4, kh: 3, kw: 3, ho: 8, wo: 8, stride: [1, 1] as [number, number], padding: [1, 1] as [number, number] };
+ * filterGradOperands(g).bContig; // "k"
+ * ```
+ */
+export function filterGradOperands(g: ConvGeom): GemmOperands {
+  return {
+    formula:
+      "conv2dFilterGrad: dw[o, r=(c,i,j)] = Σ_{(b,q)} gy[b, o, q] · x[b, c, q·s − p + (i, j)]",
+    fields: geomFields(g),
+    loadA: `let b = kk / (p.ho * p.wo);
+  return x0[(b * p.o + row) * p.ho * p.wo + kk % (p.ho * p.wo)];`,
+    loadB: `let b = kk / (p.ho * p.wo);
+  let q = kk % (p.ho * p.wo);
+  let c = col / (p.kh * p.kw);
+  let r = col % (p.kh * p.kw);
+  let oy = q / p.wo;
+  let ox = q % p.wo;
+  ${X_TAP}`,
+    aContig: "k",
+    bContig: "k",
+  };
 }
 
 function poolParams(g: PoolGeom, n: number): { decl: string; data: Uint32Array } {

@@ -1,8 +1,10 @@
 /**
- * The matmul runner on WebGPU (beside its builders in matmul.wgsl.ts): batched op(A)·op(B) with
- * broadcast batch axes; picks the narrow or wide kernel and copies an operand only when the
- * kernel wants it in another layout (transposed, packed, or its batch broadcast). int32 runs
- * as float32 between two casts. `gemm` is the raw-buffer entry the convolution runners share.
+ * The matmul runner on WebGPU (beside its builders): batched op(A)·op(B) with broadcast batch
+ * axes. The "gpu" profile runs the workgroup-memory tiled GEMM (gemm.wgsl.ts), which reads
+ * either operand transposed in place; the "software" profile picks the narrow or wide
+ * register-tiled kernel (matmul.wgsl.ts) and copies an operand when that kernel wants another
+ * layout (transposed, packed). A partly broadcast batch is copied out on both. int32 runs as
+ * float32 between two casts. `gemm` is the software profile's raw-buffer entry for im2col convs.
  * @module
  */
 import { sizeOf } from "../shape.ts";
@@ -11,6 +13,7 @@ import { type Arg, castTo, checkGrid, type Ctx, label } from "./context.ts";
 import { transpose4Kernel } from "./layout.wgsl.ts";
 import { broadcastView, mapKernel } from "./map.wgsl.ts";
 import { matmulKernel, matmulParts, readsTransB } from "./matmul.wgsl.ts";
+import { gemmKernel, matmulOperands, pickGemmTile } from "./gemm.wgsl.ts";
 import { sumParts } from "./reduce.ts";
 import { BYTES, type GpuStorage } from "./storage.ts";
 
@@ -83,6 +86,24 @@ export function matmulRun(
     temps.push(t);
     return { buf: t, stride: xb === 1 ? 0 : mat };
   };
+  if (ctx.profile === "gpu") {
+    // the tiled kernel reads either operand plain or transposed in place
+    const A = operand(a, false), B = operand(b, false);
+    const size = nb * m * n;
+    const ks = gemmKernel(
+      pickGemmTile(ctx.limits, m, n, nb),
+      m,
+      k,
+      n,
+      nb,
+      matmulOperands(A.stride, B.stride, transA, transB),
+    );
+    checkGrid(lbl, ks);
+    const o = ctx.alloc(ks.parts * size * BYTES);
+    if (size > 0) ctx.dispatch(lbl, ks, [A.buf, B.buf], o);
+    for (const t of temps) ctx.release(t);
+    return sumParts(ctx, lbl, o, ks.parts, size);
+  }
   // the narrow kernel (a few columns) reads B as stored; the wide one wants B [k, n] and, on
   // software adapters, A [k, m] (one vec4 load per 4 rows)
   const narrow = readsTransB(ctx.tile, n);

@@ -1,12 +1,12 @@
 /**
- * WGSL builders for batched matmul C = op(A)·op(B), register-blocked.
+ * WGSL builders for batched matmul C = op(A)·op(B), register-blocked: the "software" profile's
+ * kernels (GPUs run the workgroup-memory tiled GEMM of gemm.wgsl.ts instead).
  *
  * The wide kernel: each invocation computes a tm × (4·tn4) block of C, tm rows shared by the
  * workgroup and tn4 adjacent vec4 column groups of its own. The narrow kernel (outputs a few
  * columns wide, software adapters only): each invocation computes a few whole rows, so no lane
- * idles on a column that does not exist. The tile is chosen per adapter: software rasterisers
- * (llvmpipe, lavapipe) run a workgroup as SIMD lanes on one core and want large per-invocation
- * tiles; GPUs want small ones.
+ * idles on a column that does not exist. Software rasterisers (llvmpipe, lavapipe) run a
+ * workgroup as SIMD lanes on one core and want large per-invocation tiles.
  *
  * What a load costs on the software adapters (Mesa 22): every storage load is a loop over the
  * SIMD lanes, whatever the address pattern; stubbing loads out of a kernel puts it at roughly 11
@@ -45,8 +45,6 @@ export interface MatmulTile {
   packA: boolean;
 }
 
-/** Tile for GPUs. */
-export const GPU_TILE: MatmulTile = { tm: 4, tn4: 1, wg: 64, narrowN: 0, packA: false };
 /**
  * Tile for CPU-backed adapters, measured on lavapipe: 16×32 per invocation, 8 per group, with
  * scalar A loads (24 rows or more fall off a cliff, 30–40% slower: likely the spilled
@@ -83,10 +81,9 @@ export function matmulParts(k: number): { parts: number; kChunk: number } {
  *
  * @example
  * ```ts
- * import { CPU_TILE, GPU_TILE, readsTransB } from "./matmul.wgsl.ts";
+ * import { CPU_TILE, readsTransB } from "./matmul.wgsl.ts";
  * readsTransB(CPU_TILE, 10); // true
  * readsTransB(CPU_TILE, 1024); // false
- * readsTransB(GPU_TILE, 10); // false
  * ```
  */
 export function readsTransB(tile: MatmulTile, n: number): boolean {
