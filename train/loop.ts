@@ -40,6 +40,7 @@ import { makeSchedule } from "./schedules.ts";
 import { augmentFor } from "./augment_select.ts";
 import { lockTrainDir } from "./lock.ts";
 import { SINGLE_PROCESS, type World } from "../distributed/world.ts";
+import { broadcastJson } from "../distributed/data_parallel.ts";
 import {
   checkInSync,
   dataParallelStep,
@@ -325,6 +326,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     params = shared.params;
     state = shared.state;
     step = shared.step;
+    // the last evaluation too: whether the run ends with a (collective) evaluation must agree
+    final = broadcastJson(world, final ?? null) ?? undefined;
   }
 
   const lossAndGrad = valueAndGrad((p: LipschitzParams, x: Tensor, y: Tensor) =>
