@@ -343,10 +343,17 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       world,
     });
 
-  const meta = (reason: string, metrics?: EvalResult): CheckpointMeta => ({
+  const meta = (reason: string, metrics?: EvalResult): Omit<CheckpointMeta, "tensors"> => ({
     format: "sll-checkpoint",
-    version: 1,
+    version: 2,
     config,
+    model: {
+      dataset: config.dataset,
+      inputShape: [...trainSet.shape],
+      numClasses: trainSet.numClasses,
+      mean,
+      arch: config.arch,
+    },
     epoch: step / stepsPerEpoch,
     step,
     stepInEpoch: step % stepsPerEpoch,

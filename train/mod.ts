@@ -43,14 +43,24 @@ export {
   type TrainConfig,
 } from "./config.ts";
 export {
+  checkFiniteParams,
+  checkParamShapes,
   type CheckpointMeta,
+  describeSpec,
   type EvalResult,
+  expectedParamShapes,
   listCheckpoints,
   loadCheckpoint,
   type LoadedCheckpoint,
+  MODEL_LIMITS,
+  type ModelSpec,
+  parseCheckpointMeta,
   resolveCheckpoint,
   saveCheckpoint,
+  sha256Hex,
+  type TensorFileRecord,
 } from "./checkpoint.ts";
+export { isPthPath, leavesFromStateDict, loadModelFile, type ModelFile } from "./load_model.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
 export { type LossFn, makeLoss } from "./loss_select.ts";
 export { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "./model.ts";
