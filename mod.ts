@@ -31,3 +31,4 @@ export { type HostData, type HostDType, type HostTensor, toFloat32 } from "./io/
 export { readSafetensors, type Safetensors, writeSafetensors } from "./io/safetensors.ts";
 export { type PthCheckpoint, readPth, type ReadPthOptions } from "./io/pth.ts";
 export { writePth, type WritePthOptions } from "./io/pth_write.ts";
+export { loadParams, type LoadParamsOptions, saveParams } from "./io/params.ts";

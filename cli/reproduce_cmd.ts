@@ -165,7 +165,7 @@ export async function reproduceCommand(argv: readonly string[]): Promise<number>
       const { test } = await loadTest(model.dataset, values);
       const r = await evaluate(model.network.apply, model.params, test, {
         prepare: model.network.prepare,
-        eps: DEFAULT_EPS,
+        eps255: DEFAULT_EPS,
         lastWeight: model.network.lastWeight(model.params),
       });
       const key = `${e.dataset}/${e.size}`;

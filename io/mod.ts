@@ -5,9 +5,9 @@
  *
  * @example
  * ```ts
- * import { readPth, writeSafetensors } from "./mod.ts";
- * const { stateDict } = readPth(await Deno.readFile("model.ckpt.pth"));
- * await Deno.writeFile("model.safetensors", writeSafetensors(stateDict));
+ * import { readPth, writeSafetensors } from "@sll/sll/io";
+ * const { stateDict } = readPth(await Deno.readFile("tests/fixtures/tiny_c1_28.ckpt.pth"));
+ * const bytes = writeSafetensors(stateDict); // the same tensors as a .safetensors file
  * ```
  * @module
  */
@@ -39,3 +39,5 @@ export {
 } from "./pickle_write.ts";
 export { crc32, readZip, writeZip, type ZipEntry } from "./zip.ts";
 export { writeFileAtomic } from "./files.ts";
+export { loadParams, type LoadParamsOptions, saveParams } from "./params.ts";
+export { loadParamsFile, saveParamsFile } from "./params_file.ts";
