@@ -26,3 +26,9 @@ export {
   xentMargin,
 } from "./train/losses.ts";
 export * from "./train/mod.ts";
+// File formats on bytes (no Deno, no node:): PyTorch `.pth` and safetensors, read and written.
+export { type HostData, type HostDType, type HostTensor, toFloat32 } from "./io/host_tensor.ts";
+export { readSafetensors, type Safetensors, writeSafetensors } from "./io/safetensors.ts";
+export { type PthCheckpoint, readPth, type ReadPthOptions } from "./io/pth.ts";
+export { writePth, type WritePthOptions } from "./io/pth_write.ts";
+export { loadParams, type LoadParamsOptions, saveParams } from "./io/params.ts";

@@ -2,7 +2,7 @@
  * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
- * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll (webgpu: matmul|conv|mlp|chain),
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll (webgpu: matmul|conv|mlp|chain|sll),
  * --repeats N, --warmup N,
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
  * `--only sll` is the SLL networks' training steps and certification beside PyTorch
@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { shutdownWasmThreads } from "../kernels/cpu/wasm/mod.ts";
 import { conv2d, conv2dFilterGrad, convTranspose2d } from "../kernels/cpu/wasm/mod.ts";
 import { type ConvertingPrepared, jaxJs, tfjs } from "./competitors.ts";
-import { mlpPendingReason, ours } from "./cpu_kernels.ts";
+import { ours } from "./cpu_kernels.ts";
 import {
   CONV,
   convInputs,
@@ -74,7 +74,7 @@ function parse(): {
     throw new RangeError(`--backend ${values.backend}: expected cpu or webgpu`);
   }
   const known: readonly string[] = values.backend === "webgpu"
-    ? WEBGPU_WORKLOADS
+    ? [...WEBGPU_WORKLOADS, ...EXTRA_WORKLOADS]
     : [...WORKLOADS, ...EXTRA_WORKLOADS];
   if (values.only !== undefined && !known.includes(values.only)) {
     throw new RangeError(
@@ -181,9 +181,7 @@ async function runWorkload(
       const msg = e instanceof Error ? e.message : String(e);
       rows.push({
         impl: name,
-        note: w === "mlp" && mlpPendingReason && impl.name.startsWith("ours")
-          ? mlpPendingReason
-          : `failed: ${msg.split("\n")[0].slice(0, 120)}`,
+        note: `failed: ${msg.split("\n")[0].slice(0, 120)}`,
       });
     } finally {
       p?.dispose?.();
@@ -236,7 +234,7 @@ const TITLES: Record<WorkloadName, string> = {
 
 async function main(): Promise<void> {
   const opts = parse();
-  if (opts.backend === "webgpu") {
+  if (opts.backend === "webgpu" && opts.only !== "sll") {
     const { runWebGpuBench, WEBGPU_COMPETITORS } = await import("./webgpu.ts");
     return await runWebGpuBench({
       only: opts.only,
@@ -248,12 +246,13 @@ async function main(): Promise<void> {
   if (opts.only === "sll") {
     const { runSllBench } = await import("./sll_step.ts");
     console.log(
-      `sll bench (cpu, SLL networks): ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+      `sll bench (${opts.backend}, SLL networks): ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
     );
     await runSllBench({
       repeats: opts.repeats,
       warmup: opts.warmup,
       torch: opts.competitors.length > 0,
+      backend: opts.backend === "webgpu" ? "webgpu" : "cpu",
     });
     shutdownWasmThreads();
     return;

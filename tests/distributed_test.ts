@@ -65,6 +65,7 @@ async function launch(n: number, script: string, args: string[], env = {}): Prom
     env: { NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
+    signal: AbortSignal.timeout(120_000), // a hang fails the test instead of stalling CI
   }).output();
   return {
     code: out.code,
@@ -302,6 +303,9 @@ mpiTest(
           `${hows[i]}: the resumed run differs from the uninterrupted one`,
         );
       }
+      // resuming a finished run: every rank agrees only the last evaluation is left
+      const again = await launch(2, MAIN, ["train", "--train-dir", ref, "--resume", ...TINY]);
+      assert.equal(again.code, 0, again.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
