@@ -31,7 +31,7 @@ export const ATTACK_FLAGS: readonly FlagSpec[] = [
     help: "checkpoint file (.safetensors or .pth) or train dir",
   },
   ...DATA_FLAGS,
-  configFlag("eps", { help: "attack radii ×1/255", defaultText: "36" }),
+  configFlag("eps", { help: "attack radii in units of 1/255", defaultText: "36" }),
   { name: "steps", kind: "posint", help: "PGD steps (step size 2ε/steps)", defaultText: "100" },
   { name: "batch-size", kind: "posint", help: "images per attacked batch", defaultText: "250" },
   configFlag("seed", { help: "seed of the random start" }),
@@ -44,7 +44,7 @@ export const ATTACK_FLAGS: readonly FlagSpec[] = [
 /** Result of one radius. */
 export interface AttackResult {
   /** ε in units of 1/255. */
-  eps: number;
+  eps255: number;
   /** Clean accuracy. */
   accuracy: number;
   /** Accuracy on PGD adversarial inputs. */
@@ -110,7 +110,7 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
       world.allReduce(counts, "sum");
       [clean, robust, cert] = counts;
       const n = test.n || 1;
-      results.push({ eps: e, accuracy: clean / n, robust: robust / n, certified: cert / n });
+      results.push({ eps255: e, accuracy: clean / n, robust: robust / n, certified: cert / n });
     }
     bar.clear();
     const seconds = (performance.now() - t0) / 1000;
@@ -119,7 +119,7 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
     out(`${model.path} on ${model.dataset} (${test.n} images, PGD L2 ${steps} steps):`);
     for (const r of results) {
       out(
-        `  ε=${r.eps}/255: clean ${(r.accuracy * 100).toFixed(2)}%, robust ${
+        `  ε=${r.eps255}/255: clean ${(r.accuracy * 100).toFixed(2)}%, robust ${
           (r.robust * 100).toFixed(2)
         }%, certified ${(r.certified * 100).toFixed(2)}%`,
       );

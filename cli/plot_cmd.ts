@@ -19,7 +19,8 @@ interface EpochLine {
   epoch: number;
   trainLoss: number;
   test: { accuracy: number; certified: Record<string, number> };
-  curve?: { eps: number[]; certified: number[] };
+  /** `eps` in metrics written before the rename to `eps255` (both in units of 1/255). */
+  curve?: { eps255?: number[]; eps?: number[]; certified: number[] };
 }
 interface StepLine {
   type: "step";
@@ -104,7 +105,10 @@ export async function plotRun(trainDir: string, outDir = trainDir): Promise<stri
     );
     const last = epochs[epochs.length - 1];
     const curve: [number, number][] = last.curve
-      ? last.curve.eps.map((e, i) => [e, last.curve!.certified[i] * 100])
+      ? (last.curve.eps255 ?? last.curve.eps ?? []).map((
+        e,
+        i,
+      ) => [e, last.curve!.certified[i] * 100])
       : [
         [0, last.test.accuracy * 100],
         ...keys.map((k) => [Number(k), last.test.certified[k] * 100] as [number, number]),

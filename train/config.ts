@@ -91,8 +91,8 @@ export interface TrainConfig {
   clipValue?: number;
   /** Seed of initialisation and data order. */
   seed: number;
-  /** Certification radii in units of 1/255. */
-  eps: number[];
+  /** Certification radii in units of 1/255 (flag `--eps`); e.g. 36 means ε = 36/255. */
+  eps255: number[];
   /** Save a checkpoint every this many epochs (and at the end). */
   saveEvery: number;
   /** Use only the first N training images. */
@@ -160,11 +160,8 @@ export const ArchSchema: z.ZodType<Arch> = z.object({
   }),
 });
 
-/**
- * Schema of a full training configuration. Every field carries its flag name and help line as
- * zod metadata (`FlagMeta`); `configSettings()` walks it for the CLI, `--help` and the README.
- */
-export const TrainConfigSchema: z.ZodType<TrainConfig> = z.object({
+// The fields of the configuration, with their flag metadata; `configSettings()` walks this.
+const TRAIN_CONFIG_FIELDS = z.object({
   dataset: flag(z.enum(DATASET_NAMES as [DatasetName, ...DatasetName[]]), {
     flag: "dataset",
     help: "dataset",
@@ -232,7 +229,7 @@ export const TrainConfigSchema: z.ZodType<TrainConfig> = z.object({
     flag: "seed",
     help: "seed of initialisation, data order and augmentation",
   }),
-  eps: flag(numList.min(1), { flag: "eps", help: "certification radii ×1/255" }),
+  eps255: flag(numList.min(1), { flag: "eps", help: "certification radii in units of 1/255" }),
   saveEvery: flag(posInt, {
     flag: "save-every",
     help: "checkpoint every N epochs (and at the end)",
@@ -262,6 +259,28 @@ export const TrainConfigSchema: z.ZodType<TrainConfig> = z.object({
     resumable: true,
   }),
 });
+
+/**
+ * Maps the keys of configurations written by earlier versions to today's: `eps` (radii in units
+ * of 1/255, as in checkpoints written before the field was renamed) becomes `eps255`.
+ */
+function upgradeLegacyKeys(value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const v = value as Record<string, unknown>;
+  if (!("eps" in v)) return value;
+  const { eps, ...rest } = v;
+  return "eps255" in rest ? v : { ...rest, eps255: eps };
+}
+
+/**
+ * Schema of a full training configuration. Every field carries its flag name and help line as
+ * zod metadata (`FlagMeta`); `configSettings()` walks it for the CLI, `--help` and the README.
+ * The old key `eps` (units of 1/255) is accepted and read as `eps255`.
+ */
+export const TrainConfigSchema: z.ZodType<TrainConfig> = z.preprocess(
+  upgradeLegacyKeys,
+  TRAIN_CONFIG_FIELDS,
+) as unknown as z.ZodType<TrainConfig>;
 
 /** One flag-carrying field of the config schema, found by `configSettings`. */
 export interface ConfigSetting extends FlagMeta {
@@ -300,7 +319,7 @@ export function configSettings(): ConfigSetting[] {
     const inner = optional ? (schema as z.ZodOptional<z.ZodType>).unwrap() : schema;
     out.push({ ...meta, path, schema: inner, optional });
   };
-  walk(TrainConfigSchema, []);
+  walk(TRAIN_CONFIG_FIELDS, []);
   return out;
 }
 
@@ -348,7 +367,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   warmup: 0,
   gamma: 0.1,
   seed: 0,
-  eps: [...DEFAULT_EPS],
+  eps255: [...DEFAULT_EPS],
   saveEvery: 1,
   logEvery: 10,
   augment: false,

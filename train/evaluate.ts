@@ -66,7 +66,7 @@ export async function evaluate<P>(
   params: P,
   ds: Dataset,
   opts: EvaluateOptions<P> = {},
-): Promise<EvalResult & { curve?: { eps: number[]; certified: number[] } }> {
+): Promise<EvalResult & { curve?: { eps255: number[]; certified: number[] } }> {
   if (opts.eps !== undefined && opts.eps255 !== undefined) {
     throw new TypeError(
       "evaluate: pass the radii once, as eps (input units, e.g. 36 / 255) or eps255 (e.g. 36)",
@@ -113,7 +113,7 @@ export async function evaluate<P>(
     accuracy: frac(correct),
     certified: Object.fromEntries(eps.map((e, j) => [label255(e), frac(cert[j])])),
     ...(grid.length
-      ? { curve: { eps: grid, certified: grid.map((_, j) => frac(cert[eps.length + j])) } }
+      ? { curve: { eps255: grid, certified: grid.map((_, j) => frac(cert[eps.length + j])) } }
       : {}),
   };
 }

@@ -348,7 +348,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
   const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
     await evaluate(network.apply, params, testSet, {
       prepare: network.prepare, // SLL rescalings once per evaluation, not per batch
-      eps255: config.eps,
+      eps255: config.eps255,
       batchSize: config.evalBatchSize,
       lastWeight: network.lastWeight(params),
       curve255: CURVE_EPS,
