@@ -195,9 +195,22 @@ async function toHost(tree: unknown): Promise<Record<string, HostTensor>> {
  * name is unique per step, and an existing file for the same step is replaced atomically.
  *
  * @example
- * ```ts ignore
- * import { saveCheckpoint } from "./checkpoint.ts";
- * const path = await saveCheckpoint("runs/a", params, { exp_avg: m, exp_avg_sq: v }, meta);
+ * ```ts
+ * import { randomKey } from "@sll/sll";
+ * import { archFromPreset, buildNetwork, DEFAULT_CONFIG, type ModelSpec, saveCheckpoint } from "@sll/sll/train";
+ * const trainDir = await Deno.makeTempDir();
+ * const model: ModelSpec = {
+ *   dataset: "fashion-mnist", inputShape: [1, 4, 4], numClasses: 2, mean: [0.5],
+ *   arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 },
+ * };
+ * const net = buildNetwork(model.arch, model.inputShape, model.numClasses, model.mean);
+ * const { params } = net.init(randomKey(0));
+ * const path = await saveCheckpoint(trainDir, params, {}, {
+ *   format: "sll-checkpoint", version: 2, config: { ...DEFAULT_CONFIG, trainDir, arch: model.arch },
+ *   model, epoch: 0, step: 0, stepInEpoch: 0, optimizer: { name: "adam", step: 0 },
+ *   rng: { seed: 0, key: [0, 0] }, reason: "example", savedAt: new Date().toISOString(),
+ * }); // <trainDir>/checkpoints/model.ckpt-0.safetensors, beside its .json
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export async function saveCheckpoint(
@@ -233,9 +246,22 @@ export async function saveCheckpoint(
  * Returns the safetensors paths; `[]` when the folder does not exist.
  *
  * @example
- * ```ts ignore
- * import { listCheckpoints } from "./checkpoint.ts";
- * const latest = (await listCheckpoints("runs/a")).at(-1);
+ * ```ts
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, listCheckpoints, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 4, 4], labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ *   images: Float32Array.from({ length: n * 16 }, (_, i) => (i % 16 < 8) === (i % 32 < 16) ? 1 : 0),
+ * });
+ * const trainDir = await Deno.makeTempDir(); // a one-epoch toy run leaves a checkpoint there
+ * const run = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 8, evalBatchSize: 8, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 } },
+ *   { data: { train: toy(16), test: toy(8) } },
+ * );
+ * dispose(run.params);
+ * const latest = (await listCheckpoints(trainDir)).at(-1); // …/checkpoints/model.ckpt-2.safetensors
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export async function listCheckpoints(trainDir: string): Promise<string[]> {
@@ -263,9 +289,22 @@ export async function listCheckpoints(trainDir: string): Promise<string[]> {
  * `checkpoints/` folder (the latest checkpoint). Throws naming the path when nothing is there.
  *
  * @example
- * ```ts ignore
- * import { resolveCheckpoint } from "./checkpoint.ts";
- * const file = await resolveCheckpoint("runs/a"); // runs/a/checkpoints/model.ckpt-940.safetensors
+ * ```ts
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, resolveCheckpoint, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 4, 4], labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ *   images: Float32Array.from({ length: n * 16 }, (_, i) => (i % 16 < 8) === (i % 32 < 16) ? 1 : 0),
+ * });
+ * const trainDir = await Deno.makeTempDir(); // a one-epoch toy run leaves a checkpoint there
+ * const run = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 8, evalBatchSize: 8, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 } },
+ *   { data: { train: toy(16), test: toy(8) } },
+ * );
+ * dispose(run.params);
+ * const file = await resolveCheckpoint(trainDir); // the latest: …/checkpoints/model.ckpt-2.safetensors
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export async function resolveCheckpoint(path: string): Promise<string> {
@@ -310,9 +349,24 @@ function issuesLine(issues: readonly { path: PropertyKey[]; message: string }[])
  * naming `source` and the offending fields, in one line.
  *
  * @example
- * ```ts ignore
- * import { parseCheckpointMeta } from "./checkpoint.ts";
- * const meta = parseCheckpointMeta(JSON.parse(text), "model.ckpt-5.json");
+ * ```ts
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, parseCheckpointMeta, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 4, 4], labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ *   images: Float32Array.from({ length: n * 16 }, (_, i) => (i % 16 < 8) === (i % 32 < 16) ? 1 : 0),
+ * });
+ * const trainDir = await Deno.makeTempDir(); // a one-epoch toy run leaves a checkpoint there
+ * const run = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 8, evalBatchSize: 8, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 } },
+ *   { data: { train: toy(16), test: toy(8) } },
+ * );
+ * dispose(run.params);
+ * const json = run.checkpoint!.replace(/\.safetensors$/, ".json");
+ * const meta = parseCheckpointMeta(JSON.parse(await Deno.readTextFile(json)), json);
+ * meta.config.eps255; // [36, 72, 108, 255]
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export function parseCheckpointMeta(raw: unknown, source: string): CheckpointMeta {
@@ -342,9 +396,14 @@ export function parseCheckpointMeta(raw: unknown, source: string): CheckpointMet
  * by 4, one mean per channel, …).
  *
  * @example
- * ```ts ignore
- * import { expectedParamShapes } from "./checkpoint.ts";
- * expectedParamShapes(meta.model, "x.json")["1.kernel"]; // [convInnerDim, width, 3, 3]
+ * ```ts
+ * import { archFromPreset, expectedParamShapes } from "@sll/sll/train";
+ * const arch = { ...archFromPreset("tiny"), width: 2, convInnerDim: 3 };
+ * const shapes = expectedParamShapes(
+ *   { dataset: "fashion-mnist", inputShape: [1, 28, 28], numClasses: 10, mean: [0.286], arch },
+ *   "example",
+ * );
+ * Object.values(shapes)[1]; // e.g. [convInnerDim, width, 3, 3] for the first SLL convolution
  * ```
  */
 export function expectedParamShapes(
@@ -381,9 +440,23 @@ export function expectedParamShapes(
  * the first differences.
  *
  * @example
- * ```ts ignore
- * import { checkParamShapes, expectedParamShapes } from "./checkpoint.ts";
- * checkParamShapes(expectedParamShapes(meta.model, src), ck.params, src);
+ * ```ts
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, checkParamShapes, type Dataset, DEFAULT_CONFIG, expectedParamShapes, loadCheckpoint, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 4, 4], labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ *   images: Float32Array.from({ length: n * 16 }, (_, i) => (i % 16 < 8) === (i % 32 < 16) ? 1 : 0),
+ * });
+ * const trainDir = await Deno.makeTempDir(); // a one-epoch toy run leaves a checkpoint there
+ * const run = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 8, evalBatchSize: 8, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 } },
+ *   { data: { train: toy(16), test: toy(8) } },
+ * );
+ * dispose(run.params);
+ * const ck = await loadCheckpoint(run.checkpoint!);
+ * checkParamShapes(expectedParamShapes(ck.meta.model, ck.path), ck.params, ck.path); // passes
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export function checkParamShapes(
@@ -439,9 +512,23 @@ export function describeSpec(spec: ModelSpec): string {
  * when any parameter holds NaN or ±Infinity: such a model certifies nothing.
  *
  * @example
- * ```ts ignore
- * import { checkFiniteParams } from "./checkpoint.ts";
- * checkFiniteParams(ck.params, ck.path); // "…: parameter \"3.kernel\" (layer 3) holds NaN at …"
+ * ```ts
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, checkFiniteParams, type Dataset, DEFAULT_CONFIG, loadCheckpoint, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 4, 4], labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ *   images: Float32Array.from({ length: n * 16 }, (_, i) => (i % 16 < 8) === (i % 32 < 16) ? 1 : 0),
+ * });
+ * const trainDir = await Deno.makeTempDir(); // a one-epoch toy run leaves a checkpoint there
+ * const run = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 8, evalBatchSize: 8, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 } },
+ *   { data: { train: toy(16), test: toy(8) } },
+ * );
+ * dispose(run.params);
+ * const ck = await loadCheckpoint(run.checkpoint!);
+ * checkFiniteParams(ck.params, ck.path); // passes; a NaN would throw "…: parameter "3.kernel" … holds NaN"
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export function checkFiniteParams(leaves: Record<string, HostTensor>, source: string): void {
@@ -478,10 +565,23 @@ export function checkFiniteParams(leaves: Record<string, HostTensor>, source: st
  * and what is wrong, in one line.
  *
  * @example
- * ```ts ignore
- * import { loadCheckpoint } from "./checkpoint.ts";
- * const ck = await loadCheckpoint("runs/a/checkpoints/model.ckpt-940.safetensors");
- * ck.meta.model; // rebuilds the network
+ * ```ts
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, loadCheckpoint, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 4, 4], labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ *   images: Float32Array.from({ length: n * 16 }, (_, i) => (i % 16 < 8) === (i % 32 < 16) ? 1 : 0),
+ * });
+ * const trainDir = await Deno.makeTempDir(); // a one-epoch toy run leaves a checkpoint there
+ * const run = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 8, evalBatchSize: 8, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 } },
+ *   { data: { train: toy(16), test: toy(8) } },
+ * );
+ * dispose(run.params);
+ * const ck = await loadCheckpoint(run.checkpoint!);
+ * ck.meta.model; // what rebuilds the network: dataset, input shape, classes, mean, arch
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
@@ -561,13 +661,8 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
 
 /**
  * Rebuilds a tensor tree shaped like `template` from host leaves, checking every path and shape.
- * Throws an Error listing the differences (a checkpoint of another architecture).
- *
- * @example
- * ```ts ignore
- * import { treeFromHost } from "./checkpoint.ts";
- * const params = treeFromHost(net.init(key, shape).params, ck.params, ck.path);
- * ```
+ * Throws an Error listing the differences (a checkpoint of another architecture). Internal to
+ * resuming; the public way to rebuild a network's parameters is `paramsFromCheckpoint`.
  */
 export function treeFromHost<T>(
   template: T,

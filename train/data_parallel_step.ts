@@ -47,11 +47,7 @@ export interface StepResult<P> {
  * One step of synchronous data-parallel SGD: the gradient of this rank's batch is averaged
  * over all ranks (sum / N) in one all-reduce, then clipped and applied — as PyTorch's DDP.
  *
- * @example
- * ```ts ignore
- * import { dataParallelStep } from "./data_parallel_step.ts";
- * const r = await dataParallelStep(world, batch, params, state, { lossAndGrad, update, stop });
- * ```
+ * Internal to the loop's data-parallel path; the public way is `train(config, { world })`.
  */
 export async function dataParallelStep<P>(
   world: World,
@@ -82,11 +78,7 @@ export async function dataParallelStep<P>(
  * Rank 0's parameters, optimizer state and step on every rank (fresh or resumed). The trees
  * passed in are replaced (disposed) by the broadcast ones.
  *
- * @example
- * ```ts ignore
- * import { shareState } from "./data_parallel_step.ts";
- * ({ params, state, step } = await shareState(world, { params, state, step }));
- * ```
+ * Internal to the loop's data-parallel path; the public way is `train(config, { world })`.
  */
 export async function shareState<P>(
   world: World,
@@ -106,11 +98,7 @@ export async function shareState<P>(
  * Throws when a checkpoint was written with another number of steps per epoch than this run
  * has (another process count or batch size): resuming would replay a different data order.
  *
- * @example
- * ```ts ignore
- * import { stepsPerEpochCheck } from "./data_parallel_step.ts";
- * stepsPerEpochCheck(ck.meta, stepsPerEpoch, world.size, path);
- * ```
+ * Internal to the loop's data-parallel path; the public way is `train(config, { world })`.
  */
 export function stepsPerEpochCheck(
   meta: CheckpointMeta,
@@ -134,11 +122,7 @@ export function stepsPerEpochCheck(
  * Throws on every rank unless the parameters are bit-identical on all ranks (a checksum of
  * every value, compared exactly); the loop checks it after each epoch.
  *
- * @example
- * ```ts ignore
- * import { checkInSync } from "./data_parallel_step.ts";
- * await checkInSync(world, params, step);
- * ```
+ * Internal to the loop's data-parallel path; the public way is `train(config, { world })`.
  */
 export async function checkInSync(world: World, params: unknown, step: number): Promise<void> {
   if (world.size === 1) return;

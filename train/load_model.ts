@@ -51,9 +51,20 @@ const PREFIX = "module.model.model.";
  * "alpha" are skipped, as the reference's evaluator does. Throws naming `source`.
  *
  * @example
- * ```ts ignore
- * import { leavesFromStateDict } from "./load_model.ts";
- * const leaves = leavesFromStateDict(readPth(bytes).stateDict, spec, "model.pth");
+ * ```ts
+ * import { archFromPreset, expectedParamShapes, leavesFromStateDict, type ModelSpec } from "@sll/sll/train";
+ * const spec: ModelSpec = {
+ *   dataset: "fashion-mnist", inputShape: [1, 4, 4], numClasses: 2, mean: [0.5],
+ *   arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 },
+ * };
+ * // a state dict as the reference's training writes it (here all zeros; readPth gives real ones)
+ * const stateDict = Object.fromEntries(
+ *   Object.entries(expectedParamShapes(spec, "example")).map(([path, shape]) => [
+ *     `module.model.model.${path}`,
+ *     { dtype: "float32" as const, shape: [...shape], data: new Float32Array(shape.reduce((a, b) => a * b, 1)) },
+ *   ]),
+ * );
+ * const leaves = leavesFromStateDict(stateDict, spec, "example.pth"); // keyed "1.kernel", …
  * ```
  */
 export function leavesFromStateDict(
@@ -102,10 +113,24 @@ function build(
  * file, checksum mismatch, architecture mismatch, non-finite parameter).
  *
  * @example
- * ```ts ignore
- * import { loadModelFile } from "./load_model.ts";
- * const m = await loadModelFile("runs/a/checkpoints/model.ckpt-940.safetensors");
- * const logits = m.network.apply(m.params, x);
+ * ```ts
+ * import { dispose, ones } from "@sll/sll";
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, loadModelFile, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 4, 4], labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ *   images: Float32Array.from({ length: n * 16 }, (_, i) => (i % 16 < 8) === (i % 32 < 16) ? 1 : 0),
+ * });
+ * const trainDir = await Deno.makeTempDir(); // a one-epoch toy run leaves a checkpoint there
+ * const run = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 8, evalBatchSize: 8, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 8 } },
+ *   { data: { train: toy(16), test: toy(8) } },
+ * );
+ * dispose(run.params);
+ * const m = await loadModelFile(run.checkpoint!);
+ * const logits = m.network.apply(m.params, ones([1, ...m.spec.inputShape])); // [1, 2]
+ * dispose([logits, m.params]);
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export async function loadModelFile(path: string, pthSpec?: ModelSpec): Promise<ModelFile> {

@@ -64,10 +64,18 @@ export interface TrainDirLock {
  * holder's pid when a live process holds it; takes over a lock whose process is dead.
  *
  * @example
- * ```ts ignore
- * import { lockTrainDir } from "./lock.ts";
- * const lock = lockTrainDir("runs/a");
- * try { ... } finally { lock.release(); }
+ * ```ts
+ * import { lockTrainDir, TrainDirLockedError } from "@sll/sll/train";
+ * const dir = await Deno.makeTempDir();
+ * const lock = lockTrainDir(dir);
+ * try {
+ *   lockTrainDir(dir); // a second holder is refused while this process lives
+ * } catch (e) {
+ *   console.log(e instanceof TrainDirLockedError); // true
+ * } finally {
+ *   lock.release();
+ * }
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export function lockTrainDir(dir: string): TrainDirLock {

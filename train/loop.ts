@@ -181,9 +181,15 @@ const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0
  * keys from (seed, epoch, batch index) — so a resumed run sees the same pixels.
  *
  * @example
- * ```ts ignore
- * import { epochBatches } from "./loop.ts";
- * for (const b of epochBatches(config, data.train, 0)) console.log(b.index, b.size);
+ * ```ts
+ * import { DEFAULT_CONFIG, epochBatches } from "@sll/sll/train";
+ * const data = {
+ *   name: "toy", n: 10, numClasses: 2, shape: [1, 2, 2] as [number, number, number],
+ *   images: new Float32Array(40).fill(0.5), labels: Int32Array.from({ length: 10 }, (_, i) => i % 2),
+ * };
+ * for (const b of epochBatches({ ...DEFAULT_CONFIG, batchSize: 4 }, data, 0)) {
+ *   console.log(b.index, b.size); // 0 4, 1 4, 2 2
+ * }
  * ```
  */
 export function epochBatches(

@@ -72,6 +72,7 @@ export {
   sha256Hex,
   type TensorFileRecord,
 } from "./checkpoint.ts";
+export { lockTrainDir, type TrainDirLock, TrainDirLockedError } from "./lock.ts";
 export { isPthPath, leavesFromStateDict, loadModelFile, type ModelFile } from "./load_model.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
 export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./leak_check.ts";
@@ -79,6 +80,7 @@ export { type LossFn, makeLoss } from "./loss_select.ts";
 export { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "./model.ts";
 export {
   DivergedError,
+  epochBatches,
   type EpochInfo,
   type StepInfo,
   train,
