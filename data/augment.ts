@@ -52,8 +52,7 @@ export interface CropOptions {
  *
  * @example
  * ```ts
- * import { randomCrop } from "./augment.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { keyFromSeed, randomCrop } from "@sll/sll/data";
  * const x = new Float32Array(2 * 3 * 32 * 32).fill(0.5);
  * randomCrop(x, [2, 3, 32, 32], keyFromSeed(0), { padding: 4 }).length; // 6144
  * ```
@@ -109,8 +108,7 @@ export function randomCrop(
  *
  * @example
  * ```ts
- * import { randomHorizontalFlip } from "./augment.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { keyFromSeed, randomHorizontalFlip } from "@sll/sll/data";
  * randomHorizontalFlip(new Float32Array([1, 2]), [1, 1, 1, 2], keyFromSeed(0), 1); // [2, 1]
  * ```
  */
@@ -256,8 +254,7 @@ function shiftHue(img: Float32Array, plane: number, shift: number): void {
  *
  * @example
  * ```ts
- * import { colorJitter } from "./augment.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { colorJitter, keyFromSeed } from "@sll/sll/data";
  * const x = new Float32Array(3 * 4 * 4).fill(0.5);
  * colorJitter(x, [1, 3, 4, 4], keyFromSeed(1), { brightness: 0.1, hue: 0.02 });
  * ```
@@ -318,7 +315,7 @@ export interface CifarAugmentOptions {
  *
  * @example
  * ```ts
- * import { REFERENCE_JITTER } from "./augment.ts";
+ * import { REFERENCE_JITTER } from "@sll/sll/data";
  * REFERENCE_JITTER.contrast; // [0.5, 2]
  * ```
  */
@@ -338,8 +335,7 @@ export const REFERENCE_JITTER: Readonly<JitterOptions> = Object.freeze({
  *
  * @example
  * ```ts
- * import { cifarAugment } from "./augment.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { cifarAugment, keyFromSeed } from "@sll/sll/data";
  * const aug = cifarAugment();
  * const y = aug(new Float32Array(3 * 32 * 32).fill(0.5), [1, 3, 32, 32], keyFromSeed(7));
  * ```

@@ -49,8 +49,7 @@ const EPOCH_TAG = 0x45504f43; // "EPOC": a counter word no other derivation uses
  *
  * @example
  * ```ts
- * import { epochKey } from "./batch.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { epochKey, keyFromSeed } from "@sll/sll/data";
  * epochKey(keyFromSeed(0), 3); // two uint32 words
  * ```
  */
@@ -66,7 +65,7 @@ export function epochKey(key: KeyData, epoch: number): KeyData {
  *
  * @example
  * ```ts
- * import { numBatches } from "./batch.ts";
+ * import { numBatches } from "@sll/sll/data";
  * numBatches(10, 4); // 3
  * numBatches(10, 4, true); // 2
  * ```
@@ -81,8 +80,7 @@ export function numBatches(n: number, batchSize: number, dropLast = false): numb
  *
  * @example
  * ```ts
- * import { epochOrder } from "./batch.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { epochOrder, keyFromSeed } from "@sll/sll/data";
  * epochOrder(5, keyFromSeed(1), 0); // a permutation of [0, 1, 2, 3, 4]
  * ```
  */
@@ -99,7 +97,7 @@ export function epochOrder(n: number, key?: KeyData, epoch = 0): Int32Array {
  *
  * @example
  * ```ts
- * import { shardOrder } from "./batch.ts";
+ * import { shardOrder } from "@sll/sll/data";
  * shardOrder(Int32Array.from([5, 3, 1, 4, 0]), 1, 2); // [3, 4, 5]
  * ```
  */
@@ -173,8 +171,7 @@ function batchMaker(
  *
  * @example
  * ```ts
- * import { batches } from "./batch.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { batches, keyFromSeed } from "@sll/sll/data";
  * const ds = {
  *   name: "toy", images: new Float32Array(10), labels: new Int32Array(10), n: 10,
  *   shape: [1, 1, 1] as [number, number, number], numClasses: 1,
@@ -227,7 +224,7 @@ class Pending<T> {
  *
  * @example
  * ```ts
- * import { prefetchBatches } from "./batch.ts";
+ * import { prefetchBatches } from "@sll/sll/data";
  * const ds = {
  *   name: "toy", images: new Float32Array(10), labels: new Int32Array(10), n: 10,
  *   shape: [1, 1, 1] as [number, number, number], numClasses: 1,

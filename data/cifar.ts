@@ -20,7 +20,7 @@ export interface CifarLayout {
  *
  * @example
  * ```ts
- * import { CIFAR_LAYOUTS } from "./cifar.ts";
+ * import { CIFAR_LAYOUTS } from "@sll/sll/data";
  * CIFAR_LAYOUTS.cifar100.labelBytes; // 2
  * ```
  */
@@ -41,7 +41,7 @@ const PIXELS = 3 * 32 * 32;
  *
  * @example
  * ```ts
- * import { readCifar } from "./cifar.ts";
+ * import { readCifar } from "@sll/sll/data";
  * const rec = new Uint8Array(1 + 3072); rec[0] = 7;
  * const ds = readCifar([{ bytes: rec, file: "data_batch_1.bin" }], "cifar10", "cifar10/train");
  * ds.labels; // Int32Array [7]

@@ -24,7 +24,7 @@ export const DATASET_NAMES: readonly DatasetName[] = [
  *
  * @example
  * ```ts
- * import type { Dataset } from "./dataset.ts";
+ * import type { Dataset } from "@sll/sll/data";
  * const ds: Dataset = {
  *   name: "toy", images: new Float32Array(2 * 1 * 2 * 2), labels: new Int32Array([0, 1]),
  *   n: 2, shape: [1, 2, 2], numClasses: 2,
@@ -51,7 +51,7 @@ export interface Dataset {
  *
  * @example
  * ```ts
- * import type { Split } from "./dataset.ts";
+ * import type { Split } from "@sll/sll/data";
  * const describe = (s: Split): string => `${s.train.n} train / ${s.test.n} test`;
  * ```
  */
@@ -70,7 +70,7 @@ export interface Split {
  *
  * @example
  * ```ts
- * import { checkDataset } from "./dataset.ts";
+ * import { checkDataset } from "@sll/sll/data";
  * checkDataset({
  *   name: "toy", images: new Float32Array(4), labels: new Int32Array([1]), n: 1,
  *   shape: [1, 2, 2], numClasses: 2,
@@ -108,8 +108,7 @@ export function checkDataset(ds: Dataset): Dataset {
  *
  * @example
  * ```ts
- * import { subset } from "./dataset.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { keyFromSeed, subset } from "@sll/sll/data";
  * const ds = {
  *   name: "toy", images: new Float32Array(3), labels: new Int32Array([0, 1, 2]), n: 3,
  *   shape: [1, 1, 1] as [number, number, number], numClasses: 3,
@@ -142,7 +141,7 @@ export function subset(ds: Dataset, n: number, key?: KeyData): Dataset {
  *
  * @example
  * ```ts
- * import { gather } from "./dataset.ts";
+ * import { gather } from "@sll/sll/data";
  * const ds = {
  *   name: "toy", images: new Float32Array([0, 1, 2]), labels: new Int32Array([0, 1, 2]), n: 3,
  *   shape: [1, 1, 1] as [number, number, number], numClasses: 3,

@@ -28,7 +28,7 @@ export type ProgressCallback = (p: Progress) => void;
  *
  * @example
  * ```ts
- * import { digestHex } from "./download.ts";
+ * import { digestHex } from "@sll/sll/data";
  * await digestHex(new Uint8Array(), "md5"); // "d41d8cd98f00b204e9800998ecf8427e"
  * ```
  */
@@ -44,7 +44,7 @@ export async function digestHex(bytes: Uint8Array, algorithm: "md5" | "sha256"):
  *
  * @example
  * ```ts
- * import { verifyChecksum } from "./download.ts";
+ * import { verifyChecksum } from "@sll/sll/data";
  * await verifyChecksum(new Uint8Array(), "md5:d41d8cd98f00b204e9800998ecf8427e", "empty");
  * ```
  */
@@ -77,7 +77,8 @@ export async function verifyChecksum(
  *
  * @example
  * ```ts ignore
- * import { fetchBytes } from "./download.ts";
+ * // not run: needs the network
+ * import { fetchBytes } from "@sll/sll/data";
  * const bytes = await fetchBytes("https://example.org/x.bin", (p) => console.log(p.loaded));
  * ```
  */

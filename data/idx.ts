@@ -24,7 +24,7 @@ export interface IdxArray {
  *
  * @example
  * ```ts
- * import { isGzip } from "./idx.ts";
+ * import { isGzip } from "@sll/sll/data";
  * isGzip(new Uint8Array([0x1f, 0x8b, 8])); // true
  * ```
  */
@@ -40,7 +40,7 @@ export function isGzip(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
- * import { maybeGunzip } from "./idx.ts";
+ * import { maybeGunzip } from "@sll/sll/data";
  * import { gzipSync } from "fflate";
  * maybeGunzip(gzipSync(new Uint8Array([1, 2, 3])), "x.gz"); // Uint8Array [1, 2, 3]
  * ```
@@ -92,7 +92,7 @@ const MAGIC_LABELS = 2049;
  *
  * @example
  * ```ts
- * import { readIdx } from "./idx.ts";
+ * import { readIdx } from "@sll/sll/data";
  * const bytes = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 3]);
  * readIdx(bytes, "labels.idx"); // { kind: "labels", dims: [2], data: Uint8Array [7, 3] }
  * ```
@@ -163,7 +163,7 @@ export function readIdx(
  *
  * @example
  * ```ts
- * import { idxToDataset } from "./idx.ts";
+ * import { idxToDataset } from "@sll/sll/data";
  * const images = { kind: "images" as const, dims: [1, 1, 2], data: new Uint8Array([0, 255]) };
  * const labels = { kind: "labels" as const, dims: [1], data: new Uint8Array([3]) };
  * idxToDataset(images, labels, { name: "toy/train", numClasses: 10 }).images; // [0, 1]

@@ -62,7 +62,7 @@ const CIFAR10_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`).concat("
  *
  * @example
  * ```ts
- * import { DATASET_SOURCES } from "./load.ts";
+ * import { DATASET_SOURCES } from "@sll/sll/data";
  * DATASET_SOURCES.cifar10.downloads[0].file; // "cifar-10-binary.tar.gz"
  * ```
  */
@@ -156,7 +156,7 @@ function envDataDir(): string | undefined {
  *
  * @example
  * ```ts
- * import { searchDirs } from "./load.ts";
+ * import { searchDirs } from "@sll/sll/data";
  * searchDirs("cifar10", { dataDir: "/datasets" })[0]; // { dir: "/datasets", why: "dataDir" }
  * ```
  */
@@ -201,7 +201,7 @@ function resolveFile(dir: string, file: string, idx: boolean): string | undefine
  *
  * @example
  * ```ts
- * import { locateDataset } from "./load.ts";
+ * import { locateDataset } from "@sll/sll/data";
  * const dir = locateDataset("fashion-mnist"); // e.g. "/usr/share/datasets/fashion-mnist"
  * ```
  */
@@ -360,7 +360,8 @@ async function parse(name: DatasetName, dir: string, opts: LoadOptions): Promise
  *
  * @example
  * ```ts ignore
- * import { loadDataset } from "./load.ts";
+ * // not run: needs the Fashion-MNIST files on disk (or a download)
+ * import { loadDataset } from "@sll/sll/data";
  * const { train, test } = await loadDataset("fashion-mnist", { limitTrain: 1000 });
  * console.log(train.n, train.shape); // 1000 [1, 28, 28]
  * ```

@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts ignore
- * import { batches, cifarAugment, DATASET_MEANS, loadDataset, meanShift } from "./mod.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * // not run: downloads CIFAR-10 (170 MB)
+ * import { batches, cifarAugment, DATASET_MEANS, keyFromSeed, loadDataset, meanShift } from "@sll/sll/data";
  * const { train } = await loadDataset("cifar10", { download: true });
  * for (const b of batches(train, { batchSize: 256, key: keyFromSeed(0), epoch: 0,
  *   augment: cifarAugment() })) {
@@ -29,7 +29,7 @@ export { DATASET_MEANS, meanShift } from "./preprocess.ts";
 export { type IdxArray, idxToDataset, isGzip, maybeGunzip, readIdx } from "./idx.ts";
 export { CIFAR_LAYOUTS, type CifarLayout, readCifar } from "./cifar.ts";
 export { decodeJpegChw, readTinyImagenet } from "./tiny_imagenet.ts";
-export { readTar, type TarEntry } from "./tar.ts";
+export { createTar, readTar, type TarEntry } from "./tar.ts";
 export {
   digestHex,
   fetchBytes,
@@ -61,7 +61,7 @@ export {
   randomHorizontalFlip,
   REFERENCE_JITTER,
 } from "./augment.ts";
-export type { KeyData } from "../tensor/prng.ts";
+export { type KeyData, keyFromSeed } from "../tensor/prng.ts";
 export {
   type Batch,
   batches,

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { DATASET_MEANS } from "./preprocess.ts";
+ * import { DATASET_MEANS } from "@sll/sll/data";
  * DATASET_MEANS.cifar10; // [0.4913, 0.4821, 0.4465]
  * ```
  */
@@ -33,7 +33,7 @@ export const DATASET_MEANS: {
  *
  * @example
  * ```ts
- * import { meanShift } from "./preprocess.ts";
+ * import { meanShift } from "@sll/sll/data";
  * meanShift(new Float32Array([0.5, 1]), [0.25]); // Float32Array [0.25, 0.75]
  * meanShift(new Float32Array([1, 1, 1, 1]), [0.5, 0.25], [2, 1, 2]); // [0.5, 0.5, 0.75, 0.75]
  * ```

@@ -41,7 +41,7 @@ function octal(bytes: Uint8Array, start: number, len: number, what: string): num
  *
  * @example
  * ```ts
- * import { createTar, readTar } from "./tar.ts";
+ * import { createTar, readTar } from "@sll/sll/data";
  * const tar = createTar([{ name: "a.txt", data: new Uint8Array([104, 105]) }]);
  * readTar(tar).map((e) => e.name); // ["a.txt"]
  * ```
@@ -100,7 +100,7 @@ export function readTar(bytes: Uint8Array, file = "<tar bytes>"): TarEntry[] {
  *
  * @example
  * ```ts
- * import { createTar } from "./tar.ts";
+ * import { createTar } from "@sll/sll/data";
  * createTar([{ name: "dir/x.bin", data: new Uint8Array(3) }]).length; // 2048
  * ```
  */

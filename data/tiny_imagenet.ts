@@ -17,7 +17,7 @@ import type { ProgressCallback } from "./download.ts";
  * @example
  * ```ts
  * import jpeg from "jpeg-js";
- * import { decodeJpegChw } from "./tiny_imagenet.ts";
+ * import { decodeJpegChw } from "@sll/sll/data";
  * const rgba = new Uint8Array(2 * 2 * 4).fill(255);
  * const file = jpeg.encode({ data: rgba, width: 2, height: 2 }, 90).data;
  * decodeJpegChw(new Uint8Array(file), "white.jpg").height; // 2
@@ -116,7 +116,8 @@ async function decodeAll(
  *
  * @example
  * ```ts ignore
- * import { readTinyImagenet } from "./tiny_imagenet.ts";
+ * // not run: needs the Tiny ImageNet files on disk
+ * import { readTinyImagenet } from "@sll/sll/data";
  * const { train, test } = await readTinyImagenet("data/tiny-imagenet/tiny-imagenet-200", {
  *   limitTrain: 2000,
  * });

@@ -12,7 +12,7 @@ export class PickleTuple {
    *
    * @example
    * ```ts
-   * import { PickleTuple } from "./pickle_write.ts";
+   * import { PickleTuple } from "@sll/sll/io";
    * const t = new PickleTuple([1, 2]);
    * ```
    */
@@ -34,7 +34,7 @@ export class PickleCall {
    *
    * @example
    * ```ts
-   * import { PickleCall } from "./pickle_write.ts";
+   * import { PickleCall } from "@sll/sll/io";
    * const od = new PickleCall("collections.OrderedDict", [], [["a", 1]]);
    * ```
    */
@@ -58,7 +58,7 @@ export class PickleGlobalRef {
    *
    * @example
    * ```ts
-   * import { PickleGlobalRef } from "./pickle_write.ts";
+   * import { PickleGlobalRef } from "@sll/sll/io";
    * const g = new PickleGlobalRef("torch.FloatStorage");
    * ```
    */
@@ -76,7 +76,7 @@ export class PicklePersistentId {
    *
    * @example
    * ```ts
-   * import { PicklePersistentId, PickleTuple } from "./pickle_write.ts";
+   * import { PicklePersistentId, PickleTuple } from "@sll/sll/io";
    * const pid = new PicklePersistentId(new PickleTuple(["storage", "0"]));
    * ```
    */
@@ -210,7 +210,7 @@ function writeGlobal(o: Out, dotted: string): void {
  *
  * @example
  * ```ts
- * import { PickleCall, pickle } from "./pickle_write.ts";
+ * import { PickleCall, pickle } from "@sll/sll/io";
  * const bytes = pickle(new PickleCall("collections.OrderedDict", [], [["epoch", 3]]));
  * ```
  */

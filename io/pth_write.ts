@@ -43,7 +43,7 @@ export interface WritePthOptions {
  *
  * @example
  * ```ts
- * import { writePth } from "./pth_write.ts";
+ * import { writePth } from "@sll/sll/io";
  * const bytes = writePth({ w: { dtype: "float32", shape: [2], data: new Float32Array([1, 2]) } });
  * ```
  */

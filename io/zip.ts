@@ -20,7 +20,7 @@ const CRC_TABLE: Uint32Array = (() => {
  *
  * @example
  * ```ts
- * import { crc32 } from "./zip.ts";
+ * import { crc32 } from "@sll/sll/io";
  * crc32(new TextEncoder().encode("123456789")); // 0xcbf43926
  * ```
  */
@@ -43,7 +43,7 @@ const MAX_ENTRIES = 1_000_000;
  *
  * @example
  * ```ts
- * import { readZip, writeZip } from "./zip.ts";
+ * import { readZip, writeZip } from "@sll/sll/io";
  * const z = writeZip([{ name: "a/version", data: new TextEncoder().encode("3\n") }]);
  * readZip(z)["a/version"]; // Uint8Array [51, 10]
  * ```
@@ -194,7 +194,7 @@ export interface ZipEntry {
  *
  * @example
  * ```ts
- * import { writeZip } from "./zip.ts";
+ * import { writeZip } from "@sll/sll/io";
  * const bytes = writeZip([{ name: "archive/version", data: new TextEncoder().encode("3\n") }]);
  * ```
  */

@@ -17,8 +17,8 @@ import { splitKey } from "../tensor/prng.ts";
  *
  * @example
  * ```ts
- * import { augmentFor } from "./augment_select.ts";
- * import { keyFromSeed } from "../tensor/prng.ts";
+ * import { augmentFor } from "@sll/sll/train";
+ * import { keyFromSeed } from "@sll/sll/data";
  * const aug = augmentFor("mnist");
  * aug(new Float32Array(28 * 28), [1, 1, 28, 28], keyFromSeed(0)).length; // 784
  * ```

@@ -12,8 +12,7 @@ import { leaves, mapTree } from "../tensor/tree.ts";
  *
  * @example
  * ```ts
- * import { globalNorm } from "@sll/sll";
- * import { tensor } from "@sll/sll";
+ * import { globalNorm, tensor } from "@sll/sll";
  * globalNorm({ a: tensor([3]), b: tensor([4]) }); // 5
  * ```
  */
@@ -28,8 +27,7 @@ export function globalNorm(tree: unknown): Tensor {
  *
  * @example
  * ```ts
- * import { clipByGlobalNorm } from "@sll/sll";
- * import { tensor } from "@sll/sll";
+ * import { clipByGlobalNorm, tensor } from "@sll/sll";
  * const g = clipByGlobalNorm({ w: tensor([3, 4]) }, 1); // ≈ [0.6, 0.8]
  * ```
  */
@@ -44,8 +42,7 @@ export function clipByGlobalNorm<T>(grads: T, maxNorm: number): T {
  *
  * @example
  * ```ts
- * import { clipByValue } from "@sll/sll";
- * import { tensor } from "@sll/sll";
+ * import { clipByValue, tensor } from "@sll/sll";
  * const g = clipByValue({ w: tensor([-3, 0.5]) }, 1); // [-1, 0.5]
  * ```
  */

@@ -295,12 +295,7 @@ export interface ConfigSetting extends FlagMeta {
 /**
  * Every field of `TrainConfigSchema` with its flag metadata, in schema order (nested objects
  * flattened). Throws when a field lacks metadata, so a new field cannot miss its flag.
- *
- * @example
- * ```ts
- * import { configSettings } from "./config.ts";
- * configSettings().find((s) => s.flag === "batch-size")?.path; // ["batchSize"]
- * ```
+ * Internal to the CLI and the README's flag tables (`deno task docs`).
  */
 export function configSettings(): ConfigSetting[] {
   const out: ConfigSetting[] = [];

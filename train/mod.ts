@@ -73,6 +73,7 @@ export {
   type TensorFileRecord,
 } from "./checkpoint.ts";
 export { lockTrainDir, type TrainDirLock, TrainDirLockedError } from "./lock.ts";
+export { augmentFor } from "./augment_select.ts";
 export { isPthPath, leavesFromStateDict, loadModelFile, type ModelFile } from "./load_model.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
 export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./leak_check.ts";

@@ -122,8 +122,7 @@ function makeAdam(name: "adam" | "adamw", opts: AdamOptions): Optimizer {
  *
  * @example
  * ```ts
- * import { adam } from "@sll/sll";
- * import { tensor } from "@sll/sll";
+ * import { adam, tensor } from "@sll/sll";
  * const opt = adam();
  * const params = { w: tensor([1, 2]) };
  * const state = opt.init(params);
