@@ -61,7 +61,7 @@ export {
   randomHorizontalFlip,
   REFERENCE_JITTER,
 } from "./augment.ts";
-export type { KeyData } from "../tensor/prng.ts";
+export { type KeyData, keyFromSeed } from "../tensor/prng.ts";
 export {
   type Batch,
   batches,
