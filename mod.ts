@@ -66,3 +66,6 @@ export {
 } from "./io/host_tensor.ts";
 export { readSafetensors, type Safetensors, writeSafetensors } from "./io/safetensors.ts";
 export { type PthCheckpoint, readPth, type ReadPthOptions } from "./io/pth.ts";
+export { writePth, type WritePthOptions } from "./io/pth_write.ts";
+export { loadParams, type LoadParamsOptions, saveParams } from "./io/params.ts";
+export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./train/leak_check.ts";

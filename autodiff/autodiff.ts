@@ -36,9 +36,18 @@ export function vjp<Args extends unknown[], Out>(
   f: (...primals: Args) => Out,
   ...primals: Args
 ): [Out, Pullback<Args>] {
+  return record("vjp", f, primals);
+}
+
+/** `vjp` under the name of the public function called (`vjp`, `grad`, `valueAndGrad`). */
+function record<Args extends unknown[], Out>(
+  op: string,
+  f: (...primals: Args) => Out,
+  primals: Args,
+): [Out, Pullback<Args>] {
   const trace: Trace = { tracked: new Set(), nodes: [], pinned: new Set() };
   forEachTensor(primals, (t) => {
-    t.ref("vjp");
+    t.ref(op);
     if (t.dtype !== "int32") trace.tracked.add(t.id);
   });
   beginTrace(trace);
@@ -55,7 +64,7 @@ export function vjp<Args extends unknown[], Out>(
     forEachTensor(cotangent, (t) => cts.push(t));
     if (cts.length !== outLeaves.length) {
       throw new TypeError(
-        `vjp: the cotangent has ${cts.length} tensors but the output has ${outLeaves.length}; pass a tree shaped like the output`,
+        `${op}: the cotangent has ${cts.length} tensors but the output has ${outLeaves.length}; pass a tree shaped like the output`,
       );
     }
     const grads = new Map<number, Tensor>();
@@ -66,7 +75,7 @@ export function vjp<Args extends unknown[], Out>(
     outLeaves.forEach((t, i) => {
       if (cts[i].shape.length !== t.shape.length || cts[i].shape.some((d, j) => d !== t.shape[j])) {
         throw new TypeError(
-          `vjp: cotangent ${i} has shape ${fmt(cts[i].shape)} but the output has ${fmt(t.shape)}`,
+          `${op}: cotangent ${i} has shape ${fmt(cts[i].shape)} but the output has ${fmt(t.shape)}`,
         );
       }
       accumulate(t, cts[i]);
@@ -120,10 +129,17 @@ function checkScalar(v: unknown, what: string): Tensor {
 export function valueAndGrad<P, R extends unknown[]>(
   f: (params: P, ...rest: R) => Tensor,
 ): (params: P, ...rest: R) => [Tensor, P] {
+  return namedValueAndGrad("valueAndGrad", f);
+}
+
+function namedValueAndGrad<P, R extends unknown[]>(
+  op: string,
+  f: (params: P, ...rest: R) => Tensor,
+): (params: P, ...rest: R) => [Tensor, P] {
   return (params: P, ...rest: R) =>
     scope(() => {
-      const [out, pb] = vjp((p: P) => f(p, ...rest), params);
-      const y = checkScalar(out, "valueAndGrad");
+      const [out, pb] = record(op, (p: P) => f(p, ...rest), [params]);
+      const y = checkScalar(out, op);
       const [g] = pb(onesLike(y));
       return [y, g] as [Tensor, P];
     });
@@ -141,7 +157,7 @@ export function valueAndGrad<P, R extends unknown[]>(
 export function grad<P, R extends unknown[]>(
   f: (params: P, ...rest: R) => Tensor,
 ): (params: P, ...rest: R) => P {
-  const vg = valueAndGrad(f);
+  const vg = namedValueAndGrad("grad", f);
   return (params: P, ...rest: R) =>
     scope(() => {
       const [, g] = vg(params, ...rest);

@@ -2,7 +2,7 @@
  * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
- * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll (webgpu: matmul|conv|mlp|chain),
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll (webgpu: matmul|conv|mlp|chain|sll),
  * --repeats N, --warmup N,
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
  * `--only sll` is the SLL networks' training steps and certification beside PyTorch
@@ -74,7 +74,7 @@ function parse(): {
     throw new RangeError(`--backend ${values.backend}: expected cpu or webgpu`);
   }
   const known: readonly string[] = values.backend === "webgpu"
-    ? WEBGPU_WORKLOADS
+    ? [...WEBGPU_WORKLOADS, ...EXTRA_WORKLOADS]
     : [...WORKLOADS, ...EXTRA_WORKLOADS];
   if (values.only !== undefined && !known.includes(values.only)) {
     throw new RangeError(
@@ -236,7 +236,7 @@ const TITLES: Record<WorkloadName, string> = {
 
 async function main(): Promise<void> {
   const opts = parse();
-  if (opts.backend === "webgpu") {
+  if (opts.backend === "webgpu" && opts.only !== "sll") {
     const { runWebGpuBench, WEBGPU_COMPETITORS } = await import("./webgpu.ts");
     return await runWebGpuBench({
       only: opts.only,
@@ -248,12 +248,13 @@ async function main(): Promise<void> {
   if (opts.only === "sll") {
     const { runSllBench } = await import("./sll_step.ts");
     console.log(
-      `sll bench (cpu, SLL networks): ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+      `sll bench (${opts.backend}, SLL networks): ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
     );
     await runSllBench({
       repeats: opts.repeats,
       warmup: opts.warmup,
       torch: opts.competitors.length > 0,
+      backend: opts.backend === "webgpu" ? "webgpu" : "cpu",
     });
     shutdownWasmThreads();
     return;

@@ -11,12 +11,14 @@
 import { fileURLToPath } from "node:url";
 import {
   dispose,
+  initWebGpu,
   keep,
   lipschitzNetwork,
   makeOptimizer,
   offsetCrossEntropy,
   randomKey,
   scope,
+  setBackend,
   type Tensor,
   tensor,
   valueAndGrad,
@@ -281,6 +283,8 @@ export interface SllBenchOptions {
   warmup: number;
   /** Compare with PyTorch when it is installed (default true). */
   torch?: boolean;
+  /** Our backend (default "cpu"); "webgpu" runs ours on the WebGPU adapter (PyTorch stays CPU). */
+  backend?: "cpu" | "webgpu";
 }
 
 /** Runs every SLL workload (ours and PyTorch alternating) and prints the table. */
@@ -288,9 +292,15 @@ export async function runSllBench(opts: SllBenchOptions): Promise<void> {
   const torch = opts.torch === false
     ? { python: null, env: {}, blas: "", reason: "--competitors none" }
     : await findTorch();
-  // the CPU backend (and its kernel choice) comes up with the first tensor
-  scope(() => tensor([0]));
-  console.log(`ours: CPU backend, ${cpuKernelsInUse()?.detail ?? "no fast kernels"}`);
+  if (opts.backend === "webgpu") {
+    const a = await initWebGpu();
+    await setBackend("webgpu");
+    console.log(`ours: WebGPU backend, adapter "${a.description || a.device}" (${a.backend})`);
+  } else {
+    // the CPU backend (and its kernel choice) comes up with the first tensor
+    scope(() => tensor([0]));
+    console.log(`ours: CPU backend, ${cpuKernelsInUse()?.detail ?? "no fast kernels"}`);
+  }
   console.log(
     torch.python
       ? `PyTorch: ${torch.python}, 2 threads (torch.set_num_threads), BLAS ${torch.blas}, OMP_WAIT_POLICY=${torch.env.OMP_WAIT_POLICY}`
@@ -342,6 +352,10 @@ export async function runSllBench(opts: SllBenchOptions): Promise<void> {
     ]);
     console.log(`  ${wl.label}: ours ${mo.toFixed(0)} ms, PyTorch ${mt.toFixed(0)} ms`);
   }
-  console.log(`\n## SLL training steps and certification (CPU; Adam; higher img/s is better)`);
+  console.log(
+    `\n## SLL training steps and certification (ours on ${
+      opts.backend ?? "cpu"
+    }, PyTorch on CPU; Adam; higher img/s is better)`,
+  );
   console.log(formatTable(rows));
 }

@@ -10,11 +10,12 @@ import { Tensor } from "../tensor/tensor.ts";
 
 /** Per-example margins. */
 export interface Margins {
-  /** argmax class per example (first on ties). */
+  /** argmax class per example (first on ties); −1 when the row holds a non-finite logit. */
   pred: Int32Array;
-  /** [B][K] margins m_j, +Infinity at j = pred. */
+  /** [B][K] margins m_j, +Infinity at j = pred (all 0 on a non-finite row). */
   margins: Float64Array[];
-  /** min_j m_j per example: the certified L2 radius. */
+  /** min_j m_j per example: the certified L2 radius; 0 when any logit, margin or last-layer
+   * weight is non-finite (NaN or ±Infinity certify nothing). */
   radius: Float64Array;
 }
 
@@ -66,6 +67,8 @@ export async function classDistances(weight: Tensor): Promise<Float64Array> {
  * Margins m_j = (f_top − f_j)/‖ŵ_top − ŵ_j‖ over the normalised rows of `lastLayerWeight`
  * (divided further by `lipschitz`), or the generic (f_top − f_j)/(√2·L) when the weight is
  * null. The radius min_j m_j certifies the prediction in the L2 ball of that radius.
+ * Soundness on bad arithmetic: a row with a NaN/±Infinity logit has no prediction (−1) and
+ * radius 0, and a non-finite margin (e.g. from a non-finite weight) makes the radius 0.
  *
  * @example
  * ```ts
@@ -80,7 +83,9 @@ export async function margins(
 ): Promise<Margins> {
   const [f, b, k] = await hostRows(logits, "margins: logits");
   const lip = options.lipschitz ?? 1;
-  if (!(lip > 0)) throw new RangeError(`margins: lipschitz must be positive, got ${lip}`);
+  if (!(lip > 0 && Number.isFinite(lip))) {
+    throw new RangeError(`margins: lipschitz must be a positive finite number, got ${lip}`);
+  }
   let dist: Float64Array | null = null;
   if (lastLayerWeight) {
     if (lastLayerWeight.shape[0] !== k) {
@@ -96,10 +101,19 @@ export async function margins(
   const radius = new Float64Array(b);
   const all: Float64Array[] = [];
   for (let i = 0; i < b; i++) {
+    const m = new Float64Array(k);
+    let finite = true;
+    for (let j = 0; j < k; j++) if (!Number.isFinite(f[i * k + j])) finite = false;
+    if (!finite) {
+      // argmax over NaN would pick class 0 and `m < r` is false for NaN: certify nothing.
+      pred[i] = -1;
+      all.push(m);
+      radius[i] = 0;
+      continue;
+    }
     let top = 0;
     for (let j = 1; j < k; j++) if (f[i * k + j] > f[i * k + top]) top = j;
     pred[i] = top;
-    const m = new Float64Array(k);
     let r = Infinity;
     for (let j = 0; j < k; j++) {
       if (j === top) {
@@ -108,10 +122,12 @@ export async function margins(
       }
       const scale = dist ? dist[top * k + j] : Math.SQRT2;
       m[j] = (f[i * k + top] - f[i * k + j]) / (scale * lip);
-      if (m[j] < r) r = m[j];
+      if (!(m[j] >= r)) r = m[j]; // a NaN margin wins and is turned into 0 below
     }
     all.push(m);
-    radius[i] = r;
+    // k = 1 leaves r = Infinity: with one class there is nothing to certify against, but an
+    // unbounded radius is never reported.
+    radius[i] = Number.isFinite(r) && r > 0 ? r : 0;
   }
   return { pred, margins: all, radius };
 }

@@ -55,7 +55,7 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
     const { test } = await loadTest(model.dataset, values);
     const r = await evaluate(model.network.apply, model.params, test, {
       prepare: model.network.prepare,
-      eps: (values.eps as number[] | undefined) ?? DEFAULT_CONFIG.eps,
+      eps255: (values.eps as number[] | undefined) ?? DEFAULT_CONFIG.eps,
       batchSize: (values["batch-size"] as number | undefined) ?? DEFAULT_CONFIG.evalBatchSize,
       lastWeight: model.network.lastWeight(model.params),
       world, // with several ranks: the batches are split and the counts summed

@@ -5,18 +5,17 @@
  * @module
  */
 import { DATASET_MEANS, type DatasetName, loadDataset, type Split } from "../data/mod.ts";
-import { readPth } from "../io/pth.ts";
-import { toFloat32 } from "../io/host_tensor.ts";
 import { autoBackend, initWebGpu, setBackend } from "../tensor/mod.ts";
-import { keep, scope } from "../tensor/mod.ts";
+import { dispose } from "../tensor/mod.ts";
 import type { FlagSpec } from "./args.ts";
 import { CONFIG_FLAGS, configFlag } from "./config_flags.ts";
 import { UsageError } from "./args.ts";
-import { type EvalResult, loadCheckpoint, resolveCheckpoint } from "../train/checkpoint.ts";
+import { type EvalResult, resolveCheckpoint } from "../train/checkpoint.ts";
+import { isPthPath, loadModelFile } from "../train/load_model.ts";
 import type { Arch, TrainConfig } from "../train/config.ts";
 import { DISTRIBUTED_MODES, type DistributedMode } from "../distributed/launch.ts";
 import { startWorld, type World } from "../distributed/world.ts";
-import { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "../train/model.ts";
+import { archFromPreset, presetNames } from "../train/model.ts";
 import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 
 /** Per-example shape and class count of each dataset (to build a network before loading). */
@@ -217,7 +216,7 @@ export async function loadModel(
   const path = await resolveCheckpoint(checkpoint);
   console.error(`read ${path}`);
   const flagDataset = values.dataset as DatasetName | undefined;
-  if (path.endsWith(".pth") || path.endsWith(".pt")) {
+  if (isPthPath(path)) {
     const dataset = flagDataset ?? PTH_DEFAULT_DATASET;
     const info = DATASET_INFO[dataset];
     const hasArch = ["model-name", "n-conv", "n-dense", "w", "dense-inner-dim"].some((f) =>
@@ -238,45 +237,32 @@ export async function loadModel(
     });
     const mean = (values.mean as number[] | undefined) ??
       [...((DATASET_MEANS as Record<string, readonly number[]>)[dataset] ?? [0])];
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (e) {
-      throw new Error(`${path}: cannot read (${(e as Error).message})`);
-    }
-    let sd;
-    try {
-      sd = readPth(bytes, { source: path }).stateDict;
-    } catch (e) {
-      throw new Error(`${path}: corrupt PyTorch checkpoint (${(e as Error).message})`);
-    }
-    const f32: Record<string, ReturnType<typeof toFloat32>> = {};
-    for (const [k, v] of Object.entries(sd)) {
-      f32[k] = v.dtype === "float32" || v.dtype === "float64" ? v : toFloat32(v);
-    }
-    const network = buildNetwork(arch, info.shape, info.classes, mean);
-    let params: LipschitzParams;
-    try {
-      params = keep(scope(() => network.fromStateDict(f32)));
-    } catch (e) {
-      throw new Error(`${path}: ${(e as Error).message.split("\n").join(" ")}`);
-    }
-    return { network, params, dataset, arch, path };
+    const m = await loadModelFile(path, {
+      dataset,
+      inputShape: info.shape,
+      numClasses: info.classes,
+      mean,
+      arch,
+    });
+    return { network: m.network, params: m.params, dataset, arch, path };
   }
-  const ck = await loadCheckpoint(path);
-  const cfg = ck.meta.config;
-  const dataset = cfg.dataset;
+  const m = await loadModelFile(path);
+  const dataset = m.spec.dataset;
   if (flagDataset !== undefined && flagDataset !== dataset) {
+    dispose(m.params);
     throw new UsageError(
       `${path} was trained on ${dataset}, not ${flagDataset}; drop --dataset or pass a matching checkpoint`,
     );
   }
-  const info = DATASET_INFO[dataset];
-  const mean = cfg.mean ??
-    [...((DATASET_MEANS as Record<string, readonly number[]>)[dataset] ?? [0])];
-  const network = buildNetwork(cfg.arch, info.shape, info.classes, mean);
-  const params = keep(scope(() => paramsFromCheckpoint(network, ck.params, path)));
-  return { network, params, dataset, arch: cfg.arch, path, config: cfg, metrics: ck.meta.metrics };
+  return {
+    network: m.network,
+    params: m.params,
+    dataset,
+    arch: m.spec.arch,
+    path,
+    config: m.config,
+    metrics: m.metrics,
+  };
 }
 
 /**

@@ -48,6 +48,14 @@ export async function lipschitzCommand(argv: readonly string[]): Promise<number>
       iterations: (values.iterations as number | undefined) ?? 30,
       convSize: values["conv-size"] as number | undefined,
     });
+    const bad = rows.find((r) => !Number.isFinite(r.estimate));
+    if (bad) {
+      // A NaN bound proves nothing: never print it as a result with exit 0.
+      throw new Error(
+        `${model.path}: the Lipschitz estimate of layer ${bad.name} is ${bad.estimate}; its ` +
+          `parameters overflow float32 arithmetic, so the model has no usable bound`,
+      );
+    }
     if (values.json) {
       console.log(JSON.stringify({ checkpoint: model.path, layers: rows }));
       return 0;

@@ -1,5 +1,6 @@
 /**
- * The `sll` command line: `train`, `certify`, `attack`, `lipschitz`, `reproduce`, `plot`.
+ * The `sll` command line: `train`, `certify`, `attack`, `lipschitz`, `reproduce`, `plot`,
+ * `export`.
  * The only module that ends the process: usage mistakes exit 2 with one line naming the flag,
  * runtime errors exit 1 with one line naming the file and the fix, Ctrl-C during training
  * exits 130 after saving a checkpoint.
@@ -12,6 +13,7 @@ import { attackCommand } from "./attack_cmd.ts";
 import { lipschitzCommand } from "./lipschitz_cmd.ts";
 import { reproduceCommand } from "./reproduce_cmd.ts";
 import { plotCommand } from "./plot_cmd.ts";
+import { exportCommand } from "./export_cmd.ts";
 import { abortWorld, endWorld } from "../distributed/world.ts";
 
 /** Subcommands by name, each returning its exit code. */
@@ -22,6 +24,7 @@ export const COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Prom
   lipschitz: lipschitzCommand,
   reproduce: reproduceCommand,
   plot: plotCommand,
+  export: exportCommand,
 };
 
 const USAGE = `usage: sll <command> [--flags]   (deno task <command> …)
@@ -32,6 +35,7 @@ const USAGE = `usage: sll <command> [--flags]   (deno task <command> …)
   lipschitz   per-layer Lipschitz estimates of a checkpoint
   reproduce   the reference's table averaged over checkpoints per model size
   plot        SVG charts of a training run
+  export      a checkpoint as a PyTorch .pth or .safetensors (the reference's state dict)
 
 "sll <command> --help" lists the flags of a command.`;
 

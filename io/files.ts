@@ -10,9 +10,11 @@
  * directory when needed; readers never see a partial file.
  *
  * @example
- * ```ts ignore
- * import { writeFileAtomic } from "./files.ts";
- * await writeFileAtomic("/tmp/sll-example/x.bin", new Uint8Array([1, 2]));
+ * ```ts
+ * import { writeFileAtomic } from "@sll/sll/io";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/sub/x.bin`, new Uint8Array([1, 2]));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {

@@ -1,12 +1,13 @@
 /**
  * File formats on host memory: safetensors read/write, PyTorch `.pth` (zip + pickle) reading
- * through a safe unpickler, and the {@linkcode HostTensor} record they exchange.
+ * through a safe unpickler and writing (torch.load reads it), zip with CRC-32 checks, and the
+ * {@linkcode HostTensor} record they exchange.
  *
  * @example
  * ```ts
- * import { readPth, writeSafetensors } from "./mod.ts";
- * const { stateDict } = readPth(await Deno.readFile("model.ckpt.pth"));
- * await Deno.writeFile("model.safetensors", writeSafetensors(stateDict));
+ * import { readPth, writeSafetensors } from "@sll/sll/io";
+ * const { stateDict } = readPth(await Deno.readFile("tests/fixtures/tiny_c1_28.ckpt.pth"));
+ * const bytes = writeSafetensors(stateDict); // the same tensors as a .safetensors file
  * ```
  * @module
  */
@@ -27,5 +28,16 @@ export {
 } from "./host_tensor.ts";
 export { readSafetensors, type Safetensors, writeSafetensors } from "./safetensors.ts";
 export { type PthCheckpoint, readPth, type ReadPthOptions } from "./pth.ts";
+export { writePth, type WritePthOptions } from "./pth_write.ts";
 export { type PickleBuildable, PickleGlobal, unpickle, type UnpickleOptions } from "./pickle.ts";
+export {
+  pickle,
+  PickleCall,
+  PickleGlobalRef,
+  PicklePersistentId,
+  PickleTuple,
+} from "./pickle_write.ts";
+export { crc32, readZip, writeZip, type ZipEntry } from "./zip.ts";
 export { writeFileAtomic } from "./files.ts";
+export { loadParams, type LoadParamsOptions, saveParams } from "./params.ts";
+export { loadParamsFile, saveParamsFile } from "./params_file.ts";

@@ -1,10 +1,10 @@
 // Reader for PyTorch `torch.save` files (the zip format, PyTorch >= 1.6): `<top>/data.pkl`
 // (the object graph), `<top>/data/<key>` (raw storages), `<top>/byteorder` (optional, default
-// little) and `<top>/version`; `<top>` is arbitrary. The pickle is read by the safe unpickler
+// little) and `<top>/version`; `<top>` is arbitrary. Every zip entry's CRC-32 is verified. The pickle is read by the safe unpickler
 // (io/pickle.ts) with torch's tensor rebuilders added to its whitelist; every tensor comes out
 // as a contiguous, independent HostTensor honouring storage offset, shape and strides.
 
-import { unzipSync } from "fflate";
+import { readZip } from "./zip.ts";
 import {
   allocHostData,
   type HostData,
@@ -235,7 +235,7 @@ function byteSwap(bytes: Uint8Array, size: number): Uint8Array {
  *
  * @example
  * ```ts
- * const bytes = await Deno.readFile("model.ckpt.pth");
+ * const bytes = await Deno.readFile("tests/fixtures/tiny_c1_28.ckpt.pth");
  * const { stateDict, epoch } = readPth(bytes);
  * stateDict["module.model.model.1.kernel"].shape; // [5, 8, 3, 3]
  * ```
@@ -248,12 +248,8 @@ export function readPth(bytes: Uint8Array, options: ReadPthOptions = {}): PthChe
         `PyTorch >= 1.6 is supported; re-save with torch.save(obj, path)`,
     );
   }
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (e) {
-    throw new Error(`${name}: cannot read zip archive: ${(e as Error).message}`);
-  }
+  // Every entry's CRC-32 is checked: a flipped byte in a storage is an error, never a model.
+  const files = readZip(bytes, name);
   const pkls = Object.keys(files).filter((p) => p === "data.pkl" || p.endsWith("/data.pkl"));
   if (pkls.length === 0) {
     throw new Error(

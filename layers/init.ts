@@ -12,6 +12,7 @@ import { normal, type PRNGKey, uniform } from "../tensor/random.ts";
  *
  * @example
  * ```ts
+ * import { fans } from "@sll/sll";
  * fans([5, 8, 3, 3]); // [72, 45]
  * ```
  */

@@ -210,7 +210,7 @@ leakFreeTest(
       dispose(r.params);
       const bytes = await Deno.readFile(path);
       await Deno.writeFile(path, bytes.subarray(0, 100));
-      await assert.rejects(() => loadCheckpoint(path), /corrupt checkpoint/);
+      await assert.rejects(() => loadCheckpoint(path), /checksum mismatch/);
       await Deno.writeTextFile(path.replace(".safetensors", ".json"), "{ not json");
       await assert.rejects(() => loadCheckpoint(path), /corrupt checkpoint metadata/);
     } finally {

@@ -1,7 +1,9 @@
 /**
  * Checkpoints: `<dir>/checkpoints/model.ckpt-<step>.safetensors` (parameters as `param.<path>`,
  * optimizer slots as `<slot>.<path>`, float32, keyed by tree path) plus `.json` metadata
- * (config, epoch, step, metrics, RNG state) validated with zod on load. Both files are written
+ * (config, the model needed to rebuild and evaluate it, epoch, step, metrics, RNG state and the
+ * SHA-256 of the tensor file). Loading trusts nothing: bounded schema, checksum, parameter shapes
+ * against the architecture before anything is built, finite parameters. Both files are written
  * to a temporary name and renamed, safetensors first, so a `.json` marks a complete checkpoint.
  * @module
  */
@@ -12,7 +14,9 @@ import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
 import { type Tensor, tensor } from "../tensor/mod.ts";
 import { flattenTree, mapTree } from "../tensor/tree.ts";
-import { type TrainConfig, TrainConfigSchema } from "./config.ts";
+import { type Arch, type TrainConfig, TrainConfigSchema } from "./config.ts";
+import { DATASET_NAMES, type DatasetName } from "../data/mod.ts";
+import { lipschitzNetwork } from "../layers/network.ts";
 
 /** Evaluation results: natural and certified accuracy (fractions) on `n` test images. */
 export interface EvalResult {
@@ -24,14 +28,40 @@ export interface EvalResult {
   certified: Record<string, number>;
 }
 
+/** Everything needed to rebuild and evaluate a network without flags. */
+export interface ModelSpec {
+  /** Dataset it was trained on (the test split to evaluate on). */
+  dataset: DatasetName;
+  /** Per-example input shape [C, H, W]. */
+  inputShape: [number, number, number];
+  /** Number of classes. */
+  numClasses: number;
+  /** Channel means subtracted by the network (one per input channel). */
+  mean: number[];
+  /** Network sizes and q mode. */
+  arch: Arch;
+}
+
+/** The tensor file a checkpoint's metadata vouches for. */
+export interface TensorFileRecord {
+  /** Lower-case hex SHA-256 of the whole `.safetensors` file. */
+  sha256: string;
+  /** Its size in bytes. */
+  bytes: number;
+}
+
 /** Checkpoint metadata (the `.json` file). */
 export interface CheckpointMeta {
   /** Format tag. */
   format: "sll-checkpoint";
-  /** Format version. */
-  version: 1;
-  /** The full training configuration (rebuilds the network). */
+  /** Format version (2: with `model` and `tensors`). */
+  version: 2;
+  /** The full training configuration (resume continues it). */
   config: TrainConfig;
+  /** The model: rebuilds and evaluates the network with no flags. */
+  model: ModelSpec;
+  /** SHA-256 and size of the `.safetensors` file, verified on load. */
+  tensors: TensorFileRecord;
   /** Completed epochs (fractional when saved mid-epoch). */
   epoch: number;
   /** Updates applied so far. */
@@ -56,11 +86,64 @@ const EvalSchema: z.ZodType<EvalResult> = z.object({
   certified: z.record(z.string(), z.number()),
 });
 
+/**
+ * Upper bounds on what checkpoint metadata may ask to build. They sit far above every preset
+ * (xlarge: 70 convs, 15 dense, width 120, dense inner 2048) and stop crafted metadata from
+ * building a network that would run for minutes or exhaust memory.
+ */
+export const MODEL_LIMITS: Readonly<{
+  nConv: number;
+  nDense: number;
+  width: number;
+  convInnerDim: number;
+  denseInnerDim: number;
+  channels: number;
+  side: number;
+  numClasses: number;
+}> = Object.freeze({
+  nConv: 1000,
+  nDense: 1000,
+  width: 4096,
+  convInnerDim: 4096,
+  denseInnerDim: 65536,
+  channels: 64,
+  side: 1024,
+  numClasses: 100_000,
+});
+
+const L = MODEL_LIMITS;
+const bounded = (max: number, min = 1) => z.number().int().min(min).max(max);
+
+/** A bounded architecture (the training schema's, with the upper limits of MODEL_LIMITS). */
+const BoundedArchSchema = z.object({
+  name: z.string().max(200).optional(),
+  nConv: bounded(L.nConv, 0),
+  nDense: bounded(L.nDense, 0),
+  width: bounded(L.width),
+  convInnerDim: bounded(L.convInnerDim),
+  denseInnerDim: bounded(L.denseInnerDim),
+  qMode: z.enum(["paper", "reference"]),
+});
+
+/** zod schema of {@linkcode ModelSpec}, bounded by {@linkcode MODEL_LIMITS}. */
+export const ModelSpecSchema: z.ZodType<ModelSpec> = z.object({
+  dataset: z.enum(DATASET_NAMES as [DatasetName, ...DatasetName[]]),
+  inputShape: z.tuple([bounded(L.channels), bounded(L.side), bounded(L.side)]),
+  numClasses: bounded(L.numClasses),
+  mean: z.array(z.number().finite()).min(1).max(L.channels),
+  arch: BoundedArchSchema,
+});
+
 /** zod schema of checkpoint metadata. */
 export const CheckpointMetaSchema: z.ZodType<CheckpointMeta> = z.object({
   format: z.literal("sll-checkpoint"),
-  version: z.literal(1),
+  version: z.literal(2),
   config: TrainConfigSchema,
+  model: ModelSpecSchema,
+  tensors: z.object({
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().nonnegative(),
+  }),
   epoch: z.number().nonnegative(),
   step: z.number().int().nonnegative(),
   stepInEpoch: z.number().int().nonnegative(),
@@ -119,7 +202,7 @@ export async function saveCheckpoint(
   trainDir: string,
   params: unknown,
   slots: Record<string, unknown>,
-  meta: CheckpointMeta,
+  meta: Omit<CheckpointMeta, "tensors">,
 ): Promise<string> {
   const dir = join(trainDir, "checkpoints");
   await Deno.mkdir(dir, { recursive: true });
@@ -130,10 +213,15 @@ export async function saveCheckpoint(
   }
   const base = join(dir, checkpointName(meta.step));
   const st = `${base}.safetensors`;
-  await writeFileAtomic(st, writeSafetensors(tensors, { format: "sll", step: String(meta.step) }));
+  const bytes = writeSafetensors(tensors, { format: "sll", step: String(meta.step) });
+  const full: CheckpointMeta = {
+    ...meta,
+    tensors: { sha256: await sha256Hex(bytes), bytes: bytes.byteLength },
+  };
+  await writeFileAtomic(st, bytes);
   await writeFileAtomic(
     `${base}.json`,
-    new TextEncoder().encode(JSON.stringify(meta, null, 2) + "\n"),
+    new TextEncoder().encode(JSON.stringify(full, null, 2) + "\n"),
   );
   return st;
 }
@@ -200,23 +288,214 @@ export async function resolveCheckpoint(path: string): Promise<string> {
   return candidates[candidates.length - 1];
 }
 
+/** Lower-case hex SHA-256 of `bytes` (Web Crypto). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Metadata files above this size are refused before reading (ours are a few kB). */
+const MAX_META_BYTES = 1 << 20;
+
+function issuesLine(issues: readonly { path: PropertyKey[]; message: string }[]): string {
+  const lines = issues.map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`);
+  return lines.slice(0, 4).join("; ") + (lines.length > 4 ? `; … ${lines.length - 4} more` : "");
+}
+
 /**
- * Reads and validates one of our checkpoints (safetensors path; the `.json` beside it).
- * Throws an Error naming the file and what is wrong (missing, truncated, invalid metadata).
+ * Validates checkpoint metadata (already parsed from JSON): the zod schema, with the
+ * architecture bounded by {@linkcode MODEL_LIMITS} in both `model` and `config`. Throws an Error
+ * naming `source` and the offending fields, in one line.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseCheckpointMeta } from "./checkpoint.ts";
+ * const meta = parseCheckpointMeta(JSON.parse(text), "model.ckpt-5.json");
+ * ```
+ */
+export function parseCheckpointMeta(raw: unknown, source: string): CheckpointMeta {
+  const v = (raw as { version?: unknown } | null)?.version;
+  if (v === 1) {
+    throw new Error(
+      `${source}: checkpoint format version 1 (no model description or SHA-256 of its tensors) ` +
+        `is no longer read; re-train, or certify the run with an sll from before version 2`,
+    );
+  }
+  const r = CheckpointMetaSchema.safeParse(raw);
+  if (!r.success) {
+    throw new Error(`${source}: invalid checkpoint metadata: ${issuesLine(r.error.issues)}`);
+  }
+  const a = BoundedArchSchema.safeParse(r.data.config.arch);
+  if (!a.success) {
+    const issues = a.error.issues.map((i) => ({ ...i, path: ["config", "arch", ...i.path] }));
+    throw new Error(`${source}: invalid checkpoint metadata: ${issuesLine(issues)}`);
+  }
+  return r.data;
+}
+
+/**
+ * The parameter shapes (by tree path, e.g. `"1.kernel"`) of the network a {@linkcode ModelSpec}
+ * describes, computed without allocating a tensor. Throws a RangeError naming `source` when the
+ * spec describes no valid network (sizes out of {@linkcode MODEL_LIMITS}, H or W not divisible
+ * by 4, one mean per channel, …).
+ *
+ * @example
+ * ```ts ignore
+ * import { expectedParamShapes } from "./checkpoint.ts";
+ * expectedParamShapes(meta.model, "x.json")["1.kernel"]; // [convInnerDim, width, 3, 3]
+ * ```
+ */
+export function expectedParamShapes(
+  spec: ModelSpec,
+  source: string,
+): Record<string, readonly number[]> {
+  const r = ModelSpecSchema.safeParse(spec);
+  if (!r.success) {
+    throw new RangeError(`${source}: invalid model description: ${issuesLine(r.error.issues)}`);
+  }
+  let shapes: Readonly<Record<string, readonly number[]>>;
+  try {
+    shapes = lipschitzNetwork({
+      inputShape: [...spec.inputShape],
+      numClasses: spec.numClasses,
+      nConv: spec.arch.nConv,
+      nDense: spec.arch.nDense,
+      width: spec.arch.width,
+      convInnerDim: spec.arch.convInnerDim,
+      denseInnerDim: spec.arch.denseInnerDim,
+      mean: [...spec.mean],
+      qMode: spec.arch.qMode,
+    }).stateDictShapes;
+  } catch (e) {
+    throw new RangeError(`${source}: invalid model description: ${(e as Error).message}`);
+  }
+  const prefix = "module.model.model.";
+  return Object.fromEntries(Object.entries(shapes).map(([k, v]) => [k.slice(prefix.length), v]));
+}
+
+/**
+ * Checks that `leaves` hold exactly the parameters of `expected` (paths and shapes, float32 or
+ * float64) before anything is built from them. Throws a TypeError naming `source` and listing
+ * the first differences.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkParamShapes, expectedParamShapes } from "./checkpoint.ts";
+ * checkParamShapes(expectedParamShapes(meta.model, src), ck.params, src);
+ * ```
+ */
+export function checkParamShapes(
+  expected: Record<string, readonly number[]>,
+  leaves: Record<string, HostTensor>,
+  source: string,
+  architecture = "",
+): void {
+  const missing: string[] = [];
+  const unexpected: string[] = [];
+  const wrong: string[] = [];
+  for (const [p, shape] of Object.entries(expected)) {
+    const h = Object.hasOwn(leaves, p) ? leaves[p] : undefined;
+    if (!h) missing.push(`"${p}" [${shape.join(", ")}]`);
+    else if (h.shape.join(",") !== shape.join(",")) {
+      wrong.push(`"${p}" is [${h.shape.join(", ")}], expected [${shape.join(", ")}]`);
+    } else if (h.dtype !== "float32" && h.dtype !== "float64") {
+      wrong.push(`"${p}" has dtype ${h.dtype}, expected float32`);
+    }
+  }
+  for (const [k, h] of Object.entries(leaves)) {
+    if (!Object.hasOwn(expected, k)) unexpected.push(`"${k}" [${h.shape.join(", ")}]`);
+  }
+  if (missing.length + unexpected.length + wrong.length > 0) {
+    const list = (what: string, items: string[]): string =>
+      items.length === 0
+        ? ""
+        : `${what}: ${items.slice(0, 4).join(", ")}${
+          items.length > 4 ? ` … ${items.length - 4} more` : ""
+        }`;
+    const parts = [
+      list("missing keys", missing),
+      list("unexpected keys", unexpected),
+      list("shape mismatches", wrong),
+    ].filter((p) => p);
+    throw new TypeError(
+      `${source}: the checkpoint does not match the architecture${
+        architecture ? ` (${architecture})` : ""
+      }: ${parts.join("; ")}`,
+    );
+  }
+}
+
+/** One-line description of a model spec's architecture, for errors. */
+export function describeSpec(spec: ModelSpec): string {
+  const a = spec.arch;
+  return `nConv ${a.nConv}, nDense ${a.nDense}, width ${a.width}, convInnerDim ${a.convInnerDim}, ` +
+    `denseInnerDim ${a.denseInnerDim}, ${spec.numClasses} classes, input [${spec.inputShape}]`;
+}
+
+/**
+ * Throws an Error naming `source`, the parameter (layer index and name) and the first bad element
+ * when any parameter holds NaN or ±Infinity: such a model certifies nothing.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkFiniteParams } from "./checkpoint.ts";
+ * checkFiniteParams(ck.params, ck.path); // "…: parameter \"3.kernel\" (layer 3) holds NaN at …"
+ * ```
+ */
+export function checkFiniteParams(leaves: Record<string, HostTensor>, source: string): void {
+  for (const [p, h] of Object.entries(leaves)) {
+    if (
+      h.dtype !== "float32" && h.dtype !== "float64" && h.dtype !== "float16" &&
+      h.dtype !== "bfloat16"
+    ) continue;
+    const d = h.data as ArrayLike<number>;
+    const half = h.dtype === "float16" || h.dtype === "bfloat16";
+    for (let i = 0; i < d.length; i++) {
+      // float16/bfloat16 bits: exponent all ones is Inf/NaN.
+      const bad = half
+        ? ((h.dtype === "float16" ? d[i] & 0x7c00 : d[i] & 0x7f80) ===
+          (h.dtype === "float16" ? 0x7c00 : 0x7f80))
+        : !Number.isFinite(d[i]);
+      if (bad) {
+        const layer = /(?:^|\.)(\d+)\.[^.]+$/.exec(p);
+        throw new Error(
+          `${source}: parameter "${p}"${layer ? ` (layer ${layer[1]})` : ""} holds ${
+            half ? "a non-finite value" : String(d[i])
+          } at element ${i} of [${h.shape.join(", ")}]; a model with non-finite parameters ` +
+            `certifies nothing (corrupt file or diverged training): use another checkpoint`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Reads and validates one of our checkpoints (safetensors path; the `.json` beside it): the
+ * bounded metadata schema, the SHA-256 of the tensor file, the parameter shapes against the
+ * architecture (before anything is built) and finite parameters. Throws an Error naming the file
+ * and what is wrong, in one line.
  *
  * @example
  * ```ts ignore
  * import { loadCheckpoint } from "./checkpoint.ts";
  * const ck = await loadCheckpoint("runs/a/checkpoints/model.ckpt-940.safetensors");
- * ck.meta.config.arch; // rebuilds the network
+ * ck.meta.model; // rebuilds the network
  * ```
  */
 export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   const jsonPath = path.replace(/\.safetensors$/, "") + ".json";
   let metaText: string;
   try {
+    const info = await Deno.stat(jsonPath);
+    if (info.size > MAX_META_BYTES) {
+      throw new Error(
+        `${jsonPath}: checkpoint metadata is ${info.size} bytes, over the ${MAX_META_BYTES}-byte ` +
+          `limit; not a checkpoint of ours`,
+      );
+    }
     metaText = await Deno.readTextFile(jsonPath);
-  } catch {
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith(jsonPath)) throw e;
     throw new Error(
       `${jsonPath}: checkpoint metadata is missing; a checkpoint is a .safetensors file with its .json beside it`,
     );
@@ -225,22 +504,29 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   try {
     raw = JSON.parse(metaText);
   } catch (e) {
-    throw new Error(
-      `${jsonPath}: corrupt checkpoint metadata (${
-        (e as Error).message
-      }); use an earlier checkpoint`,
-    );
+    // JSON.parse quotes the text around the error, newlines and control bytes included.
+    const why = Array.from((e as Error).message, (c) => (c < " " || c === "\x7f" ? " " : c))
+      .join("").replace(/\s+/g, " ").slice(0, 160);
+    throw new Error(`${jsonPath}: corrupt checkpoint metadata (${why}); use an earlier checkpoint`);
   }
-  const r = CheckpointMetaSchema.safeParse(raw);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-    throw new Error(`${jsonPath}: invalid checkpoint metadata: ${lines.join("; ")}`);
-  }
+  const meta = parseCheckpointMeta(raw, jsonPath);
+  // Shapes are checked against the stored tensors below; the architecture itself must describe
+  // a valid network first (cheap: no tensor is made).
+  const expected = expectedParamShapes(meta.model, jsonPath);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch {
     throw new Error(`${path}: checkpoint tensors are missing`);
+  }
+  const sum = await sha256Hex(bytes);
+  if (bytes.byteLength !== meta.tensors.bytes || sum !== meta.tensors.sha256) {
+    throw new Error(
+      `${path}: checksum mismatch: the file is ${bytes.byteLength} bytes with SHA-256 ` +
+        `${sum.slice(0, 16)}… but ${jsonPath} records ${meta.tensors.bytes} bytes with ` +
+        `${meta.tensors.sha256.slice(0, 16)}…; the file is corrupt or was replaced: use an ` +
+        `earlier checkpoint`,
+    );
   }
   let tensors: Record<string, HostTensor>;
   try {
@@ -254,11 +540,21 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   const slots: Record<string, Record<string, HostTensor>> = {};
   for (const [k, h] of Object.entries(tensors)) {
     const dot = k.indexOf(".");
+    if (dot <= 0) {
+      throw new Error(`${path}: unexpected tensor "${k}" (expected param.<path> or <slot>.<path>)`);
+    }
     const head = k.slice(0, dot), rest = k.slice(dot + 1);
-    if (head === "param") params[rest] = h;
-    else (slots[head] ??= {})[rest] = h;
+    const into = head === "param" ? params : (slots[head] ??= Object.create(null));
+    Object.defineProperty(into, rest, {
+      value: h,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
-  return { meta: r.data, params, slots, path };
+  checkParamShapes(expected, params, path, `${describeSpec(meta.model)}, from ${jsonPath}`);
+  checkFiniteParams(params, path);
+  return { meta, params, slots, path };
 }
 
 /**

@@ -12,8 +12,8 @@ import { leaves, mapTree } from "../tensor/tree.ts";
  *
  * @example
  * ```ts
- * import { globalNorm } from "./clip.ts";
- * import { tensor } from "../tensor/mod.ts";
+ * import { globalNorm } from "@sll/sll";
+ * import { tensor } from "@sll/sll";
  * globalNorm({ a: tensor([3]), b: tensor([4]) }); // 5
  * ```
  */
@@ -28,8 +28,8 @@ export function globalNorm(tree: unknown): Tensor {
  *
  * @example
  * ```ts
- * import { clipByGlobalNorm } from "./clip.ts";
- * import { tensor } from "../tensor/mod.ts";
+ * import { clipByGlobalNorm } from "@sll/sll";
+ * import { tensor } from "@sll/sll";
  * const g = clipByGlobalNorm({ w: tensor([3, 4]) }, 1); // ≈ [0.6, 0.8]
  * ```
  */
@@ -44,8 +44,8 @@ export function clipByGlobalNorm<T>(grads: T, maxNorm: number): T {
  *
  * @example
  * ```ts
- * import { clipByValue } from "./clip.ts";
- * import { tensor } from "../tensor/mod.ts";
+ * import { clipByValue } from "@sll/sll";
+ * import { tensor } from "@sll/sll";
  * const g = clipByValue({ w: tensor([-3, 0.5]) }, 1); // [-1, 0.5]
  * ```
  */

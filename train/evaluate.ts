@@ -16,16 +16,18 @@ import type { PreparedForward } from "../layers/layer.ts";
 /** A forward function: parameters and an input batch [B, C, H, W] in [0, 1] → logits [B, K]. */
 export type Forward<P> = (params: P, x: Tensor) => Tensor;
 
-/** Options of `evaluate`. */
+/** Options of `evaluate`. Radii are given in one of two clearly named units. */
 export interface EvaluateOptions<P = unknown> {
-  /** Radii in units of 1/255 (default 36, 72, 108, 255). */
+  /** Radii in input units, as everywhere in the API, e.g. `[36 / 255]`. Not with `eps255`. */
   eps?: readonly number[];
+  /** Radii in units of 1/255, as the CLI's `--eps`, e.g. `[36, 72]`. Not with `eps`. */
+  eps255?: readonly number[];
   /** Examples per forward pass (default 500). */
   batchSize?: number;
   /** The last layer's weight [K, F] (rows are normalised); null/omitted: the generic √2 bound. */
   lastWeight?: Tensor | null;
-  /** Also report certified accuracy on this grid of radii (×1/255), as `curve`. */
-  curve?: readonly number[];
+  /** Also report certified accuracy on this grid of radii in units of 1/255, as `curve`. */
+  curve255?: readonly number[];
   /**
    * Parameter-only work done once before the batches (e.g. a network's `prepare`: the SLL
    * rescalings); its forward replaces `forward` and is disposed at the end.
@@ -41,13 +43,23 @@ export interface EvaluateOptions<P = unknown> {
 }
 
 /**
- * Natural and certified accuracy of `forward(params, ·)` on `ds`.
+ * Natural and certified accuracy of `forward(params, ·)` on `ds`. `certified` is keyed by the
+ * radius in units of 1/255 ("36" for ε = 36/255), whichever unit the radii were given in.
  *
  * @example
- * ```ts ignore
- * import { evaluate } from "./evaluate.ts";
- * const r = await evaluate(net.apply, params, test, { lastWeight });
- * console.log(r.accuracy, r.certified["36"]);
+ * ```ts
+ * import { flatten, linearNormalized, randomKey, serial } from "@sll/sll";
+ * import { evaluate } from "@sll/sll/train";
+ * const net = serial(flatten(), linearNormalized({ features: 2 }));
+ * const params = net.init(randomKey(0), [1, 2, 2]).params;
+ * const test = {
+ *   name: "toy", images: new Float32Array(8).fill(0.5), labels: new Int32Array([0, 1]), n: 2,
+ *   shape: [1, 2, 2] as [number, number, number], numClasses: 2,
+ * };
+ * const r = await evaluate(net.apply, params, test, {
+ *   eps: [36 / 255, 72 / 255], lastWeight: net.lastWeight(params),
+ * });
+ * console.log(r.accuracy, r.certified["36"], r.certified["72"]);
  * ```
  */
 export async function evaluate<P>(
@@ -56,9 +68,16 @@ export async function evaluate<P>(
   ds: Dataset,
   opts: EvaluateOptions<P> = {},
 ): Promise<EvalResult & { curve?: { eps: number[]; certified: number[] } }> {
-  const eps = [...(opts.eps ?? [36, 72, 108, 255])];
-  const grid = [...(opts.curve ?? [])];
-  const all = [...eps, ...grid].map((e) => e / 255);
+  if (opts.eps !== undefined && opts.eps255 !== undefined) {
+    throw new TypeError(
+      "evaluate: pass the radii once, as eps (input units, e.g. 36 / 255) or eps255 (e.g. 36)",
+    );
+  }
+  const eps = opts.eps ? opts.eps.map((e) => e * 255) : [...(opts.eps255 ?? [36, 72, 108, 255])];
+  const grid = [...(opts.curve255 ?? [])];
+  const all = opts.eps
+    ? [...opts.eps, ...grid.map((e) => e / 255)]
+    : [...eps, ...grid].map((e) => e / 255);
   let correct = 0;
   const cert = new Array<number>(all.length).fill(0);
   let done = 0;
@@ -93,9 +112,14 @@ export async function evaluate<P>(
   return {
     n,
     accuracy: frac(correct),
-    certified: Object.fromEntries(eps.map((e, j) => [String(e), frac(cert[j])])),
+    certified: Object.fromEntries(eps.map((e, j) => [label255(e), frac(cert[j])])),
     ...(grid.length
       ? { curve: { eps: grid, certified: grid.map((_, j) => frac(cert[eps.length + j])) } }
       : {}),
   };
+}
+
+/** A radius ×255 as a short key: 36 → "36", 36/255·255 (rounding) → "36", 12.75 → "12.75". */
+function label255(e255: number): string {
+  return String(Number(e255.toFixed(6)));
 }

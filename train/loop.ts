@@ -210,10 +210,23 @@ export function epochBatches(
  * `DivergedError` on a non-finite loss (no checkpoint is written for it).
  *
  * @example
- * ```ts ignore
- * import { DEFAULT_CONFIG, train } from "./mod.ts";
- * const r = await train({ ...DEFAULT_CONFIG, epochs: 1, limitTrain: 1000, trainDir: "runs/t" });
- * console.log(r.final?.accuracy);
+ * ```ts
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 8, 8],
+ *   images: Float32Array.from({ length: n * 64 }, (_, i) => (i % 64 < 32) === (i % 128 < 64) ? 1 : 0),
+ *   labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ * });
+ * const trainDir = await Deno.makeTempDir();
+ * const r = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 16, evalBatchSize: 16, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 16 } },
+ *   { data: { train: toy(32), test: toy(16) } },
+ * );
+ * console.log(r.final?.accuracy, r.checkpoint);
+ * dispose(r.params);
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  */
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
@@ -336,17 +349,24 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
   const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
     await evaluate(network.apply, params, testSet, {
       prepare: network.prepare, // SLL rescalings once per evaluation, not per batch
-      eps: config.eps,
+      eps255: config.eps,
       batchSize: config.evalBatchSize,
       lastWeight: network.lastWeight(params),
-      curve: CURVE_EPS,
+      curve255: CURVE_EPS,
       world,
     });
 
-  const meta = (reason: string, metrics?: EvalResult): CheckpointMeta => ({
+  const meta = (reason: string, metrics?: EvalResult): Omit<CheckpointMeta, "tensors"> => ({
     format: "sll-checkpoint",
-    version: 1,
+    version: 2,
     config,
+    model: {
+      dataset: config.dataset,
+      inputShape: [...trainSet.shape],
+      numClasses: trainSet.numClasses,
+      mean,
+      arch: config.arch,
+    },
     epoch: step / stepsPerEpoch,
     step,
     stepInEpoch: step % stepsPerEpoch,

@@ -14,9 +14,11 @@ export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
  * The loss function for `config.loss` with its hyper-parameters (offset, temperature, margin).
  *
  * @example
- * ```ts ignore
- * import { makeLoss } from "./loss_select.ts";
- * const loss = makeLoss({ ...DEFAULT_CONFIG, loss: "xent" }, 10);
+ * ```ts
+ * import { tensor } from "@sll/sll";
+ * import { DEFAULT_CONFIG, makeLoss } from "@sll/sll/train";
+ * const loss = makeLoss({ ...DEFAULT_CONFIG, loss: "xent" }, 2);
+ * const l = loss(tensor([[2, 0]]), tensor([0], { dtype: "int32" })); // a scalar
  * ```
  */
 export function makeLoss(

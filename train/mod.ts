@@ -3,10 +3,23 @@
  * checkpoints and exact resume, and evaluation (natural and certified accuracy).
  *
  * @example
- * ```ts ignore
- * import { DEFAULT_CONFIG, train } from "@sll/sll";
- * const r = await train({ ...DEFAULT_CONFIG, epochs: 1, limitTrain: 2048, trainDir: "runs/quick" });
- * console.log(r.final);
+ * ```ts
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, train } from "@sll/sll/train";
+ * const toy = (n: number): Dataset => ({
+ *   name: "toy", n, numClasses: 2, shape: [1, 8, 8],
+ *   images: Float32Array.from({ length: n * 64 }, (_, i) => (i % 64 < 32) === (i % 128 < 64) ? 1 : 0),
+ *   labels: Int32Array.from({ length: n }, (_, i) => i % 2),
+ * });
+ * const trainDir = await Deno.makeTempDir();
+ * const r = await train(
+ *   { ...DEFAULT_CONFIG, trainDir, epochs: 1, batchSize: 16, evalBatchSize: 16, mean: [0.5],
+ *     arch: { ...archFromPreset("tiny"), width: 2, denseInnerDim: 16 } },
+ *   { data: { train: toy(32), test: toy(16) } },
+ * );
+ * console.log(r.final?.accuracy, r.checkpoint);
+ * dispose(r.params);
+ * await Deno.remove(trainDir, { recursive: true });
  * ```
  * @module
  */
@@ -43,15 +56,26 @@ export {
   type TrainConfig,
 } from "./config.ts";
 export {
+  checkFiniteParams,
+  checkParamShapes,
   type CheckpointMeta,
+  describeSpec,
   type EvalResult,
+  expectedParamShapes,
   listCheckpoints,
   loadCheckpoint,
   type LoadedCheckpoint,
+  MODEL_LIMITS,
+  type ModelSpec,
+  parseCheckpointMeta,
   resolveCheckpoint,
   saveCheckpoint,
+  sha256Hex,
+  type TensorFileRecord,
 } from "./checkpoint.ts";
+export { isPthPath, leavesFromStateDict, loadModelFile, type ModelFile } from "./load_model.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
+export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./leak_check.ts";
 export { type LossFn, makeLoss } from "./loss_select.ts";
 export { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "./model.ts";
 export {

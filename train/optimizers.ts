@@ -122,8 +122,8 @@ function makeAdam(name: "adam" | "adamw", opts: AdamOptions): Optimizer {
  *
  * @example
  * ```ts
- * import { adam } from "./optimizers.ts";
- * import { tensor } from "../tensor/mod.ts";
+ * import { adam } from "@sll/sll";
+ * import { tensor } from "@sll/sll";
  * const opt = adam();
  * const params = { w: tensor([1, 2]) };
  * const state = opt.init(params);
@@ -140,7 +140,7 @@ export function adam(opts: AdamOptions = {}): Optimizer {
  *
  * @example
  * ```ts
- * import { adamw } from "./optimizers.ts";
+ * import { adamw } from "@sll/sll";
  * const opt = adamw({ weightDecay: 1e-4 });
  * ```
  */
@@ -164,7 +164,7 @@ export interface SgdOptions {
  *
  * @example
  * ```ts
- * import { sgd } from "./optimizers.ts";
+ * import { sgd } from "@sll/sll";
  * const opt = sgd({ momentum: 0.9, nesterov: true });
  * ```
  */
@@ -232,7 +232,7 @@ export interface OptimizerSettings {
  *
  * @example
  * ```ts
- * import { makeOptimizer } from "./optimizers.ts";
+ * import { makeOptimizer } from "@sll/sll";
  * const opt = makeOptimizer({ name: "adam", beta1: 0.5, beta2: 0.9 });
  * ```
  */

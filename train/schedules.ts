@@ -44,7 +44,7 @@ function checkTotal(totalSteps: number, name: string): void {
  *
  * @example
  * ```ts
- * import { interpSchedule } from "./schedules.ts";
+ * import { interpSchedule } from "@sll/sll";
  * const s = interpSchedule(0.01, 100);
  * s(0); // 0
  * s(40); // 0.01
@@ -64,7 +64,7 @@ export function interpSchedule(lr: number, totalSteps: number): Schedule {
  *
  * @example
  * ```ts
- * import { cosineSchedule } from "./schedules.ts";
+ * import { cosineSchedule } from "@sll/sll";
  * cosineSchedule(0.1, 10)(5); // 0.05
  * ```
  */
@@ -78,7 +78,7 @@ export function cosineSchedule(lr: number, totalSteps: number): Schedule {
  *
  * @example
  * ```ts
- * import { multistepSchedule } from "./schedules.ts";
+ * import { multistepSchedule } from "@sll/sll";
  * const s = multistepSchedule(0.1, [10, 20], 0.1);
  * s(9); // 0.1
  * s(10); // 0.01 (up to rounding)
@@ -102,7 +102,7 @@ export function multistepSchedule(
  *
  * @example
  * ```ts
- * import { constantSchedule } from "./schedules.ts";
+ * import { constantSchedule } from "@sll/sll";
  * constantSchedule(0.01)(123); // 0.01
  * ```
  */
@@ -116,7 +116,7 @@ export function constantSchedule(lr: number): Schedule {
  *
  * @example
  * ```ts
- * import { constantSchedule, withWarmup } from "./schedules.ts";
+ * import { constantSchedule, withWarmup } from "@sll/sll";
  * const s = withWarmup(constantSchedule(0.1), 10);
  * s(0); // 0.01
  * s(9); // 0.1
@@ -153,7 +153,7 @@ export interface ScheduleSettings {
  *
  * @example
  * ```ts
- * import { makeSchedule } from "./schedules.ts";
+ * import { makeSchedule } from "@sll/sll";
  * const s = makeSchedule({ name: "interp", lr: 0.01, totalSteps: 1000, stepsPerEpoch: 100 });
  * ```
  */
