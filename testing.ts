@@ -42,8 +42,9 @@ export interface OneLipschitzOptions<P> {
   /** fast-check seed (default: random; printed in the error on failure). */
   seed?: number;
   /**
-   * dtype the parameters and inputs are cast to (default float64 on the CPU backend, float32 on
-   * WebGPU, which has no float64).
+   * dtype the parameters and inputs are cast to (default float64 on the CPU backend — float32,
+   * said in the summary, for a layer that mixes its own float32 constants into the computation —
+   * and float32 on WebGPU, which has no float64).
    */
   dtype?: DType;
   /** Factors drawn per parameter leaf (default 1e-3, 0.1, 1, 10, 1e3). */
@@ -220,6 +221,31 @@ async function exampleValues(t: Tensor, i: number): Promise<number[]> {
  * ```
  */
 export async function isOneLipschitz<P>(
+  layer: Layer<P>,
+  options: OneLipschitzOptions<P>,
+): Promise<OneLipschitzReport> {
+  if (options.dtype === undefined && activeBackend().dtypes.includes("float64")) {
+    // The float64 default needs a dtype-generic layer. One that mixes its own float32 constants
+    // into the computation cannot run in float64: check it in float32 rather than not at all.
+    const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+    try {
+      return await checkOneLipschitz(layer, { ...options, seed, dtype: "float64" });
+    } catch (e) {
+      const cause = (e as Error)?.cause;
+      const mixed = !(e instanceof LipschitzViolation) && cause instanceof TypeError &&
+        /dtypes differ \(float64 and float32\)|dtypes differ \(float32 and float64\)/.test(
+          cause.message,
+        );
+      if (!mixed) throw e;
+      const r = await checkOneLipschitz(layer, { ...options, seed, dtype: "float32" });
+      const note = "ran in float32: the layer mixes float32 constants into float64 inputs";
+      return { ...r, summary: `${r.summary}; ${note}` };
+    }
+  }
+  return await checkOneLipschitz(layer, options);
+}
+
+async function checkOneLipschitz<P>(
   layer: Layer<P>,
   options: OneLipschitzOptions<P>,
 ): Promise<OneLipschitzReport> {

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { shutdownWasmThreads } from "../kernels/cpu/wasm/mod.ts";
 import { conv2d, conv2dFilterGrad, convTranspose2d } from "../kernels/cpu/wasm/mod.ts";
 import { type ConvertingPrepared, jaxJs, tfjs } from "./competitors.ts";
-import { mlpPendingReason, ours } from "./cpu_kernels.ts";
+import { ours } from "./cpu_kernels.ts";
 import {
   CONV,
   convInputs,
@@ -181,9 +181,7 @@ async function runWorkload(
       const msg = e instanceof Error ? e.message : String(e);
       rows.push({
         impl: name,
-        note: w === "mlp" && mlpPendingReason && impl.name.startsWith("ours")
-          ? mlpPendingReason
-          : `failed: ${msg.split("\n")[0].slice(0, 120)}`,
+        note: `failed: ${msg.split("\n")[0].slice(0, 120)}`,
       });
     } finally {
       p?.dispose?.();

@@ -350,7 +350,8 @@ export async function runSllBench(opts: SllBenchOptions): Promise<void> {
       mo.toFixed(0),
       Number.isNaN(mt) ? "" : mt.toFixed(0),
     ]);
-    console.log(`  ${wl.label}: ours ${mo.toFixed(0)} ms, PyTorch ${mt.toFixed(0)} ms`);
+    const them = Number.isNaN(mt) ? "" : `, PyTorch ${mt.toFixed(0)} ms`;
+    console.log(`  ${wl.label}: ours ${mo.toFixed(0)} ms${them}`);
   }
   console.log(
     `\n## SLL training steps and certification (ours on ${

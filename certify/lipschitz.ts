@@ -5,6 +5,8 @@
  * gradient ascent of ‖f(x) − f(y)‖/‖x − y‖ with both endpoints moving; `powerMethod` and
  * `searchRatio` — the two on probe points at several input scales (never only at 0);
  * `lipschitzReport` — one row per layer of any network that exposes its `layers`.
+ * Longer than 600 lines because the estimators share private helpers (probe points, pair norms,
+ * the Lanczos/Ritz step) that a split into one file per estimator would have to export.
  * @module
  */
 import { dispose, keep, scope } from "../tensor/scope.ts";

@@ -1,5 +1,5 @@
 /**
- * Certificates from margins (DESIGN §4; the reference's `eval_certified`). For a 1-Lipschitz
+ * Certificates from margins (as the reference's `eval_certified`). For a 1-Lipschitz
  * feature map followed by logits f = Ŵh + b with unit rows ŵ, the difference f_top − f_j is
  * ‖ŵ_top − ŵ_j‖-Lipschitz, so no ‖δ‖ < m_j = (f_top − f_j)/‖ŵ_top − ŵ_j‖ can make j win. Without
  * that last layer, an L-Lipschitz f has √2·L-Lipschitz differences: m_j = (f_top − f_j)/(√2·L).

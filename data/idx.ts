@@ -5,7 +5,8 @@
  * @module
  */
 
-import { constants, gunzipSync } from "node:zlib";
+import { Gunzip } from "fflate";
+import { crc32 } from "../io/zip.ts";
 import type { Dataset } from "./dataset.ts";
 
 /** A parsed idx file: unsigned bytes plus their dimensions. */
@@ -34,27 +35,52 @@ export function isGzip(bytes: Uint8Array): boolean {
 /**
  * Decompresses gzip data, or returns `bytes` unchanged when it has no gzip magic.
  * A truncated stream decompresses as far as it goes (the caller's size check then reports it);
- * corrupt data throws an Error naming `file`.
+ * corrupt data, or a complete stream whose CRC-32 or length trailer disagrees, throws an Error
+ * naming `file`. One decoder (fflate) for Deno and the browser alike.
  *
  * @example
  * ```ts
  * import { maybeGunzip } from "./idx.ts";
- * import { gzipSync } from "node:zlib";
+ * import { gzipSync } from "fflate";
  * maybeGunzip(gzipSync(new Uint8Array([1, 2, 3])), "x.gz"); // Uint8Array [1, 2, 3]
  * ```
  */
 export function maybeGunzip(bytes: Uint8Array, file = "<bytes>"): Uint8Array {
   if (!isGzip(bytes)) return bytes;
-  try {
-    // SYNC_FLUSH: a truncated stream yields its prefix instead of "unexpected end of file".
-    const out = gunzipSync(bytes, { finishFlush: constants.Z_SYNC_FLUSH });
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  } catch (e) {
-    throw new Error(
-      `${file}: not a valid gzip stream (${(e as Error).message}); the file is corrupt: ` +
+  const corrupt = (why: string): Error =>
+    new Error(
+      `${file}: not a valid gzip stream (${why}); the file is corrupt: ` +
         `delete it and download it again`,
     );
+  const parts: Uint8Array[] = [];
+  let truncated = false;
+  try {
+    const g = new Gunzip((chunk) => parts.push(chunk));
+    g.push(bytes, false); // decompress as far as the data goes
+    try {
+      g.push(new Uint8Array(0), true);
+    } catch (e) {
+      // a truncated stream yields its prefix instead of an error
+      if (!/unexpected EOF/.test((e as Error).message)) throw e;
+      truncated = true;
+    }
+  } catch (e) {
+    throw corrupt((e as Error).message);
   }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  if (!truncated) {
+    // the trailer: CRC-32 and length (mod 2³²) of the decompressed data, little-endian
+    const v = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 8);
+    const crc = v.getUint32(0, true), size = v.getUint32(4, true);
+    if (crc32(out) !== crc) throw corrupt(`CRC-32 mismatch`);
+    if (out.length % 2 ** 32 !== size) throw corrupt(`length mismatch`);
+  }
+  return out;
 }
 
 const MAGIC_IMAGES = 2051;

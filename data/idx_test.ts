@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { gzipSync } from "node:zlib";
+import { gzipSync } from "fflate";
 import { idxToDataset, maybeGunzip, readIdx } from "./idx.ts";
 import { DEBIAN_FASHION_MNIST_DIR } from "./load.ts";
 import { DATASET_MEANS } from "./preprocess.ts";

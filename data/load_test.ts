@@ -6,8 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { gzipSync } from "node:zlib";
-import { zipSync } from "fflate";
+import { gzipSync, zipSync } from "fflate";
 import { join } from "node:path";
 import { DEBIAN_FASHION_MNIST_DIR, loadDataset, locateDataset, searchDirs } from "./load.ts";
 import { digestHex, type Progress, verifyChecksum } from "./download.ts";

@@ -29,6 +29,7 @@ export type HostData =
  *
  * @example
  * ```ts
+ * import { type HostTensor } from "@sll/sll/io";
  * const h: HostTensor = { dtype: "float32", shape: [2, 2], data: new Float32Array(4) };
  * ```
  */
@@ -57,6 +58,7 @@ const ITEM_SIZE: Record<HostDType, number> = {
  *
  * @example
  * ```ts
+ * import { itemSize } from "@sll/sll/io";
  * itemSize("bfloat16"); // 2
  * ```
  */
@@ -75,6 +77,7 @@ export function itemSize(dtype: HostDType): number {
  *
  * @example
  * ```ts
+ * import { numel } from "@sll/sll/io";
  * numel([2, 3, 4]); // 24
  * ```
  */
@@ -96,6 +99,7 @@ export function numel(shape: readonly number[]): number {
  *
  * @example
  * ```ts
+ * import { allocHostData } from "@sll/sll/io";
  * allocHostData("int64", 3); // BigInt64Array(3)
  * ```
  */
@@ -125,6 +129,7 @@ export function allocHostData(dtype: HostDType, count: number): HostData {
  *
  * @example
  * ```ts
+ * import { hostDataFromBytes } from "@sll/sll/io";
  * const d = hostDataFromBytes("float32", new Uint8Array(8), 2); // Float32Array [0, 0]
  * ```
  */
@@ -164,6 +169,7 @@ export function hostDataFromBytes(dtype: HostDType, bytes: Uint8Array, count: nu
  *
  * @example
  * ```ts
+ * import { hostBytes } from "@sll/sll/io";
  * hostBytes({ dtype: "int32", shape: [1], data: new Int32Array([1]) }); // Uint8Array [1, 0, 0, 0]
  * ```
  */
@@ -176,6 +182,7 @@ export function hostBytes(h: HostTensor): Uint8Array {
  *
  * @example
  * ```ts
+ * import { halfToNumber } from "@sll/sll/io";
  * halfToNumber(0x3c00); // 1
  * ```
  */
@@ -196,6 +203,7 @@ const bf16Bits = new Uint32Array(bf16Scratch.buffer);
  *
  * @example
  * ```ts
+ * import { bfloat16ToNumber } from "@sll/sll/io";
  * bfloat16ToNumber(0x3f80); // 1
  * ```
  */
@@ -218,6 +226,7 @@ const F32_EXACT_INT = 16777216;
  *
  * @example
  * ```ts
+ * import { toFloat32 } from "@sll/sll/io";
  * toFloat32({ dtype: "int64", shape: [2], data: new BigInt64Array([1n, 2n]) }).data; // Float32Array [1, 2]
  * ```
  */
@@ -275,6 +284,7 @@ export function toFloat32(h: HostTensor): HostTensor {
  *
  * @example
  * ```ts
+ * import { toInt32 } from "@sll/sll/io";
  * toInt32({ dtype: "int64", shape: [2], data: new BigInt64Array([3n, 7n]) }).data; // Int32Array [3, 7]
  * ```
  */

@@ -18,6 +18,7 @@ export class PickleGlobal {
    *
    * @example
    * ```ts
+   * import { PickleGlobal } from "@sll/sll/io";
    * const g = new PickleGlobal("collections.OrderedDict", () => ({}));
    * ```
    */
@@ -270,6 +271,7 @@ const OPNAMES: Record<number, string> = {
  *
  * @example
  * ```ts
+ * import { unpickle } from "@sll/sll/io";
  * // pickle.dumps({"a": 1}, protocol=2)
  * const bytes = new Uint8Array([0x80, 2, 0x7d, 0x71, 0, 0x58, 1, 0, 0, 0, 0x61, 0x71, 1, 0x4b, 1, 0x73, 0x2e]);
  * unpickle(bytes); // { a: 1 }

@@ -235,6 +235,7 @@ function byteSwap(bytes: Uint8Array, size: number): Uint8Array {
  *
  * @example
  * ```ts
+ * import { readPth } from "@sll/sll/io";
  * const bytes = await Deno.readFile("tests/fixtures/tiny_c1_28.ckpt.pth");
  * const { stateDict, epoch } = readPth(bytes);
  * stateDict["module.model.model.1.kernel"].shape; // [5, 8, 3, 3]

@@ -54,6 +54,7 @@ function isIntArray(v: unknown): v is number[] {
  *
  * @example
  * ```ts
+ * import { readSafetensors, writeSafetensors } from "@sll/sll/io";
  * const bytes = writeSafetensors({ w: { dtype: "float32", shape: [2], data: new Float32Array([1, 2]) } });
  * const { tensors } = readSafetensors(bytes);
  * tensors.w.data; // Float32Array [1, 2]
@@ -218,6 +219,7 @@ const CTOR: Record<HostDType, { name: string }> = {
  *
  * @example
  * ```ts
+ * import { writeSafetensors } from "@sll/sll/io";
  * const bytes = writeSafetensors(
  *   { labels: { dtype: "int64", shape: [2], data: new BigInt64Array([3n, 1n]) } },
  *   { format: "pt" },

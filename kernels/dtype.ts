@@ -25,50 +25,8 @@ export function itemSize(dtype: DType): number {
   return dtype === "float64" ? 8 : 4;
 }
 
-// Pool of large host arrays released by the CPU backend. Fresh multi-megabyte typed arrays cost
-// page faults on first touch (~1.7 ms for 6 MB here) while reusing one costs a memset; arrays
-// are pooled by (dtype, length) only once their tensor's storage is freed, never while shared.
-const POOL_MIN_ELEMENTS = 16384;
-const POOL_MAX_BYTES = 512 * 1024 * 1024;
-const pool = new Map<string, TypedArray[]>();
-let pooledBytes = 0;
-
-/** Returns a host array to the pool (the caller must hold the only reference). */
-export function releaseArray(a: TypedArray): void {
-  if (a.length < POOL_MIN_ELEMENTS || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength) {
-    return;
-  }
-  if (pooledBytes + a.byteLength > POOL_MAX_BYTES) return;
-  const key = `${a.constructor.name}:${a.length}`;
-  let list = pool.get(key);
-  if (!list) pool.set(key, list = []);
-  list.push(a);
-  pooledBytes += a.byteLength;
-}
-
-/** Bytes held by the host-array pool (for memory reports and tests). */
-export function pooledHostBytes(): number {
-  return pooledBytes;
-}
-
-/** A zero-filled host array of `n` elements of `dtype`, reused from the pool when possible. */
-export function allocArray(dtype: DType, n: number): TypedArray {
-  if (n >= POOL_MIN_ELEMENTS) {
-    const name = dtype === "float32"
-      ? "Float32Array"
-      : dtype === "int32"
-      ? "Int32Array"
-      : "Float64Array";
-    const a = pool.get(`${name}:${n}`)?.pop();
-    if (a) {
-      pooledBytes -= a.byteLength;
-      return a.fill(0);
-    }
-  }
-  return freshArray(dtype, n);
-}
-
-function freshArray(dtype: DType, n: number): TypedArray {
+/** A new zero-filled host array of `n` elements of `dtype`. */
+export function newArray(dtype: DType, n: number): TypedArray {
   switch (dtype) {
     case "float32":
       return new Float32Array(n);

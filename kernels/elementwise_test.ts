@@ -5,10 +5,10 @@
  * entries; special results exactly, others within exp/log's WGSL accuracy — and both follow the
  * entry's NaN rule.
  */
-import { AssertionError } from "node:assert/strict";
+import assert from "node:assert/strict";
 import type { DType, TypedArray } from "./dtype.ts";
 import { ELEMENTWISE, type ElementwiseName, elementwiseNames } from "./elementwise.ts";
-import type { Backend, PrimName } from "./prims.ts";
+import type { Backend, KernelName } from "./prims.ts";
 import { createCpuBackend } from "./cpu/backend.ts";
 import { acquireWebGpu } from "./webgpu/mod.ts";
 
@@ -21,7 +21,7 @@ const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 2.5, -2.5, 0.75, 1e-30,
 const BIG = [3e9, -3e9, 2147483520, -2147483648, 2147483648, 1e10, -1e10, 2.9, -2.9];
 
 interface Case {
-  prim: PrimName;
+  prim: KernelName;
   params: Record<string, unknown>;
   inputs: { data: TypedArray; dtype: DType }[];
   out: DType;
@@ -43,13 +43,13 @@ function casesOf(name: ElementwiseName): Case[] {
   switch (op.kind) {
     case "unary":
       return [{
-        prim: name as PrimName,
+        prim: name as KernelName,
         params: {},
         inputs: [f32(new Float32Array(SPECIAL))],
         out: "float32",
       }];
     case "binary":
-      return [{ prim: name as PrimName, params: {}, inputs: [f32(a), f32(b)], out: "float32" }];
+      return [{ prim: name as KernelName, params: {}, inputs: [f32(a), f32(b)], out: "float32" }];
     case "compare":
       return [{ prim: "compare", params: { op: name }, inputs: [f32(a), f32(b)], out: "int32" }];
     case "select": {
@@ -129,37 +129,30 @@ for (const name of Object.keys(ELEMENTWISE) as ElementwiseName[]) {
           gpu.fusion = true;
         }
         for (let i = 0; i < want.length; i++) {
-          if (!agree(got[i], want[i])) {
-            throw new AssertionError({
-              message: `${fmtCase(c, i)}: cpu ${Object.is(want[i], -0) ? "-0" : want[i]}, webgpu ${
-                Object.is(got[i], -0) ? "-0" : got[i]
-              } (fusion ${fusion ? "on" : "off"})`,
-            });
-          }
+          assert.ok(
+            agree(got[i], want[i]),
+            `${fmtCase(c, i)}: cpu ${Object.is(want[i], -0) ? "-0" : want[i]}, webgpu ${
+              Object.is(got[i], -0) ? "-0" : got[i]
+            } (fusion ${fusion ? "on" : "off"})`,
+          );
         }
       }
       for (let i = 0; i < want.length; i++) {
         const e = nanExpected(name, c, i);
-        if (e !== undefined && !Object.is(want[i], e)) {
-          throw new AssertionError({
-            message: `${fmtCase(c, i)} gave ${want[i]}; the NaN rule "${
-              ELEMENTWISE[name].nan
-            }" says ${e}`,
-          });
-        }
+        assert.ok(
+          e === undefined || Object.is(want[i], e),
+          `${fmtCase(c, i)} gave ${want[i]}; the NaN rule "${ELEMENTWISE[name].nan}" says ${e}`,
+        );
       }
     }
-    if (gpu.stats().liveBuffers !== live0) {
-      throw new AssertionError({
-        message: `${gpu.stats().liveBuffers - live0} GPU buffers still handed out`,
-      });
-    }
+    const live = gpu.stats().liveBuffers;
+    assert.equal(live, live0, `${live - live0} GPU buffers still handed out`);
   });
 }
 
 Deno.test("max reductions propagate NaN on both backends (the same bit test as the table)", async () => {
   const x = new Float32Array([1, NaN, 2, -Infinity, 3, 4, NaN, NaN]);
-  const c = { prim: "max" as PrimName, params: { axes: [1], keepDims: false }, out: "float32" };
+  const c = { prim: "max" as KernelName, params: { axes: [1], keepDims: false }, out: "float32" };
   for (const b of [cpu, gpu] as Backend[]) {
     const s = b.upload(x, "float32");
     const o = b.run("max", [{ storage: s, shape: [4, 2], dtype: "float32" }], c.params, {
@@ -169,16 +162,12 @@ Deno.test("max reductions propagate NaN on both backends (the same bit test as t
     const got = Array.from(await b.read(o, "float32", 4));
     b.free(o);
     b.free(s);
-    if (String(got) !== "NaN,2,4,NaN") {
-      throw new AssertionError({ message: `${b.name}: max over rows gave ${got}` });
-    }
+    assert.equal(String(got), "NaN,2,4,NaN", `${b.name}: max over rows gave ${got}`);
   }
 });
 
 Deno.test("ELEMENTWISE: kinds partition the names; CPU expression lists derive from it", () => {
   const kinds = ["unary", "binary", "compare", "select", "cast"] as const;
   const total = kinds.reduce((s, k) => s + elementwiseNames(k).length, 0);
-  if (total !== Object.keys(ELEMENTWISE).length) {
-    throw new AssertionError({ message: `kinds cover ${total} of the entries` });
-  }
+  assert.equal(total, Object.keys(ELEMENTWISE).length, `kinds cover ${total} of the entries`);
 });

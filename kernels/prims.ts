@@ -111,6 +111,15 @@ export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 /** Name of a primitive. */
 export type PrimName = keyof PrimParams;
 
+/**
+ * Primitives whose output shares its input's storage (their rule says `alias`): no backend
+ * runs a kernel for them, so kernel tables leave them out.
+ */
+export type AliasName = "reshape";
+
+/** Primitives a backend runs: its kernel table is typed over these. */
+export type KernelName = Exclude<PrimName, AliasName>;
+
 /** Unary elementwise primitives. */
 export type UnaryName = keyof UnaryParams;
 /** Binary elementwise primitives. */
@@ -136,7 +145,12 @@ export interface Backend<S = unknown> {
   /** Uploads host data into new storage. */
   upload(data: TypedArray, dtype: DType): S;
   /** Runs primitive `prim`, returning new storage for the output. */
-  run<P extends PrimName>(prim: P, inputs: KernelArg<S>[], params: PrimParams[P], out: OutInfo): S;
+  run<P extends KernelName>(
+    prim: P,
+    inputs: KernelArg<S>[],
+    params: PrimParams[P],
+    out: OutInfo,
+  ): S;
   /** Reads storage back to the host (flushing pending work). */
   read(storage: S, dtype: DType, size: number): Promise<TypedArray>;
   /** Synchronous read, where the backend can (CPU only). */

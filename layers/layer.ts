@@ -9,10 +9,10 @@
 import { type PRNGKey, randomKey, split } from "../tensor/random.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { mapTree } from "../tensor/tree.ts";
+import { mapTree, type Tree } from "../tensor/tree.ts";
 
-/** A parameter tree: nested plain objects/arrays whose leaves are tensors. */
-export type Params = Tensor | readonly Params[] | { readonly [key: string]: Params };
+/** A parameter tree: nested plain objects/arrays whose leaves are tensors (tensor/tree.ts). */
+export type Params = Tree;
 
 /** A parameter tree with every tensor leaf replaced by its shape. */
 export type ShapeTree<P> = P extends Tensor ? number[]

@@ -25,12 +25,11 @@ import { lipschitzNetwork, presets } from "./network.ts";
 import { orthogonalDense } from "./orthogonal.ts";
 import { sllConv, sllDense } from "./sll.ts";
 import { paramsFromStateDict } from "./state_dict.ts";
+import { leakFreeTest } from "../tests/helpers.ts";
 
 function t(name: string, fn: () => void): void {
-  Deno.test(name, () => {
-    const before = memory().tensors;
+  leakFreeTest(name, () => {
     scope(fn);
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
   });
 }
 

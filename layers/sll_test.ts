@@ -4,7 +4,7 @@
  * b), K), in float64 on random parameters (q scaled up so t varies a lot), both q modes.
  */
 import assert from "node:assert/strict";
-import { memory, scope } from "../tensor/scope.ts";
+import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
   add,
@@ -29,6 +29,7 @@ import {
   sllDenseT,
   sllFold,
 } from "./sll.ts";
+import { leakFreeTest } from "../tests/helpers.ts";
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
   assert.deepEqual([...a.shape], [...b.shape]);
@@ -39,10 +40,8 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
 }
 
 function t(name: string, fn: () => void): void {
-  Deno.test(name, () => {
-    const before = memory().tensors;
+  leakFreeTest(name, () => {
     scope(fn);
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
   });
 }
 

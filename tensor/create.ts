@@ -4,7 +4,7 @@
  * current backend.
  * @module
  */
-import { allocArray, checkDType, type DType, toArray, type TypedArray } from "../kernels/dtype.ts";
+import { checkDType, type DType, newArray, toArray, type TypedArray } from "../kernels/dtype.ts";
 import { checkShape, fmt, sizeOf } from "../kernels/shape.ts";
 import { fromHost } from "./engine.ts";
 import type { Tensor } from "./tensor.ts";
@@ -85,7 +85,7 @@ export function tensor(
  */
 export function full(shape: readonly number[], value: number, dtype: DType = "float32"): Tensor {
   const s = checkShape(shape, "full");
-  const d = allocArray(checkDType(dtype, "full"), sizeOf(s));
+  const d = newArray(checkDType(dtype, "full"), sizeOf(s));
   if (value !== 0) d.fill(value);
   return fromHost(d, s, dtype, "full");
 }
@@ -128,7 +128,7 @@ export function onesLike(x: Tensor): Tensor {
 
 /** 0, 1, …, n−1. */
 export function arange(n: number, dtype: DType = "int32"): Tensor {
-  const d = allocArray(dtype, n);
+  const d = newArray(dtype, n);
   for (let i = 0; i < n; i++) d[i] = i;
   return fromHost(d, [n], dtype, "arange");
 }

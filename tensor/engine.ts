@@ -6,7 +6,15 @@
  * @module
  */
 import { type DType, isFloat, itemSize, toArray, type TypedArray } from "../kernels/dtype.ts";
-import type { BackendName, KernelArg, OutInfo, PrimName, PrimParams } from "../kernels/prims.ts";
+import type {
+  AliasName,
+  BackendName,
+  KernelArg,
+  KernelName,
+  OutInfo,
+  PrimName,
+  PrimParams,
+} from "../kernels/prims.ts";
 import { fmt, sizeOf } from "../kernels/shape.ts";
 import { activeBackend, getOrCreateBackend } from "./backend.ts";
 import { register } from "./scope.ts";
@@ -21,8 +29,17 @@ export interface Abstract {
   dtype: DType;
 }
 
-/** One primitive's rule: shape/dtype rule and vjp, written in the primitive's family file. */
-export interface PrimRule<P extends PrimName> {
+/**
+ * One primitive's rule: shape/dtype rule and vjp, written in the primitive's family file.
+ * `alias: true` is required exactly on the primitives backends have no kernel for (AliasName).
+ */
+export type PrimRule<P extends PrimName> =
+  & RuleBody<P>
+  & (P extends AliasName ? { /** The output shares the input's storage. */ alias: true }
+    : { /** Only alias primitives skip the kernel. */ alias?: never });
+
+/** The parts of a rule every primitive has. */
+export interface RuleBody<P extends PrimName> {
   /** Output shape and dtype; throws TypeError/RangeError naming the shapes. */
   shape(inputs: Abstract[], params: PrimParams[P]): OutInfo;
   /**
@@ -41,8 +58,6 @@ export interface PrimRule<P extends PrimName> {
    * output's shape and autodiff sums each back to its input's shape (`unbroadcast`).
    */
   broadcasts?: boolean;
-  /** The output shares the input's storage (no kernel runs). */
-  alias?: boolean;
 }
 
 /** A table of rules for some primitives, typed so each name gets its own rule. */
@@ -87,7 +102,8 @@ export function apply<P extends PrimName>(
     }));
     let storage: unknown;
     try {
-      storage = b.run(prim, args, params, out);
+      // not an alias, so a kernel primitive (RuleTable puts `alias: true` on every AliasName)
+      storage = b.run(prim as KernelName, args, params as PrimParams[KernelName], out);
     } catch (e) {
       if (e instanceof Error && !e.message.startsWith(prim)) {
         e.message = `${prim} on ${

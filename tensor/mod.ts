@@ -1,5 +1,7 @@
 /**
- * Tensors: the handle, creation, ops, randomness, memory scopes and parameter trees.
+ * Tensors, re-exported for the public API: the handle (tensor.ts), backend selection
+ * (backend.ts), memory scopes (scope.ts), moving between backends (engine.ts), creation and the
+ * ops of every primitive family (ops.ts over prims/), randomness and parameter trees.
  * @module
  */
 export { type MemoryInfo, Tensor } from "./tensor.ts";

@@ -5,8 +5,8 @@
  */
 import { Tensor } from "./tensor.ts";
 
-/** A tree of tensors: nested plain objects/arrays. */
-export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree } | null | undefined;
+/** A tree of tensors: nested plain objects/arrays whose leaves are tensors. */
+export type Tree = Tensor | readonly Tree[] | { readonly [key: string]: Tree };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;

@@ -19,11 +19,12 @@ import {
   serial,
   sllDense,
 } from "../layers/mod.ts";
-import { dispose, memory, scope } from "../tensor/scope.ts";
+import { dispose, scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { add, argmax, cast, div, matmul, mul, norm, slice, sub, tensor } from "../tensor/ops.ts";
 import { normal, randomKey, split, uniform } from "../tensor/random.ts";
 import { mapTree } from "../tensor/tree.ts";
+import { leakFreeTest } from "./helpers.ts";
 
 const dir = new URL("./fixtures/", import.meta.url);
 const io: Record<string, HostTensor> =
@@ -31,17 +32,9 @@ const io: Record<string, HostTensor> =
 const params: Record<string, HostTensor> =
   readSafetensors(await Deno.readFile(new URL("tiny_c1_28.params.safetensors", dir))).tensors;
 
-function baseline(fn: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    const before = memory().tensors;
-    await fn();
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
-  };
-}
-
-Deno.test(
+leakFreeTest(
   "certify: margins and certified masks match the fixture's cert.*",
-  baseline(async () => {
+  async () => {
     const logits = tensor(io.logits.data as Float32Array, { shape: io.logits.shape });
     const w = params["module.model.model.7.weight"];
     const weight = tensor(w.data as Float32Array, { shape: w.shape });
@@ -70,12 +63,12 @@ Deno.test(
     assert.deepEqual(r.certified, [0, 0, 0, 0]);
     logits.dispose();
     weight.dispose();
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "certify: generic √2 bound, strict ε, Lipschitz constant and argument checks",
-  baseline(async () => {
+  async () => {
     const logits = tensor([[1, 0.2, 0], [0, 0, 3], [0.5, 0.9, 0.1]]);
     const m = await margins(logits, null);
     assert.deepEqual(Array.from(m.pred), [0, 2, 1]);
@@ -92,12 +85,12 @@ Deno.test(
     await assert.rejects(margins(logits, oneRow), /has 1 rows but logits have 3 classes/);
     await assert.rejects(certifiedAccuracy(logits, [0], null), /1 labels for 3 logits rows/);
     dispose([logits, labels, oneRow]);
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "pgdL2 reaches the analytic worst case of a linear classifier",
-  baseline(async () => {
+  async () => {
     await Promise.resolve();
     scope(() => {
       // f(x) = xW with two classes: the best L2 attack moves along w_1 − w_0 by eps.
@@ -123,7 +116,7 @@ Deno.test(
       assert.ok(xb.dataSync().every((v) => v >= 0 && v <= 1));
       assert.ok(norm(sub(xb, x)).dataSync()[0] <= 2 + 1e-12);
     });
-  }),
+  },
 );
 
 /** Float64 copies of the parameters. */
@@ -201,29 +194,27 @@ const net: LipschitzNetwork = lipschitzNetwork({
   mean: [0.5],
 });
 
-Deno.test(
+leakFreeTest(
   "certify soundness: SLL network with linearNormalized (ŵ-margins)",
-  baseline(() =>
+  () =>
     soundness(
       "lipschitzNetwork",
       (p: LipschitzParams, x: Tensor) => net.apply(p, x),
       (s) => toF64(net.init(randomKey(s)).params),
       (p) => net.lastWeight(p),
       [1, 8, 8],
-    )
-  ),
+    ),
 );
 
 const generic = serial(sllDense({ inner: 8 }), orthogonalDense({ features: 3 }));
-Deno.test(
+leakFreeTest(
   "certify soundness: generic √2 bound without a normalised last layer",
-  baseline(() =>
+  () =>
     soundness(
       "sllDense → orthogonalDense",
       (p: ParamsOf<typeof generic>, x: Tensor) => generic.apply(p, x),
       (s) => toF64(generic.init(randomKey(s), [6]).params),
       null,
       [6],
-    )
-  ),
+    ),
 );

@@ -1,7 +1,8 @@
 /**
- * Convolution references shared by the gradient-check table and the core tests: a naive conv2d
- * on host arrays and a fast-check generator of conv geometries (shapes, strides, paddings and
- * the output padding that makes convTranspose2d return the input's size).
+ * Convolution references shared by the primitive case table (tests/prim_cases.ts) and the conv
+ * family's tests (tensor/prims/conv_test.ts): a naive conv2d on host arrays and a fast-check
+ * generator of conv geometries (shapes, strides, paddings and the output padding that makes
+ * convTranspose2d return the input's size).
  * @module
  */
 import fc from "fast-check";

@@ -76,23 +76,31 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /**
- * Deno.test that fails unless live tensors and bytes on every backend return to their values
- * from before the test.
+ * The one leak check: a Deno.test that fails unless live tensors and bytes on every backend
+ * return to their values from before the test. `options` are Deno.test's (ignore, sanitizers…).
  */
-export function leakFreeTest(name: string, fn: () => void | Promise<void>): void {
-  Deno.test(name, async () => {
-    const before = { cpu: memory("cpu"), webgpu: memory("webgpu") };
-    await fn();
-    for (const b of ["cpu", "webgpu"] as const) {
-      const after = memory(b);
-      if (after.tensors !== before[b].tensors || after.bytes !== before[b].bytes) {
-        throw new AssertionError({
-          message: `${name}: ${b} leaked ${after.tensors - before[b].tensors} tensors / ${
-            after.bytes - before[b].bytes
-          } bytes`,
-        });
+export function leakFreeTest(
+  name: string,
+  fn: () => void | Promise<void>,
+  options: Omit<Deno.TestDefinition, "name" | "fn"> = {},
+): void {
+  Deno.test({
+    ...options,
+    name,
+    fn: async () => {
+      const before = { cpu: memory("cpu"), webgpu: memory("webgpu") };
+      await fn();
+      for (const b of ["cpu", "webgpu"] as const) {
+        const after = memory(b);
+        if (after.tensors !== before[b].tensors || after.bytes !== before[b].bytes) {
+          throw new AssertionError({
+            message: `${name}: ${b} leaked ${after.tensors - before[b].tensors} tensors / ${
+              after.bytes - before[b].bytes
+            } bytes`,
+          });
+        }
       }
-    }
+    },
   });
 }
 

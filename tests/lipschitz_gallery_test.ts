@@ -136,6 +136,22 @@ for (const c of [1.01, 1.03, 1.05]) {
   });
 }
 
+Deno.test("gallery: a float32 weight held by the layer (not a parameter), 16→4 ×1.02", async () => {
+  // not dtype-generic: the float64 default falls back to float32 and still catches it
+  const q = scope(() => mul(bjorck(normal(randomKey(9), [4, 16]), 40), 1.02));
+  const fixed: Layer<Record<never, never>> = {
+    init: () => ({ outShape: [4], params: {} }),
+    apply: (_p, x) => matmul(x, swapLast(q)),
+  };
+  await caught("fixed float32 weight ×1.02", fixed, [16]);
+  const ok = await isOneLipschitz(fixed, { inShape: [16], seed: 1, scales: [1] }).then(
+    () => null,
+    (e) => e as LipschitzViolation,
+  );
+  assert.equal(ok?.counterexample.dtype, "float32");
+  q.dispose();
+});
+
 Deno.test("gallery: slope 1.1 only where a coordinate exceeds 100 (far from zero)", async () => {
   await caught("far coordinates", farCoordinates(), [16]);
 });

@@ -33,7 +33,7 @@ import {
   type LinearParams,
   normalizeRows,
 } from "../layers/mod.ts";
-import { memory, scope } from "../tensor/scope.ts";
+import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
   convSpectralBound,
@@ -42,6 +42,7 @@ import {
   type LipschitzBound,
   type OneLipschitzOptions,
 } from "../testing.ts";
+import { leakFreeTest } from "./helpers.ts";
 
 /** A certified bound of a layer's linear part `make(params)` (a dense weight or a conv kernel). */
 function boundOf<P>(make: (p: P) => Tensor, convSize?: [number, number]): LipschitzBound<P> {
@@ -57,15 +58,13 @@ function boundOf<P>(make: (p: P) => Tensor, convSize?: [number, number]): Lipsch
 
 function lipTest<P>(name: string, layer: Layer<P>, options: OneLipschitzOptions<P>): void {
   for (const dtype of ["float64", "float32"] as const) {
-    Deno.test(`1-Lipschitz (${dtype}): ${name}`, async () => {
-      const before = memory().tensors;
+    leakFreeTest(`1-Lipschitz (${dtype}): ${name}`, async () => {
       // float32 checks rounding (no false alarm) on fewer draws than the float64 search
       const runs = dtype === "float32" ? { numRuns: Math.min(options.numRuns ?? 8, 4) } : {};
       const r = await isOneLipschitz(layer, { seed: 20240601, name, dtype, ...options, ...runs });
       console.log(`  ${r.verdict}: ${r.summary}`);
       // with a certified bound of its linear part the layer is PROVED 1-Lipschitz for every draw
       if (options.bound) assert.equal(r.verdict, "proved", r.summary);
-      assert.equal(memory().tensors, before, "live tensors back to baseline");
     });
   }
 }

@@ -3,7 +3,7 @@
  * per-layer activations, ReLU inputs, t vectors, the xent loss and every parameter gradient, in
  * float32 and float64 (CPU), for both q modes; plus loading the reference's .pth checkpoint.
  */
-import { FIXTURE_NETWORK } from "./helpers.ts";
+import { FIXTURE_NETWORK, leakFreeTest } from "./helpers.ts";
 import assert from "node:assert/strict";
 import { readPth, readSafetensors } from "../io/mod.ts";
 import type { HostTensor } from "../io/mod.ts";
@@ -17,7 +17,7 @@ import {
   sllDenseT,
 } from "../layers/mod.ts";
 import { offsetCrossEntropy } from "../train/losses.ts";
-import { memory, scope } from "../tensor/scope.ts";
+import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { add, conv2d, matmul, sub, swapLast, tensor } from "../tensor/ops.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
@@ -57,17 +57,9 @@ function input(dtype: DType): [Tensor, Tensor] {
   return [x, labels];
 }
 
-function withBaseline(fn: () => void | Promise<void>): () => Promise<void> {
-  return async () => {
-    const before = memory().tensors;
-    await fn();
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
-  };
-}
-
-Deno.test(
+leakFreeTest(
   "parity: logits, activations, ReLU inputs, t and loss (float32, reference q)",
-  withBaseline(() => {
+  () => {
     scope(() => {
       const net = lipschitzNetwork(config);
       const p = net.fromStateDict(fixtureParams);
@@ -98,7 +90,7 @@ Deno.test(
       close("logits", logits, io.logits, 1e-5);
       close("loss", offsetCrossEntropy(logits, labels, xent), io.loss, 1e-6);
     });
-  }),
+  },
 );
 
 function checkGrads(grads: Record<string, Tensor>, rtol: number): void {
@@ -117,9 +109,9 @@ function checkGrads(grads: Record<string, Tensor>, rtol: number): void {
 }
 
 for (const dtype of ["float32", "float64"] as const) {
-  Deno.test(
+  leakFreeTest(
     `parity: every parameter gradient (${dtype}, reference q)`,
-    withBaseline(() => {
+    () => {
       scope(() => {
         const net = lipschitzNetwork(config);
         const p = net.fromStateDict(fixtureParams, { dtype });
@@ -134,13 +126,13 @@ for (const dtype of ["float32", "float64"] as const) {
         // The fixture gradients are float32 PyTorch values (|f32 − f64| ≲ 1e-6 norm-wise).
         checkGrads(net.toStateDict(g), 1e-5);
       });
-    }),
+    },
   );
 }
 
-Deno.test(
+leakFreeTest(
   "parity: paper q mode (t_paper, paperq.logits, paperq.loss)",
-  withBaseline(() => {
+  () => {
     scope(() => {
       const net = lipschitzNetwork({ ...config, qMode: "paper" });
       const p = net.fromStateDict(fixtureParams);
@@ -155,12 +147,12 @@ Deno.test(
       const gq = net.toStateDict(g)["module.model.model.1.q"].dataSync();
       assert.ok(gq.some((v) => v !== 0), "paper-mode conv q gradient is nonzero");
     });
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "checkpoint: the reference .pth loads onto lipschitzNetwork params",
-  withBaseline(async () => {
+  async () => {
     const ckpt = readPth(await Deno.readFile(new URL("tiny_c1_28.ckpt.pth", dir)));
     assert.equal(ckpt.epoch, 0);
     assert.equal(ckpt.globalStep, 0);
@@ -180,12 +172,12 @@ Deno.test(
         );
       }
     });
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "checkpoint: a wrong architecture is rejected with the differences listed",
-  withBaseline(async () => {
+  async () => {
     const { stateDict } = readPth(await Deno.readFile(new URL("tiny_c1_28.ckpt.pth", dir)));
     const wrong = lipschitzNetwork({ ...config, nConv: 3, width: 16 });
     assert.throws(() => wrong.fromStateDict(stateDict), (e: Error) => {
@@ -208,5 +200,5 @@ Deno.test(
       () => net.fromStateDict(partial),
       /missing keys: module\.model\.model\.5\.q \[32\]\n\s+unexpected keys: extra\.weight \[32\]/,
     );
-  }),
+  },
 );

@@ -6,30 +6,26 @@
  * `keep()` computes them; chains past the node and binding budgets stay correct.
  */
 import fc from "fast-check";
-import { AssertionError } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { initWebGpu, setBackend } from "../tensor/backend.ts";
-import { keep, memory, scope } from "../tensor/scope.ts";
+import { keep, scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import * as o from "../tensor/ops.ts";
 import { acquireWebGpu } from "../kernels/webgpu/mod.ts";
 import type { GpuStorage } from "../kernels/webgpu/backend.ts";
-import { assertClose, checkAsync } from "./helpers.ts";
+import { assertClose, checkAsync, leakFreeTest } from "./helpers.ts";
 
 await initWebGpu(); // throws (fails the file) without an adapter
 const gpu = await acquireWebGpu();
-
-function fail(message: string): never {
-  throw new AssertionError({ message });
-}
 
 const storageOf = (t: Tensor): GpuStorage =>
   (t as unknown as { ref(op: string): { storage: GpuStorage } }).ref("test").storage;
 
 /** Runs `fn` on WebGPU with fusion set as asked; live tensors and buffers must return. */
 function onGpu(name: string, fn: () => void | Promise<void>, fusion = true): void {
-  Deno.test(name, async () => {
+  leakFreeTest(name, async () => {
     await setBackend("webgpu");
-    const before = memory("webgpu"), live0 = gpu.stats().liveBuffers;
+    const live0 = gpu.stats().liveBuffers;
     gpu.fusion = fusion;
     try {
       await fn();
@@ -37,13 +33,8 @@ function onGpu(name: string, fn: () => void | Promise<void>, fusion = true): voi
       gpu.fusion = true;
       await setBackend("cpu");
     }
-    const after = memory("webgpu");
-    if (after.tensors !== before.tensors || after.bytes !== before.bytes) {
-      fail(`${after.tensors - before.tensors} tensors / ${after.bytes - before.bytes} B leaked`);
-    }
-    if (gpu.stats().liveBuffers !== live0) {
-      fail(`${gpu.stats().liveBuffers - live0} GPU buffers still handed out`);
-    }
+    const live = gpu.stats().liveBuffers;
+    assert.equal(live, live0, `${live - live0} GPU buffers still handed out`);
   });
 }
 
@@ -148,7 +139,7 @@ async function programsAgree(fusion: boolean): Promise<void> {
         assertClose(got[i], w, { rtol: 2e-5, atol: 2e-5, what: `value ${i} (fusion ${fusion})` })
       );
       if ((gpu.stats().fused > fused0) !== fusion) {
-        fail(`fusion ${fusion ? "on, yet no op was fused" : "off, yet ops were fused"}`);
+        assert.fail(`fusion ${fusion ? "on, yet no op was fused" : "off, yet ops were fused"}`);
       }
     }),
     30,
@@ -175,7 +166,9 @@ onGpu("webgpu fusion: a chain of 1,000 ops runs in a few dispatches and stays ex
   const got = await z.data();
   const n = gpu.stats().dispatches - d0;
   assertClose(got, [500, 1000, 1500, 2000], { rtol: 0, atol: 0 });
-  if (n > 1000 / 10) fail(`${n} dispatches for 1,000 elementwise ops: fusion did not happen`);
+  if (n > 1000 / 10) {
+    assert.fail(`${n} dispatches for 1,000 elementwise ops: fusion did not happen`);
+  }
   z.dispose();
   s.dispose();
 });
@@ -193,14 +186,14 @@ onGpu("webgpu fusion: a pending value keeps its disposed inputs' buffers", async
   const n = 4096;
   const a = o.full([n], 1);
   const b = o.mul(a, 3); // pending: reads a's buffer when computed
-  if (!storageOf(b).expr) fail("mul was dispatched at once; expected a pending fused value");
+  if (!storageOf(b).expr) assert.fail("mul was dispatched at once; expected a pending fused value");
   a.dispose(); // a's buffer must survive until b is computed
   const c = o.full([n], 7); // same size class: must not get a's buffer
   const d = o.add(c, 0);
   const bd = await b.data();
   const dd = await d.data();
-  if (bd.some((v) => v !== 3)) fail(`pending value read a recycled buffer: ${bd[0]}`);
-  if (dd.some((v) => v !== 7)) fail(`upload lost: ${dd[0]}`);
+  if (bd.some((v) => v !== 3)) assert.fail(`pending value read a recycled buffer: ${bd[0]}`);
+  if (dd.some((v) => v !== 7)) assert.fail(`upload lost: ${dd[0]}`);
   [b, c, d].forEach((t) => t.dispose());
 });
 
@@ -211,15 +204,17 @@ onGpu("webgpu fusion: a pending value disposed unread never runs", () => {
   scope(() => {
     o.exp(o.mul(o.add(a, 1), a)); // disposed at the scope's end, never read
   });
-  if (gpu.stats().dispatches !== d0) fail("a disposed pending value was computed");
-  if (gpu.stats().liveBuffers !== live0) fail("a disposed pending value still holds a buffer");
+  if (gpu.stats().dispatches !== d0) assert.fail("a disposed pending value was computed");
+  if (gpu.stats().liveBuffers !== live0) {
+    assert.fail("a disposed pending value still holds a buffer");
+  }
   a.dispose();
 });
 
 onGpu("webgpu fusion: keep() computes a pending value, so it holds no inputs", async () => {
   const a = o.full([8], 2);
   const k = scope(() => keep(o.mul(o.add(a, 1), a)));
-  if (storageOf(k).expr) fail("keep() left the value pending");
+  if (storageOf(k).expr) assert.fail("keep() left the value pending");
   a.dispose();
   assertClose(await k.data(), new Array(8).fill(6), { rtol: 0, atol: 0 });
   k.dispose();
@@ -228,9 +223,9 @@ onGpu("webgpu fusion: keep() computes a pending value, so it holds no inputs", a
 Deno.test("initWebGpu({ fusion }) switches fusion on the process-wide backend", async () => {
   try {
     await initWebGpu({ fusion: false });
-    if (gpu.fusion) fail("initWebGpu({ fusion: false }) left fusion on");
+    if (gpu.fusion) assert.fail("initWebGpu({ fusion: false }) left fusion on");
     await initWebGpu({ fusion: true });
-    if (!gpu.fusion) fail("initWebGpu({ fusion: true }) left fusion off");
+    if (!gpu.fusion) assert.fail("initWebGpu({ fusion: true }) left fusion off");
   } finally {
     gpu.fusion = true;
   }

@@ -5,12 +5,11 @@
  * indices. Each result is checked against a float64 reference; a kernel that looped past the
  * limit in one invocation would come out wrong here.
  */
-import { AssertionError } from "node:assert/strict";
 import { initWebGpu, setBackend } from "../tensor/backend.ts";
-import { memory, scope } from "../tensor/scope.ts";
+import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { tensor } from "../tensor/ops.ts";
-import { assertClose } from "./helpers.ts";
+import { assertClose, leakFreeTest } from "./helpers.ts";
 import type { PrimName, PrimParams } from "../kernels/prims.ts";
 import { bindPrim } from "../tensor/prims/mod.ts";
 
@@ -64,24 +63,9 @@ function tol(cpu: ArrayLike<number>, rtol = 1e-4): { rtol: number; atol: number 
   return { rtol, atol: rtol * (1 + m) };
 }
 
-function leakCheck(fn: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    const before = memory("webgpu");
-    await fn();
-    const after = memory("webgpu");
-    if (after.tensors !== before.tensors || after.bytes !== before.bytes) {
-      throw new AssertionError({
-        message: `leaked ${after.tensors - before.tensors} tensors / ${
-          after.bytes - before.bytes
-        } bytes on webgpu`,
-      });
-    }
-  };
-}
-
-Deno.test(
+leakFreeTest(
   "webgpu limits: sum, max and argmax over 10⁶ elements",
-  leakCheck(async () => {
+  async () => {
     const n = 1_000_000;
     const x = rand(n, 1, 0, 1);
     x[999_000] = 5; // the maximum sits far past the first 65,535 entries
@@ -97,12 +81,12 @@ Deno.test(
       keepDims: false,
     });
     assertClose(s2.gpu, s2.cpu, { rtol: 1e-5, atol: 0, what: "row sums of 500,000" });
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "webgpu limits: matmul with k = 70,000 (its transposed-A form, and n = 20)",
-  leakCheck(async () => {
+  async () => {
     const k = 70_000;
     const a = rand(3 * k, 2), b = rand(k * 5, 3);
     const r = await both("matmul", [{ shape: [3, k], data: a }, { shape: [k, 5], data: b }], {
@@ -124,12 +108,12 @@ Deno.test(
       transB: false,
     });
     assertClose(w.gpu, w.cpu, { ...tol(w.cpu, 1e-3), what: "matmul [4, k]·[k, 20], k = 70,000" });
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "webgpu limits: conv2d and convTranspose2d with c·kh·kw = 72,000; filter gradient over b·ho·wo = 73,728",
-  leakCheck(async () => {
+  async () => {
     const c = 8000;
     const x = rand(c * 9, 4), w = rand(2 * c * 9, 5);
     const conv = await both("conv2d", [{ shape: [1, c, 3, 3], data: x }, {
@@ -149,12 +133,12 @@ Deno.test(
       data: gy,
     }], { stride: [1, 1], padding: [1, 1], kernel: [3, 3] });
     assertClose(fg.gpu, fg.cpu, { ...tol(fg.cpu, 1e-3), what: "filter gradient over 73,728" });
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "webgpu limits: wide matmuls use every register-tile column group (n = 140, 300, 1030)",
-  leakCheck(async () => {
+  async () => {
     for (const n of [140, 300, 1030]) {
       const a = rand(3 * 50, 9), b = rand(50 * n, 10);
       const r = await both("matmul", [{ shape: [3, 50], data: a }, { shape: [50, n], data: b }], {
@@ -170,12 +154,12 @@ Deno.test(
       }], { transA: false, transB: true });
       assertClose(t.gpu, t.cpu, { ...tol(t.cpu, 1e-4), what: `matmul [2,3,52]·[${n}, 52]ᵀ` });
     }
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "webgpu limits: scatterAdd of 70,000 slices",
-  leakCheck(async () => {
+  async () => {
     const m = 70_000;
     const g = rand(m * 2, 8);
     const idx = new Int32Array(m).map((_, i) => (i * 7919) % 5);
@@ -184,5 +168,5 @@ Deno.test(
       size: 5,
     });
     assertClose(r.gpu, r.cpu, { ...tol(r.cpu, 1e-4), what: "scatterAdd of 70,000" });
-  }),
+  },
 );

@@ -4,7 +4,7 @@
  * unsubmitted work still reads it is not handed to an upload (queue.writeBuffer would run first),
  * and device errors surface as exceptions naming the op.
  */
-import { AssertionError } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { dispose, keep, memory, scope } from "../tensor/scope.ts";
 import { initWebGpu, setBackend } from "../tensor/backend.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -13,31 +13,19 @@ import { normal, randomKey, split } from "../tensor/random.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { acquireWebGpu } from "../kernels/webgpu/mod.ts";
 import type { GpuStorage } from "../kernels/webgpu/backend.ts";
-import { assertClose } from "./helpers.ts";
+import { assertClose, leakFreeTest } from "./helpers.ts";
 
 await initWebGpu(); // throws (fails the file) without an adapter
 const gpu = await acquireWebGpu();
 
-function fail(message: string): never {
-  throw new AssertionError({ message });
-}
-
+/** Runs `fn` on WebGPU, then back on the CPU; live tensors and bytes must return. */
 function onGpu(name: string, fn: () => void | Promise<void>): void {
-  Deno.test(name, async () => {
+  leakFreeTest(name, async () => {
     await setBackend("webgpu");
-    const before = memory("webgpu");
     try {
       await fn();
     } finally {
       await setBackend("cpu");
-    }
-    const after = memory("webgpu");
-    if (after.tensors !== before.tensors || after.bytes !== before.bytes) {
-      fail(
-        `${name}: ${after.tensors - before.tensors} tensors / ${
-          after.bytes - before.bytes
-        } bytes leaked`,
-      );
     }
   });
 }
@@ -55,7 +43,7 @@ onGpu("webgpu memory: scopes free everything, buffers return to the pool", async
   y.dispose();
   await gpu.sync();
   if (gpu.stats().liveBuffers !== live0) {
-    fail(`live buffers ${gpu.stats().liveBuffers} ≠ ${live0} after dispose`);
+    assert.fail(`live buffers ${gpu.stats().liveBuffers} ≠ ${live0} after dispose`);
   }
 });
 
@@ -112,15 +100,19 @@ onGpu("webgpu memory: 500 SGD steps of an MLP keep bytes and the pool flat", asy
   await gpu.sync();
   const s = gpu.stats();
   if (memory("webgpu").bytes !== bytesAtSample) {
-    fail(`webgpu bytes grew from ${bytesAtSample} to ${memory("webgpu").bytes} over 200 steps`);
+    assert.fail(
+      `webgpu bytes grew from ${bytesAtSample} to ${memory("webgpu").bytes} over 200 steps`,
+    );
   }
   if (s.allocatedBytes !== statsAtSample.allocatedBytes) {
-    fail(`allocated GPU bytes grew from ${statsAtSample.allocatedBytes} to ${s.allocatedBytes}`);
+    assert.fail(
+      `allocated GPU bytes grew from ${statsAtSample.allocatedBytes} to ${s.allocatedBytes}`,
+    );
   }
   if (s.pooledBuffers + s.liveBuffers !== statsAtSample.pooledBuffers + statsAtSample.liveBuffers) {
-    fail(`buffer count changed: ${JSON.stringify(statsAtSample)} → ${JSON.stringify(s)}`);
+    assert.fail(`buffer count changed: ${JSON.stringify(statsAtSample)} → ${JSON.stringify(s)}`);
   }
-  if (!(last < first * 0.5)) fail(`training did not progress: loss ${first} → ${last}`);
+  if (!(last < first * 0.5)) assert.fail(`training did not progress: loss ${first} → ${last}`);
   dispose([params, x, labels]);
 });
 
@@ -135,8 +127,8 @@ onGpu("webgpu memory: a buffer freed under pending work is not reused by an uplo
   gpu.fusion = true;
   const bd = await b.data();
   const cd = await c.data();
-  if (bd.some((v) => v !== 3)) fail(`pending work read an overwritten buffer: ${bd[0]}`);
-  if (cd.some((v) => v !== 7)) fail(`upload lost: ${cd[0]}`);
+  if (bd.some((v) => v !== 3)) assert.fail(`pending work read an overwritten buffer: ${bd[0]}`);
+  if (cd.some((v) => v !== 7)) assert.fail(`upload lost: ${cd[0]}`);
   dispose([b, c]);
 });
 
@@ -160,7 +152,7 @@ onGpu("webgpu errors: a device validation error names the op and shapes", async 
   });
   dispose([a, y]);
   if (!/add float32\[8, 3\]/.test(msg)) {
-    fail(`expected an error naming "add float32[8, 3]", got: ${msg}`);
+    assert.fail(`expected an error naming "add float32[8, 3]", got: ${msg}`);
   }
 });
 
@@ -178,7 +170,7 @@ onGpu(
     }
     s.dispose();
     if (!/broadcastTo/.test(msg) || !/limit/.test(msg)) {
-      fail(`expected a broadcastTo error about the binding limit, got: ${msg}`);
+      assert.fail(`expected a broadcastTo error about the binding limit, got: ${msg}`);
     }
   },
 );

@@ -5,6 +5,8 @@
  * SHA-256 of the tensor file). Loading trusts nothing: bounded schema, checksum, parameter shapes
  * against the architecture before anything is built, finite parameters. Both files are written
  * to a temporary name and renamed, safetensors first, so a `.json` marks a complete checkpoint.
+ * Longer than 600 lines because the format, its schema and the checks on loading are one
+ * contract, written and read together.
  * @module
  */
 import { writeFileAtomic } from "../io/files.ts";

@@ -315,7 +315,7 @@ export function configSettings(): ConfigSetting[] {
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { DEFAULT_CONFIG } from "@sll/sll";
  * DEFAULT_CONFIG.optimizer; // "adam"
  * ```
  */
@@ -360,7 +360,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG, parseTrainConfig } from "./config.ts";
+ * import { DEFAULT_CONFIG, parseTrainConfig } from "@sll/sll";
  * const cfg = parseTrainConfig({ ...DEFAULT_CONFIG, epochs: 2 });
  * ```
  */

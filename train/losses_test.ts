@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { marginBoosting, marginLoss, offsetCrossEntropy, xentMargin } from "./losses.ts";
-import { memory, scope } from "../tensor/scope.ts";
+import { scope } from "../tensor/scope.ts";
 import { tensor } from "../tensor/ops.ts";
 import { grad } from "../autodiff/autodiff.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import { leakFreeTest } from "../tests/helpers.ts";
 
 type Rows = number[][];
 
@@ -52,8 +53,7 @@ function check(
   ours: (f: Tensor, y: Tensor) => Tensor,
   ref: (f: Rows, y: number[]) => number,
 ): void {
-  Deno.test(`losses: ${name} matches the PyTorch formula and has finite gradients`, () => {
-    const before = memory().tensors;
+  leakFreeTest(`losses: ${name} matches the PyTorch formula and has finite gradients`, () => {
     const seed = 4242;
     try {
       fc.assert(
@@ -75,7 +75,6 @@ function check(
     } catch (e) {
       throw new Error(`seed ${seed}: ${(e as Error).message}`);
     }
-    assert.equal(memory().tensors, before);
   });
 }
 

@@ -1,18 +1,19 @@
 /**
  * The CPU backend: storage is a host typed array, one kernel per primitive in a table typed
- * over `PrimName` (a missing kernel is a compile error). float32 matmul and convolutions may be
+ * over `KernelName` (a missing kernel is a compile error). float32 matmul and convolutions may be
  * routed to faster kernels registered with `setFastCpuKernels`; everything else is plain TS.
  * @module
  */
-import { allocArray, type DType, releaseArray, type TypedArray } from "../dtype.ts";
+import type { DType, TypedArray } from "../dtype.ts";
+import { allocArray, releaseArray } from "./host_pool.ts";
 import {
   type Backend,
   type ConvGeom,
   convGeom,
   type KernelArg,
+  type KernelName,
   type OutInfo,
   type Pair,
-  type PrimName,
   type PrimParams,
 } from "../prims.ts";
 import {
@@ -29,7 +30,7 @@ import * as L from "./layout.ts";
 import * as M from "./linalg.ts";
 
 type Arg = KernelArg<TypedArray>;
-type CpuKernel<P extends PrimName> = (
+type CpuKernel<P extends KernelName> = (
   inputs: Arg[],
   params: PrimParams[P],
   out: OutInfo,
@@ -50,12 +51,12 @@ export function setFastCpuKernels(k: FastCpuKernels): void {
   fast = k;
 }
 
-const un = (name: keyof typeof UNARY_EXPR): CpuKernel<PrimName> => ([x], _p, out) =>
+const un = (name: keyof typeof UNARY_EXPR): CpuKernel<KernelName> => ([x], _p, out) =>
   unary(UNARY_EXPR[name], x.storage, out.dtype);
-const bin = (name: keyof typeof BINARY_EXPR): CpuKernel<PrimName> => ([a, b], _p, out) =>
+const bin = (name: keyof typeof BINARY_EXPR): CpuKernel<KernelName> => ([a, b], _p, out) =>
   binary(BINARY_EXPR[name], a.storage, a.shape, b.storage, b.shape, out.shape, out.dtype);
 
-const KERNELS: { [P in PrimName]: CpuKernel<P> } = {
+const KERNELS: { [P in KernelName]: CpuKernel<P> } = {
   neg: un("neg"),
   exp: un("exp"),
   log: un("log"),
@@ -79,11 +80,7 @@ const KERNELS: { [P in PrimName]: CpuKernel<P> } = {
   matmul: ([a, b], p, out) =>
     (out.dtype === "float32" && fast.matmul?.(a, b, out, p.transA, p.transB)) ||
     M.matmul(a.storage, a.shape, b.storage, b.shape, out.shape, out.dtype, p.transA, p.transB),
-  reshape: ([x], _p, out) => {
-    const o = allocArray(out.dtype, x.storage.length);
-    o.set(x.storage);
-    return o;
-  },
+
   transpose: ([x], p, out) => L.transpose(x.storage, x.shape, p.perm, out.dtype),
   broadcastTo: ([x], p, out) => L.broadcastTo(x.storage, x.shape, p.shape, out.dtype),
   slice: ([x], p, out) => L.slice(x.storage, x.shape, p.begin, p.size, out.dtype),
@@ -123,7 +120,7 @@ export function createCpuBackend(): Backend<TypedArray> {
       o.set(data);
       return o;
     },
-    run<P extends PrimName>(
+    run<P extends KernelName>(
       prim: P,
       inputs: Arg[],
       params: PrimParams[P],

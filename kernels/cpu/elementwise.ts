@@ -4,7 +4,8 @@
  * monomorphic for V8; broadcasting goes through precomputed index maps.
  * @module
  */
-import { allocArray, type DType, type TypedArray } from "../dtype.ts";
+import type { DType, TypedArray } from "../dtype.ts";
+import { allocArray } from "./host_pool.ts";
 import { broadcastStrides, sameShape, sizeOf } from "../shape.ts";
 import { planBroadcast } from "./strided.ts";
 import type { BinaryName, CompareOp, UnaryName } from "../prims.ts";

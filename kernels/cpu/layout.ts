@@ -3,7 +3,8 @@
  * scatterAdd, sum/max/argmax over axes. Generic over dtype; reductions accumulate in float64.
  * @module
  */
-import { allocArray, type DType, type TypedArray } from "../dtype.ts";
+import type { DType, TypedArray } from "../dtype.ts";
+import { allocArray } from "./host_pool.ts";
 import { sizeOf, stridesOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
 

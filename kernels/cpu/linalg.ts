@@ -4,7 +4,8 @@
  * kernels by the backend; these loops stay as the readable reference.
  * @module
  */
-import { allocArray, type DType, type TypedArray } from "../dtype.ts";
+import type { DType, TypedArray } from "../dtype.ts";
+import { allocArray } from "./host_pool.ts";
 import { type PoolGeom, sizeOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { transpose } from "./layout.ts";

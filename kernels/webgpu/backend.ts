@@ -5,8 +5,8 @@
  * builders. Storage is a pooled GPUBuffer; reads flush pending work and surface device errors.
  * @module
  */
-import { allocArray, type DType, type TypedArray } from "../dtype.ts";
-import type { Backend, OutInfo, PrimName, PrimParams } from "../prims.ts";
+import { type DType, newArray, type TypedArray } from "../dtype.ts";
+import type { Backend, KernelName, OutInfo, PrimParams } from "../prims.ts";
 import { envVar } from "../env.ts";
 import { type KernelProfile, kernelProfile } from "./adapter.ts";
 import { CommandBatcher } from "./batcher.ts";
@@ -14,7 +14,7 @@ import type { Arg, Ctx, GpuKernel } from "./context.ts";
 import { COLS_BYTES } from "./conv.ts";
 import type { AdapterDescription } from "./device.ts";
 import { elementwiseExpr, Fuser } from "./fusion.ts";
-import { type AliasPrim, KERNELS } from "./kernels.ts";
+import { KERNELS } from "./kernels.ts";
 import { CPU_TILE } from "./matmul.wgsl.ts";
 import { type BatchState, BufferPool } from "./pool.ts";
 import { BYTES, type GpuStorage } from "./storage.ts";
@@ -136,7 +136,7 @@ export function createWebGpuBackend(
       }
       return s;
     },
-    run<P extends PrimName>(
+    run<P extends KernelName>(
       prim: P,
       inputs: Arg[],
       params: PrimParams[P],
@@ -147,17 +147,14 @@ export function createWebGpuBackend(
         const expr = elementwiseExpr(prim, params, inputs, out.dtype);
         if (expr !== null) return fuser.fuse(prim, expr, inputs, out);
       }
-      const kernel = KERNELS[prim as Exclude<P, AliasPrim>] as GpuKernel<P> | undefined;
-      if (!kernel) {
-        throw new Error(`${prim}: internal error: the engine aliases ${prim}, no kernel runs it`);
-      }
+      const kernel = KERNELS[prim] as GpuKernel<P>;
       for (const x of inputs) fuser.settle(x.storage);
       return kernel(ctx, inputs, params, out);
     },
     async read(storage: GpuStorage, dtype: DType, size: number): Promise<TypedArray> {
       batcher.checkAlive("read");
       fuser.settle(storage);
-      const result = allocArray(dtype, size);
+      const result = newArray(dtype, size);
       const bytes = size * BYTES;
       await batcher.readBytes(
         storage.buffer!,

@@ -4,9 +4,9 @@
  * "software" (im2col in batch chunks), each compared against the CPU reference kernels; the
  * GEMM's tile choice from adapter limits and its loop-budget k split.
  */
-import { AssertionError } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { createCpuBackend } from "../cpu/backend.ts";
-import type { PrimName, PrimParams } from "../prims.ts";
+import type { KernelName, PrimParams } from "../prims.ts";
 import { acquireWebGpu } from "./mod.ts";
 import { createWebGpuBackend, sizeClass, type WebGpuBackend } from "./backend.ts";
 import { gemmParts, pickGemmTile } from "./gemm.wgsl.ts";
@@ -29,7 +29,7 @@ function rand(n: number, seed: number): Float32Array {
   });
 }
 
-async function same<P extends PrimName>(
+async function same<P extends KernelName>(
   prim: P,
   shapes: number[][],
   params: PrimParams[P],
@@ -39,7 +39,7 @@ async function same<P extends PrimName>(
   await sameOn(gpuPath, prim, shapes, params, outShape);
 }
 
-async function sameOn<P extends PrimName>(
+async function sameOn<P extends KernelName>(
   gpuPath: WebGpuBackend,
   prim: P,
   shapes: number[][],
@@ -63,11 +63,10 @@ async function sameOn<P extends PrimName>(
   const got = await gpuPath.read(st, "float32", want.length);
   [...ins.map((x) => x.storage), st].forEach((s) => gpuPath.free(s));
   for (let i = 0; i < want.length; i++) {
-    if (!(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])))) {
-      throw new AssertionError({
-        message: `${prim} (GPU path): element ${i} is ${got[i]}, expected ${want[i]}`,
-      });
-    }
+    assert.ok(
+      Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])),
+      `${prim} (GPU path): element ${i} is ${got[i]}, expected ${want[i]}`,
+    );
   }
 }
 
@@ -91,9 +90,7 @@ Deno.test("webgpu GPU-path kernels: conv2d, convTranspose2d, filter gradient, ma
   // 4 rows of a transposed A per vec4 load; B [n, k] copied by 4×4 blocks
   await same("matmul", [[12, 8], [20, 12]], { transA: true, transB: true }, [8, 20]);
   const s = gpuPathBackend.stats();
-  if (s.liveBuffers !== 0) {
-    throw new AssertionError({ message: `${s.liveBuffers} buffers still live` });
-  }
+  assert.equal(s.liveBuffers, 0, `${s.liveBuffers} buffers still live`);
 });
 
 Deno.test("webgpu gpu profile: the tiled GEMM over transposes, batch strides, tiles and k splits", async () => {
@@ -130,9 +127,7 @@ Deno.test("webgpu gpu profile: tiles follow the adapter's limits; k parts keep t
     maxComputeWorkgroupSizeX: 256,
     maxComputeWorkgroupSizeY: 256,
   };
-  const check = (ok: boolean, what: string) => {
-    if (!ok) throw new AssertionError({ message: what });
-  };
+  const check = (ok: boolean, what: string) => assert.ok(ok, what);
   check(pickGemmTile(lim, 4096, 4096, 1).bm === 128, "large outputs take the 128×128 tile");
   check(pickGemmTile(lim, 1024, 1024, 1).bm === 64, "1024² takes 64×64 (256 workgroups)");
   const few = { ...lim, maxComputeInvocationsPerWorkgroup: 128 };
@@ -183,8 +178,6 @@ Deno.test("webgpu im2col convolutions in batch chunks (tiny im2col budget)", asy
 Deno.test("webgpu size classes: 256 B minimum, at most 25% slack", () => {
   for (const b of [1, 256, 257, 1000, 4096, 5000, 1 << 20, (1 << 20) + 1]) {
     const c = sizeClass(b);
-    if (c < b || (b > 256 && c > b * 1.25 + 1)) {
-      throw new AssertionError({ message: `sizeClass(${b}) = ${c}` });
-    }
+    assert.ok(!(c < b || (b > 256 && c > b * 1.25 + 1)), `sizeClass(${b}) = ${c}`);
   }
 });

@@ -6,7 +6,7 @@
  * come from their runners. `reshape` has no kernel: the engine aliases its storage.
  * @module
  */
-import type { PrimName } from "../prims.ts";
+import type { KernelName, PrimName } from "../prims.ts";
 import { sizeOf, stridesOf } from "../shape.ts";
 import { type GpuKernel, label, mapOut } from "./context.ts";
 import {
@@ -23,9 +23,6 @@ import { matmulRun } from "./matmul.ts";
 import { argmaxKernel, reduceKernel, reduceMiddle } from "./reduce.ts";
 import { BYTES } from "./storage.ts";
 
-/** Primitives that never reach a backend: the engine aliases their input's storage. */
-export type AliasPrim = "reshape";
-
 /** One dispatch of an elementwise primitive, its inputs broadcast to the output (no fusion). */
 const elementwise = <P extends PrimName>(prim: P): GpuKernel<P> => (ctx, inputs, p, out) =>
   mapOut(
@@ -38,7 +35,7 @@ const elementwise = <P extends PrimName>(prim: P): GpuKernel<P> => (ctx, inputs,
   );
 
 /** The kernel of every primitive that runs on the backend. */
-export const KERNELS: { [P in Exclude<PrimName, AliasPrim>]: GpuKernel<P> } = {
+export const KERNELS: { [P in KernelName]: GpuKernel<P> } = {
   neg: elementwise("neg"),
   exp: elementwise("exp"),
   log: elementwise("log"),

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { allocArray } from "../../dtype.ts";
+import { allocArray } from "../host_pool.ts";
 import { mirrorLower } from "../linalg.ts";
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { directLayout, J, JobKind, packScratchBytes, TILE } from "./driver.ts";

@@ -10,19 +10,19 @@ import type { HostTensor } from "../io/host_tensor.ts";
 import { lipschitzNetwork } from "../layers/network.ts";
 import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { dispose, keep, scope, type Tensor, tensor } from "../tensor/mod.ts";
-import { offsetCrossEntropy } from "../train/losses.ts";
-import { adam, adamw, sgd } from "../train/optimizers.ts";
+import { offsetCrossEntropy } from "./losses.ts";
+import { adam, adamw, sgd } from "./optimizers.ts";
 import {
   cosineSchedule,
   interpSchedule,
   makeSchedule,
   multistepSchedule,
   withWarmup,
-} from "../train/schedules.ts";
-import { clipByGlobalNorm, clipByValue } from "../train/clip.ts";
-import { assertClose, FIXTURE_NETWORK, leakFreeTest, relErr } from "./helpers.ts";
+} from "./schedules.ts";
+import { clipByGlobalNorm, clipByValue } from "./clip.ts";
+import { assertClose, FIXTURE_NETWORK, leakFreeTest, relErr } from "../tests/helpers.ts";
 
-const FIX = new URL("./fixtures/", import.meta.url);
+const FIX = new URL("../tests/fixtures/", import.meta.url);
 const load = (name: string): Record<string, HostTensor> =>
   readSafetensors(Deno.readFileSync(new URL(name, FIX))).tensors;
 const f32 = (h: HostTensor): Float32Array =>

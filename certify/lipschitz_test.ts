@@ -12,19 +12,12 @@ import {
   lipschitzReport,
   powerMethod,
   searchRatio,
-} from "../certify/lipschitz.ts";
+} from "./lipschitz.ts";
 import { flatten, type Layer, lipschitzNetwork, serial, sllDense } from "../layers/mod.ts";
-import { dispose, keep, memory, scope } from "../tensor/scope.ts";
+import { dispose, keep, scope } from "../tensor/scope.ts";
 import { add, matmul, mul, relu, sub, tensor } from "../tensor/ops.ts";
 import { normal, randomKey } from "../tensor/random.ts";
-
-function baseline(fn: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    const before = memory().tensors;
-    await fn();
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
-  };
-}
+import { leakFreeTest } from "../tests/helpers.ts";
 
 /** x + 0.2·relu(x − 1) elementwise: slope 1.2 where a coordinate exceeds 1, 1 elsewhere. */
 function slopeAwayFromZero(): Layer<Record<never, never>> {
@@ -34,9 +27,9 @@ function slopeAwayFromZero(): Layer<Record<never, never>> {
   };
 }
 
-Deno.test(
+leakFreeTest(
   "jacobianSpectral, estimateLipschitz and powerMethod recover a matrix's spectral norm",
-  baseline(async () => {
+  async () => {
     const w = tensor([[3, 0], [1, 1]], { dtype: "float64" });
     const x = normal(randomKey(1), [2, 2], "float64");
     const sigma = Math.sqrt((11 + Math.sqrt(85)) / 2); // of [[3,0],[1,1]]
@@ -59,24 +52,24 @@ Deno.test(
     assert.ok(j.norms[0] > 1.0099 && j.norms[0] <= 1.01 + 1e-12, `${j.norms[0]}`);
     dispose([w, x, pos, d, x64, j.directions]);
     await assert.rejects(powerMethod((z) => z, [1, 2, 0]), /inShape must be the per-example/);
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "ascendRatio moves both endpoints towards the worst pair",
-  baseline(async () => {
+  async () => {
     const w = tensor([[4, 0], [0, 1]], { dtype: "float64" });
     const x = tensor([[0, 1], [1, 0]], { dtype: "float64" });
     const y = tensor([[0.1, 1.1], [1.1, 0.1]], { dtype: "float64" }); // ratio ≈ 2.9 at the start
     const r = await ascendRatio((z) => matmul(z, w), x, y, { steps: 20 });
     for (const v of r.ratios) assert.ok(v > 3.99 && v <= 4 + 1e-12, `${v}`);
     dispose([w, x, y, r.x, r.y]);
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "Jacobian norms of an SLL network stay ≤ 1; lipschitzReport lists every layer",
-  baseline(async () => {
+  async () => {
     const net = lipschitzNetwork({
       inputShape: [1, 8, 8],
       numClasses: 1,
@@ -106,12 +99,12 @@ Deno.test(
     const big = await lipschitzReport(net, params, { iterations: 4, steps: 1, convSize: 12 });
     assert.deepEqual(big[1].inputShape, [3, 12, 12]);
     dispose([params, x]);
-  }),
+  },
 );
 
-Deno.test(
+leakFreeTest(
   "lipschitzReport sees a layer whose constant is 1.2 only away from 0 (f(v) − f(0) reads 1)",
-  baseline(async () => {
+  async () => {
     const net = serial(sllDense({ inner: 4 }), slopeAwayFromZero(), flatten());
     const params = scope(() => keep(net.init(randomKey(0), [6]).params));
     // what the reference's f(v) − f(0) power method sees: unit v never leaves the slope-1 part
@@ -132,5 +125,5 @@ Deno.test(
     assert.deepEqual(rows2.map((r) => r.path), ["0", "1.0", "1.1", "1.2"]);
     await assert.rejects(lipschitzReport(net, params), /pass options\.inShape/);
     dispose(params);
-  }),
+  },
 );

@@ -21,8 +21,9 @@ import {
   type SllDenseParams,
   sllDenseT,
   sumPool,
-} from "../layers/mod.ts";
-import { dispose, memory, scope } from "../tensor/scope.ts";
+} from "./mod.ts";
+import { dispose, scope } from "../tensor/scope.ts";
+import { leakFreeTest } from "../tests/helpers.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { abs, matmul, max, mul, ones, sub, sum, swapLast, tensor, zeros } from "../tensor/ops.ts";
 import { normal, randomKey } from "../tensor/random.ts";
@@ -30,10 +31,8 @@ import { grad } from "../autodiff/autodiff.ts";
 import { flattenTree } from "../tensor/tree.ts";
 
 function t(name: string, fn: () => void): void {
-  Deno.test(name, () => {
-    const before = memory().tensors;
+  leakFreeTest(name, () => {
     scope(fn);
-    assert.equal(memory().tensors, before, "live tensors back to baseline");
   });
 }
 const arr = (x: Tensor): number[] => Array.from(x.dataSync());

@@ -9,12 +9,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Split } from "../data/mod.ts";
 import { dispose } from "../tensor/mod.ts";
-import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
-import { DEFAULT_CONFIG, parseTrainConfig, type TrainConfig } from "../train/config.ts";
-import { DivergedError, epochBatches, train } from "../train/loop.ts";
+import { listCheckpoints, loadCheckpoint } from "./checkpoint.ts";
+import { DEFAULT_CONFIG, parseTrainConfig, type TrainConfig } from "./config.ts";
+import { DivergedError, epochBatches, train } from "./loop.ts";
 import { batches } from "../data/mod.ts";
 import { randomKey, split } from "../tensor/random.ts";
-import { leakFreeTest } from "./helpers.ts";
+import { leakFreeTest } from "../tests/helpers.ts";
 import { keyFromSeed, uniformHost } from "../tensor/prng.ts";
 
 /** 48 train / 16 test 1×8×8 images whose class is the brightest quadrant. */
@@ -201,7 +201,7 @@ leakFreeTest(
       const wider = toyConfig(join(root, "w"), { epochs: 1 });
       wider.arch.width = 3;
       // a network of another width rejects the checkpoint, naming the differences
-      const { buildNetwork, paramsFromCheckpoint } = await import("../train/model.ts");
+      const { buildNetwork, paramsFromCheckpoint } = await import("./model.ts");
       const net = buildNetwork(wider.arch, [1, 8, 8], 4, [0.3]);
       assert.throws(
         () => paramsFromCheckpoint(net, ck.params, path),
