@@ -315,7 +315,7 @@ export function configSettings(): ConfigSetting[] {
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG } from "@sll/sll";
+ * import { DEFAULT_CONFIG } from "@sll/sll/train";
  * DEFAULT_CONFIG.optimizer; // "adam"
  * ```
  */
@@ -360,7 +360,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG, parseTrainConfig } from "@sll/sll";
+ * import { DEFAULT_CONFIG, parseTrainConfig } from "@sll/sll/train";
  * const cfg = parseTrainConfig({ ...DEFAULT_CONFIG, epochs: 2 });
  * ```
  */
