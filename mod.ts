@@ -3,6 +3,12 @@
  * ICLR 2023) on a purely functional tensor and reverse-mode autodiff core with CPU and WebGPU
  * backends.
  *
+ * This entry point is the browser-clean core: tensors, autodiff, layers, certification, losses,
+ * optimizers, schedules, and the safetensors and PyTorch `.pth` readers on bytes. Nothing under
+ * it imports `node:` modules or needs `Deno`, so it bundles for a web page. The training loop and
+ * checkpoints on disk are in `@sll/sll/train`, dataset readers and downloads in `@sll/sll/data`,
+ * file helpers in `@sll/sll/io`, and test helpers in `@sll/sll/testing` (all for Deno).
+ *
  * @example
  * ```ts
  * import { grad, matmul, mean, normal, randomKey, scope, split, square, sub } from "@sll/sll";
@@ -25,10 +31,41 @@ export {
   type OffsetCrossEntropyOptions,
   xentMargin,
 } from "./train/losses.ts";
-export * from "./train/mod.ts";
-// File formats on bytes (no Deno, no node:): PyTorch `.pth` and safetensors, read and written.
-export { type HostData, type HostDType, type HostTensor, toFloat32 } from "./io/host_tensor.ts";
+export {
+  adam,
+  type AdamOptions,
+  adamw,
+  makeOptimizer,
+  type Optimizer,
+  OPTIMIZER_NAMES,
+  type OptimizerSettings,
+  type OptState,
+  sgd,
+  type SgdOptions,
+} from "./train/optimizers.ts";
+export {
+  constantSchedule,
+  cosineSchedule,
+  interpSchedule,
+  makeSchedule,
+  multistepSchedule,
+  type Schedule,
+  SCHEDULER_NAMES,
+  type ScheduleSettings,
+  withWarmup,
+} from "./train/schedules.ts";
+export { clipByGlobalNorm, clipByValue, globalNorm } from "./train/clip.ts";
+export {
+  bfloat16ToNumber,
+  halfToNumber,
+  type HostData,
+  type HostDType,
+  type HostTensor,
+  toFloat32,
+  toInt32,
+} from "./io/host_tensor.ts";
 export { readSafetensors, type Safetensors, writeSafetensors } from "./io/safetensors.ts";
 export { type PthCheckpoint, readPth, type ReadPthOptions } from "./io/pth.ts";
 export { writePth, type WritePthOptions } from "./io/pth_write.ts";
 export { loadParams, type LoadParamsOptions, saveParams } from "./io/params.ts";
+export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./train/leak_check.ts";

@@ -6,19 +6,13 @@
  * Run: deno run -A examples/certify_from_code.ts <train-dir or checkpoint> [testImages=200]
  * @module
  */
+import { certifiedAccuracy, dispose, keep, pgdL2, scope, type Tensor, tensor } from "../mod.ts";
 import {
   buildNetwork,
-  certifiedAccuracy,
-  dispose,
-  keep,
   loadCheckpoint,
   paramsFromCheckpoint,
-  pgdL2,
   resolveCheckpoint,
-  scope,
-  type Tensor,
-  tensor,
-} from "../mod.ts";
+} from "../train/mod.ts";
 import { loadDataset } from "../data/mod.ts";
 
 const target = Deno.args[0];

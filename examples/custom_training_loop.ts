@@ -21,8 +21,7 @@ import {
   tensor,
   valueAndGrad,
 } from "../mod.ts";
-import { batches, loadDataset } from "../data/mod.ts";
-import { keyFromSeed } from "../tensor/prng.ts";
+import { batches, keyFromSeed, loadDataset } from "../data/mod.ts";
 
 const nTrain = Number(Deno.args[0] ?? 2048);
 const epochs = Number(Deno.args[1] ?? 1);

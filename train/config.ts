@@ -329,7 +329,7 @@ export function configSettings(): ConfigSetting[] {
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG } from "@sll/sll";
+ * import { DEFAULT_CONFIG } from "@sll/sll/train";
  * DEFAULT_CONFIG.optimizer; // "adam"
  * ```
  */
@@ -374,7 +374,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG, parseTrainConfig } from "@sll/sll";
+ * import { DEFAULT_CONFIG, parseTrainConfig } from "@sll/sll/train";
  * const cfg = parseTrainConfig({ ...DEFAULT_CONFIG, epochs: 2 });
  * ```
  */

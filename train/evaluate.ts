@@ -48,7 +48,8 @@ export interface EvaluateOptions<P = unknown> {
  *
  * @example
  * ```ts
- * import { evaluate, flatten, linearNormalized, randomKey, serial } from "@sll/sll";
+ * import { flatten, linearNormalized, randomKey, serial } from "@sll/sll";
+ * import { evaluate } from "@sll/sll/train";
  * const net = serial(flatten(), linearNormalized({ features: 2 }));
  * const params = net.init(randomKey(0), [1, 2, 2]).params;
  * const test = {

@@ -15,7 +15,8 @@ export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG, makeLoss, tensor } from "@sll/sll";
+ * import { tensor } from "@sll/sll";
+ * import { DEFAULT_CONFIG, makeLoss } from "@sll/sll/train";
  * const loss = makeLoss({ ...DEFAULT_CONFIG, loss: "xent" }, 2);
  * const l = loss(tensor([[2, 0]]), tensor([0], { dtype: "int32" })); // a scalar
  * ```

@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * import { archFromPreset, type Dataset, DEFAULT_CONFIG, dispose, train } from "@sll/sll";
+ * import { dispose } from "@sll/sll";
+ * import { archFromPreset, type Dataset, DEFAULT_CONFIG, train } from "@sll/sll/train";
  * const toy = (n: number): Dataset => ({
  *   name: "toy", n, numClasses: 2, shape: [1, 8, 8],
  *   images: Float32Array.from({ length: n * 64 }, (_, i) => (i % 64 < 32) === (i % 128 < 64) ? 1 : 0),

@@ -19,7 +19,7 @@ import type { Arch } from "./config.ts";
  *
  * @example
  * ```ts
- * import { presetNames } from "@sll/sll";
+ * import { presetNames } from "@sll/sll/train";
  * presetNames(); // ["small", "medium", …]
  * ```
  */
@@ -32,7 +32,7 @@ export function presetNames(): string[] {
  *
  * @example
  * ```ts
- * import { archFromPreset } from "@sll/sll";
+ * import { archFromPreset } from "@sll/sll/train";
  * archFromPreset("small"); // { nConv: 20, nDense: 7, width: 45, convInnerDim: 5, … }
  * ```
  */
@@ -59,7 +59,8 @@ export function archFromPreset(name: string): Arch {
  *
  * @example
  * ```ts
- * import { archFromPreset, buildNetwork, randomKey } from "@sll/sll";
+ * import { randomKey } from "@sll/sll";
+ * import { archFromPreset, buildNetwork } from "@sll/sll/train";
  * const net = buildNetwork(archFromPreset("tiny"), [1, 28, 28], 10, [0.286]);
  * const { params } = net.init(randomKey(0));
  * ```
@@ -90,7 +91,8 @@ export function buildNetwork(
  *
  * @example
  * ```ts
- * import { archFromPreset, buildNetwork, flattenTree, paramsFromCheckpoint, randomKey } from "@sll/sll";
+ * import { flattenTree, randomKey } from "@sll/sll";
+ * import { archFromPreset, buildNetwork, paramsFromCheckpoint } from "@sll/sll/train";
  * const net = buildNetwork(archFromPreset("tiny"), [1, 28, 28], 10, [0.286]);
  * const saved = flattenTree(net.init(randomKey(0)).params); // what a checkpoint stores
  * const params = paramsFromCheckpoint(net, saved, "memory");

@@ -7,6 +7,7 @@
  */
 
 import { envVar } from "../env.ts";
+import { denoHost, type HostLibrary, hostOs } from "../host.ts";
 import { mirrorLower } from "./linalg.ts";
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, LOWER = 122;
@@ -81,7 +82,7 @@ export interface NativeBlas {
 /** Library names tried in order on this OS (the loader's search path finds them). */
 export function blasCandidates(): string[] {
   const own = envVar("SLL_BLAS_LIB");
-  const os = Deno.build.os;
+  const os = hostOs();
   const names = os === "darwin"
     ? [
       "/System/Library/Frameworks/Accelerate.framework/Accelerate",
@@ -95,7 +96,10 @@ export function blasCandidates(): string[] {
 }
 
 /** Threads the BLAS gets: the wasm kernels' count (2, or 1 on a one-core machine). */
-export const BLAS_THREADS: number = Math.max(1, Math.min(2, navigator.hardwareConcurrency || 1));
+export const BLAS_THREADS: number = Math.max(
+  1,
+  Math.min(2, globalThis.navigator?.hardwareConcurrency || 1),
+);
 
 /**
  * Opens the first native BLAS found, or returns why none could be (a one-line reason naming
@@ -104,23 +108,28 @@ export const BLAS_THREADS: number = Math.max(1, Math.min(2, navigator.hardwareCo
 export function loadNativeBlas(
   candidates: readonly string[] = blasCandidates(),
 ): NativeBlas | { error: string } {
-  if (typeof Deno?.dlopen !== "function") return { error: "Deno.dlopen is not available here" };
+  const deno = denoHost();
+  const dlopen = deno?.dlopen?.bind(deno);
+  if (!dlopen) return { error: "native libraries cannot be opened here (no FFI in this runtime)" };
   // ask first: calling dlopen without the permission would prompt on a terminal
   let ffi: string;
   try {
-    ffi = Deno.permissions.querySync({ name: "ffi" }).state;
+    ffi = deno!.permissions!.querySync({ name: "ffi" }).state;
   } catch {
     ffi = "denied";
   }
   if (ffi !== "granted") return { error: "loading a native BLAS needs --allow-ffi (not granted)" };
   const tried: string[] = [];
   for (const library of candidates) {
-    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+    let lib: HostLibrary;
     try {
-      lib = Deno.dlopen(library, SYMBOLS);
+      lib = dlopen(library, SYMBOLS);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      if (/permission|--allow-ffi|NotCapable/i.test(msg) || e instanceof Deno.errors.NotCapable) {
+      if (
+        /permission|--allow-ffi|NotCapable/i.test(msg) ||
+        (deno?.errors?.NotCapable !== undefined && e instanceof deno.errors.NotCapable)
+      ) {
         return { error: `loading a native BLAS needs --allow-ffi (${msg.split("\n")[0]})` };
       }
       tried.push(library);
@@ -128,7 +137,7 @@ export function loadNativeBlas(
     }
     let threads: number | null = null;
     try {
-      const t = Deno.dlopen(library, THREAD_SYMBOLS);
+      const t = dlopen(library, THREAD_SYMBOLS);
       t.symbols.openblas_set_num_threads(BLAS_THREADS);
       threads = t.symbols.openblas_get_num_threads();
     } catch {

@@ -7,6 +7,7 @@
  * the next read or call.
  * @module
  */
+import { BufferUsage, MapMode, ShaderStage } from "./flags.ts";
 import type { KernelSource } from "./wgsl.ts";
 import { type BatchState, type BufferPool, sizeClass } from "./pool.ts";
 import type { GpuStorage } from "./storage.ts";
@@ -68,7 +69,7 @@ export class CommandBatcher {
     this.#uniformBuffer = device.createBuffer({
       label: "sll params (one batch)",
       size: UNIFORM_BYTES,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
     });
     device.lost.then((info) => {
       this.#lost = `${info.reason}: ${info.message}`;
@@ -190,7 +191,7 @@ export class CommandBatcher {
     this.submits++;
     this.batch.id++; // later frees of the source may go straight to the pool: the copy is queued
     try {
-      await st.mapAsync(GPUMapMode.READ, 0, bytes);
+      await st.mapAsync(MapMode.READ, 0, bytes);
     } catch (e) {
       await this.settled("read");
       throw new Error(`read: mapping the read-back buffer failed: ${(e as Error).message}`);
@@ -237,19 +238,19 @@ export class CommandBatcher {
     if (!l) {
       const entries: GPUBindGroupLayoutEntry[] = [{
         binding: 0,
-        visibility: GPUShaderStage.COMPUTE,
+        visibility: ShaderStage.COMPUTE,
         buffer: { type: "uniform", hasDynamicOffset: true },
       }];
       for (let i = 0; i < nIn; i++) {
         entries.push({
           binding: i + 1,
-          visibility: GPUShaderStage.COMPUTE,
+          visibility: ShaderStage.COMPUTE,
           buffer: { type: "read-only-storage" },
         });
       }
       entries.push({
         binding: nIn + 1,
-        visibility: GPUShaderStage.COMPUTE,
+        visibility: ShaderStage.COMPUTE,
         buffer: { type: "storage" },
       });
       const group = this.#device.createBindGroupLayout({

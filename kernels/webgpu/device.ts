@@ -5,6 +5,7 @@
  * @module
  */
 import { envVar } from "../env.ts";
+import { denoHost, hostOs } from "../host.ts";
 
 /** Options of `initWebGpu` / `requestGpuDevice`. */
 export interface WebGpuOptions {
@@ -36,7 +37,7 @@ export interface AdapterDescription {
 const HOW_TO =
   "WebGPU needs a GPU driver (Vulkan, Metal, D3D12 or OpenGL), or a software one: on Debian/Ubuntu " +
   "`apt-get install mesa-vulkan-drivers` (lavapipe; choose it with DENO_WEBGPU_BACKEND=vulkan). " +
-  "Under Deno, run with --unstable-webgpu.";
+  "Under deno, run with --unstable-webgpu.";
 
 /** True when a Vulkan driver manifest (ICD) is installed where the Vulkan loader looks. */
 function hasVulkanIcd(): boolean {
@@ -44,7 +45,9 @@ function hasVulkanIcd(): boolean {
   if (envVar("VK_ICD_FILENAMES") || envVar("VK_DRIVER_FILES")) return true;
   for (const d of dirs) {
     try {
-      for (const e of Deno.readDirSync(d)) if (e.name.endsWith(".json")) return true;
+      const list = denoHost()?.readDirSync;
+      if (!list) return false; // a page: no file system to look in
+      for (const e of list(d)) if (e.name.endsWith(".json")) return true;
     } catch {
       // this directory is absent, or may not be read
     }
@@ -60,8 +63,10 @@ function hasVulkanIcd(): boolean {
 function guessBackend(): string {
   const env = (envVar("DENO_WEBGPU_BACKEND") ?? "").toLowerCase();
   for (const b of ["vulkan", "gl", "metal", "dx12"]) if (env.includes(b)) return b;
-  if (Deno.build.os === "darwin") return "metal";
-  if (Deno.build.os === "windows") return "dx12";
+  const os = hostOs();
+  if (os === undefined) return "browser"; // a page: the browser picks the API
+  if (os === "darwin") return "metal";
+  if (os === "windows") return "dx12";
   return hasVulkanIcd() ? "vulkan" : "gl";
 }
 

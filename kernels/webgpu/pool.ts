@@ -6,6 +6,7 @@
  * outputs may take them at once (the GPU orders dispatches within a batch).
  * @module
  */
+import { BufferUsage } from "./flags.ts";
 import type { GpuStorage } from "./storage.ts";
 
 /**
@@ -121,7 +122,7 @@ export class BufferPool {
     const buffer = this.#device.createBuffer({
       label: `sll tensor (${cls} B class)`,
       size: cls,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      usage: BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST,
     });
     this.allocatedBytes += cls;
     return { buffer, bytes, cls, batch: 0, freed: false, expr: null, readers: 0 };
@@ -158,7 +159,7 @@ export class BufferPool {
     return this.#staging.get(cls)?.pop() ?? this.#device.createBuffer({
       label: `sll read-back staging (${cls} B)`,
       size: cls,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
     });
   }
 

@@ -1,20 +1,33 @@
 /**
  * Runtime of the wasm kernels: one (shared when possible) WebAssembly.Memory used as a bump
- * arena that is reset on every call, the compiled kernel module, and a lazy pool of one helper
- * thread (node:worker_threads, unref'd so an idle pool never keeps the process alive).
- * Dispatch is synchronous: the main thread posts a job through a control Int32Array, runs its
- * own share, and blocks in Atomics.wait until the helper is done. Falls back to one thread when
- * SharedArrayBuffer or workers are unavailable.
+ * arena that is reset on every call, the compiled kernel module, and one helper web Worker
+ * (`new Worker(url, { type: "module" })`, the same in Deno and in browsers).
+ * Dispatch is synchronous: the main thread claims the idle helper through a control Int32Array,
+ * posts a job, runs its own share, and blocks in Atomics.wait until the helper is done. The
+ * helper is started eagerly and used only once it reports ready; until then (or without
+ * SharedArrayBuffer, cross-origin isolation or workers, or on a page's main thread, where
+ * Atomics.wait is not allowed) a job runs on one thread, with the same kernels and the same
+ * results bit for bit. An idle helper closes itself so it never keeps a process alive.
  * @module
  */
 
-import { Worker as NodeWorker } from "node:worker_threads";
 import { J, type Kernels, runJob } from "./driver.ts";
 import { buildKernelModule } from "./kernels.ts";
 import { TILE } from "./driver.ts";
 
 /** Control block layout (Int32 indices); the job record starts at CTL.job. */
-export const CTL = { seq: 0, done: 1, mode: 2, error: 3, stop: 4, initFailed: 5, job: 16 } as const;
+export const CTL = {
+  seq: 0,
+  done: 1,
+  state: 2,
+  error: 3,
+  stop: 4,
+  initFailed: 5,
+  job: 16,
+} as const;
+
+/** Helper states in `CTL.state`: starting, idle (claimable), claimed by a dispatch, closed. */
+export const HELPER = { starting: 0, idle: 1, busy: 2, closed: 3 } as const;
 
 interface Runtime {
   memory: WebAssembly.Memory;
@@ -62,6 +75,7 @@ export function getRuntime(): Runtime | null {
   const module = new WebAssembly.Module(bytes);
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   runtime = { memory, module, kernels: instance.exports as unknown as Kernels, shared, relaxed };
+  if (threadLimit > 1) startPool(runtime); // eagerly: a helper never starts while we block
   return runtime;
 }
 
@@ -100,52 +114,117 @@ export const arena: Arena = new Arena();
 // ---- thread pool --------------------------------------------------------------------------
 
 interface Pool {
-  worker: NodeWorker;
+  worker: Worker;
   ctl: Int32Array;
-  failed: boolean;
+  ready: Promise<boolean>;
 }
 
 let pool: Pool | null = null;
+/** Set when a helper could not instantiate the kernels: no further helper is started. */
+let helperBroken = false;
+let helperJobs = 0;
 let threadLimit = Math.min(2, (globalThis.navigator?.hardwareConcurrency ?? 1) || 1);
+
+/**
+ * Whether this thread may block in Atomics.wait: not a page's main thread (a Window with a
+ * document), where the browser forbids it; Deno's main thread and any worker may.
+ */
+function mayBlock(): boolean {
+  return typeof (globalThis as { document?: unknown }).document === "undefined";
+}
+
+/** Whether a helper can work here: shared memory, isolation (in a page), web Workers. */
+function helperPossible(rt: Runtime): boolean {
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated;
+  return rt.shared && isolated !== false && mayBlock() && typeof Worker === "function" &&
+    !helperBroken;
+}
 
 /** Sets the number of threads the kernels use (1 or 2); returns the previous value. */
 export function setThreads(n: number): number {
   const prev = threadLimit;
   threadLimit = Math.max(1, Math.min(2, Math.floor(n)));
+  const rt = runtime;
+  if (threadLimit > 1 && rt) startPool(rt);
   return prev;
 }
 
-/** Threads that a dispatch would use now. */
+/** Threads that a dispatch would use now (2 only where a helper can run). */
 export function threadCount(): number {
   const rt = getRuntime();
-  return rt && rt.shared && threadLimit > 1 ? threadLimit : 1;
+  return rt && threadLimit > 1 && helperPossible(rt) ? threadLimit : 1;
 }
 
-function getPool(rt: Runtime): Pool | null {
-  if (pool) return pool.failed ? null : pool;
+/** Dispatches the helper has shared since the process started (tests check the path taken). */
+export function helperDispatches(): number {
+  return helperJobs;
+}
+
+/** Starts a helper unless one is starting or running; its promise says whether it came up. */
+function startPool(rt: Runtime): Pool | null {
+  if (pool && Atomics.load(pool.ctl, CTL.state) !== HELPER.closed) return pool;
+  pool = null;
+  if (!helperPossible(rt)) return null;
   try {
     const ctl = new Int32Array(new SharedArrayBuffer(4 * (CTL.job + J.size)));
-    const worker = new NodeWorker(new URL("./worker.ts", import.meta.url));
-    worker.unref();
+    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    const p: Pool = {
+      worker,
+      ctl,
+      ready: new Promise<boolean>((resolve) => {
+        worker.onmessage = (e: MessageEvent<{ type: string }>) => {
+          if (e.data.type === "ready") resolve(true);
+          if (e.data.type === "failed") {
+            helperBroken = true;
+            resolve(false);
+          }
+        };
+        worker.onerror = (e: Event) => {
+          e.preventDefault();
+          helperBroken = true;
+          Atomics.store(ctl, CTL.state, HELPER.closed);
+          resolve(false);
+        };
+      }),
+    };
     worker.postMessage({ type: "init", module: rt.module, memory: rt.memory, ctl });
-    pool = { worker, ctl, failed: false };
-    return pool;
+    pool = p;
+    return p;
   } catch {
-    pool = { worker: undefined as unknown as NodeWorker, ctl: new Int32Array(1), failed: true };
+    helperBroken = true;
     return null;
   }
 }
 
-/** Stops the helper thread (it restarts lazily on the next multi-threaded call). */
+/**
+ * Starts the helper if it is not running and resolves once it serves jobs: true when it does,
+ * false where none can run here (no shared memory, a page's main thread, one thread asked).
+ */
+export function threadsReady(): Promise<boolean> {
+  const rt = getRuntime();
+  if (!rt || threadLimit < 2) return Promise.resolve(false);
+  const p = startPool(rt);
+  return p ? p.ready : Promise.resolve(false);
+}
+
+/** Stops the helper thread (the next runtime use or `threadsReady` starts a new one). */
 export function shutdownThreads(): void {
   if (!pool) return;
   const p = pool;
   pool = null;
-  if (p.failed) return;
   Atomics.store(p.ctl, CTL.stop, 1);
+  Atomics.store(p.ctl, CTL.state, HELPER.closed);
   Atomics.add(p.ctl, CTL.seq, 1);
   Atomics.notify(p.ctl, CTL.seq);
-  void p.worker.terminate();
+  p.worker.terminate();
+}
+
+/** The helper, claimed for one job, or null (then the job runs on this thread alone). */
+function claimHelper(rt: Runtime): Pool | null {
+  const p = startPool(rt);
+  if (!p) return null;
+  const was = Atomics.compareExchange(p.ctl, CTL.state, HELPER.idle, HELPER.busy);
+  return was === HELPER.idle ? p : null; // starting, or just closed: one thread this time
 }
 
 /**
@@ -153,7 +232,7 @@ export function shutdownThreads(): void {
  * caller (J fields); scratch addresses must already be allocated and committed.
  */
 export function dispatch(rt: Runtime, job: Int32Array, threads: number): void {
-  const p = threads > 1 ? getPool(rt) : null;
+  const p = threads > 1 && mayBlock() ? claimHelper(rt) : null;
   if (!p) {
     runJob(rt.kernels, job, 0, 1);
     return;
@@ -162,31 +241,29 @@ export function dispatch(rt: Runtime, job: Int32Array, threads: number): void {
   ctl.set(job, CTL.job);
   const seq = Atomics.add(ctl, CTL.seq, 1) + 1;
   Atomics.notify(ctl, CTL.seq);
-  if (Atomics.load(ctl, CTL.mode) === 0) p.worker.postMessage({ type: "wake" });
+  helperJobs++;
   let err: unknown;
   try {
     runJob(rt.kernels, job, 0, 2);
   } catch (e) {
     err = e;
   }
-  // Wait for the helper; a helper that never answers (failed to start) is abandoned.
   const t0 = performance.now();
-  for (;;) {
-    const done = Atomics.load(ctl, CTL.done);
-    if (done === seq) break;
-    if (Atomics.load(ctl, CTL.initFailed) !== 0) {
-      // The helper could not instantiate the kernels: do its share here, stop using it.
-      p.failed = true;
-      void p.worker.terminate();
-      runJob(rt.kernels, job, 1, 2);
-      break;
+  try {
+    for (;;) {
+      const done = Atomics.load(ctl, CTL.done);
+      if (done === seq) break;
+      Atomics.wait(ctl, CTL.done, done, 1000);
+      if (Atomics.load(ctl, CTL.done) !== seq && performance.now() - t0 > 60_000) {
+        helperBroken = true;
+        shutdownThreads();
+        throw new Error(
+          "wasm helper thread did not answer within 60 s; the kernels now run on one thread",
+        );
+      }
     }
-    Atomics.wait(ctl, CTL.done, done, 1000);
-    if (Atomics.load(ctl, CTL.done) !== seq && performance.now() - t0 > 60_000) {
-      p.failed = true;
-      void p.worker.terminate();
-      throw new Error("wasm helper thread did not answer within 60 s; falling back to one thread");
-    }
+  } finally {
+    if (pool === p) Atomics.store(ctl, CTL.state, HELPER.idle);
   }
   if (err) throw err;
   if (Atomics.load(ctl, CTL.error) !== 0) {
