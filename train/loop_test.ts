@@ -218,3 +218,30 @@ leakFreeTest(
     }
   },
 );
+
+leakFreeTest(
+  "train: resumes a checkpoint whose config still says eps (before eps255)",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const data = toyData();
+      dispose((await train(toyConfig(dir, { epochs: 1, eps255: [9, 36] }), { data })).params);
+      // rewrite the checkpoint's config as versions before the rename wrote it
+      const json = (await listCheckpoints(dir)).at(-1)!.replace(/\.safetensors$/, ".json");
+      const meta = JSON.parse(await Deno.readTextFile(json));
+      meta.config.eps = meta.config.eps255;
+      delete meta.config.eps255;
+      await Deno.writeTextFile(json, JSON.stringify(meta));
+      assert.deepEqual(
+        (await loadCheckpoint(json.replace(/\.json$/, ".safetensors"))).meta.config
+          .eps255,
+        [9, 36],
+      );
+      const r = await train(toyConfig(dir, { epochs: 2, eps255: [9, 36] }), { data, resume: true });
+      assert.deepEqual(Object.keys(r.final!.certified).sort(), ["36", "9"]);
+      dispose(r.params);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
