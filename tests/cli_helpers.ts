@@ -4,6 +4,20 @@
  */
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
+/** The smallest SLL network the CLI tests train: one conv and one dense layer of width 4. */
+export const TINY_NET: readonly string[] = [
+  "--n-conv",
+  "1",
+  "--n-dense",
+  "1",
+  "--w",
+  "4",
+  "--conv-inner-dim",
+  "4",
+  "--dense-inner-dim",
+  "32",
+];
+
 /** Exit code, stdout and stderr of one `sll …` run. */
 export interface CliRun {
   /** Process exit code. */

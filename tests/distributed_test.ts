@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listCheckpoints } from "../train/checkpoint.ts";
+import { TINY_NET } from "./cli_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MAIN = join(ROOT, "cli/main.ts");
@@ -118,16 +119,7 @@ mpiTest(
 );
 
 const TINY = [
-  "--n-conv",
-  "1",
-  "--n-dense",
-  "1",
-  "--w",
-  "4",
-  "--conv-inner-dim",
-  "4",
-  "--dense-inner-dim",
-  "32",
+  ...TINY_NET,
   "--backend",
   "cpu",
   "--offline",

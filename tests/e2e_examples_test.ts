@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sll } from "./cli_helpers.ts";
+import { sll, TINY_NET } from "./cli_helpers.ts";
 
 async function example(name: string, args: string[] = []): Promise<string> {
   const path = new URL(`../examples/${name}`, import.meta.url).pathname;
@@ -40,16 +40,7 @@ Deno.test("examples: certifying a model from code", async () => {
       "train",
       "--train-dir",
       dir,
-      "--n-conv",
-      "1",
-      "--n-dense",
-      "1",
-      "--w",
-      "4",
-      "--conv-inner-dim",
-      "4",
-      "--dense-inner-dim",
-      "32",
+      ...TINY_NET,
       "--limit-train",
       "256",
       "--limit-test",

@@ -9,19 +9,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listCheckpoints } from "../train/checkpoint.ts";
-import { sll } from "./cli_helpers.ts";
+import { sll, TINY_NET } from "./cli_helpers.ts";
 
 const TINY = [
-  "--n-conv",
-  "1",
-  "--n-dense",
-  "1",
-  "--w",
-  "4",
-  "--conv-inner-dim",
-  "4",
-  "--dense-inner-dim",
-  "32",
+  ...TINY_NET,
   "--limit-train",
   "512",
   "--limit-test",
