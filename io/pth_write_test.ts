@@ -5,37 +5,15 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { hostDataFromBytes, type HostDType, type HostTensor, numel } from "./host_tensor.ts";
+import type { HostTensor } from "./host_tensor.ts";
 import { readPth } from "./pth.ts";
 import { writePth } from "./pth_write.ts";
 import { pickle, PickleCall, PickleTuple } from "./pickle_write.ts";
 import { unpickle } from "./pickle.ts";
+import { hostTensorArb } from "../tests/helpers.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? 20261202);
-const SIZE: Record<HostDType, number> = {
-  float32: 4,
-  float64: 8,
-  int32: 4,
-  int64: 8,
-  uint8: 1,
-  float16: 2,
-  bfloat16: 2,
-  bool: 1,
-};
-const DTYPES = Object.keys(SIZE) as HostDType[];
-
-const tensorArb: fc.Arbitrary<HostTensor> = fc
-  .record({
-    dtype: fc.constantFrom(...DTYPES),
-    shape: fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }),
-  })
-  .chain(({ dtype, shape }) =>
-    fc.uint8Array({ minLength: numel(shape) * SIZE[dtype], maxLength: numel(shape) * SIZE[dtype] })
-      .map((raw) => {
-        if (dtype === "bool") raw = raw.map((b) => b & 1);
-        return { dtype, shape, data: hostDataFromBytes(dtype, raw.slice(), numel(shape)) };
-      })
-  );
+const tensorArb = hostTensorArb(5);
 
 const bytesOf = (t: HostTensor): Uint8Array =>
   new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);

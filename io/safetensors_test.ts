@@ -5,15 +5,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
-import {
-  hostBytes,
-  hostDataFromBytes,
-  type HostDType,
-  type HostTensor,
-  numel,
-  toFloat32,
-  toInt32,
-} from "./host_tensor.ts";
+import { hostBytes, type HostDType, numel, toFloat32, toInt32 } from "./host_tensor.ts";
+import { hostTensorArb } from "../tests/helpers.ts";
 
 const fixture = (name: string) => new URL(`../tests/fixtures/${name}`, import.meta.url);
 const DTYPE_OF: Record<string, HostDType> = {
@@ -74,39 +67,7 @@ Deno.test("read works at any byteOffset (every tensor unaligned)", async () => {
   for (const k of Object.keys(a)) assert.deepEqual(hostBytes(b[k]), hostBytes(a[k]), k);
 });
 
-const DTYPES: HostDType[] = [
-  "float32",
-  "float64",
-  "int32",
-  "int64",
-  "uint8",
-  "float16",
-  "bfloat16",
-  "bool",
-];
-const SIZE: Record<HostDType, number> = {
-  float32: 4,
-  float64: 8,
-  int32: 4,
-  int64: 8,
-  uint8: 1,
-  float16: 2,
-  bfloat16: 2,
-  bool: 1,
-};
-
-const tensorArb: fc.Arbitrary<HostTensor> = fc
-  .record({
-    dtype: fc.constantFrom(...DTYPES),
-    shape: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 }),
-  })
-  .chain(({ dtype, shape }) =>
-    fc.uint8Array({ minLength: numel(shape) * SIZE[dtype], maxLength: numel(shape) * SIZE[dtype] })
-      .map((raw) => {
-        if (dtype === "bool") raw = raw.map((b) => b & 1);
-        return { dtype, shape, data: hostDataFromBytes(dtype, raw.slice(), numel(shape)) };
-      })
-  );
+const tensorArb = hostTensorArb(4);
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? 20240611);
 

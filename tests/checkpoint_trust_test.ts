@@ -13,7 +13,7 @@ import { loadModelFile } from "../train/load_model.ts";
 import { readPth } from "../io/pth.ts";
 import { writePth } from "../io/pth_write.ts";
 import { type CliRun, errorLines, sll } from "./cli_helpers.ts";
-import { leakFreeTest } from "./helpers.ts";
+import { FIXTURE_MODEL_SPEC, leakFreeTest } from "./helpers.ts";
 import { makeCheckpoint, rewriteCheckpoint } from "./trust_helpers.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;
@@ -49,20 +49,7 @@ leakFreeTest(
       (stateDict["module.model.model.5.weight"].data as Float32Array)[7] = Infinity;
       const pth = join(dir, "inf.pth");
       await Deno.writeFile(pth, writePth(stateDict));
-      const spec = {
-        dataset: "fashion-mnist" as const,
-        inputShape: [1, 28, 28] as [number, number, number],
-        numClasses: 10,
-        mean: [0.1307],
-        arch: {
-          nConv: 2,
-          nDense: 2,
-          width: 8,
-          convInnerDim: 5,
-          denseInnerDim: 32,
-          qMode: "reference" as const,
-        },
-      };
+      const spec = FIXTURE_MODEL_SPEC;
       await assert.rejects(
         () => loadModelFile(pth, spec),
         /parameter "module\.model\.model\.5\.weight" \(layer 5\) holds Infinity at element 7/,

@@ -19,7 +19,7 @@ import { add, dispose, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { sha256Hex } from "../train/checkpoint.ts";
 import { loadModelFile, type ModelFile } from "../train/load_model.ts";
 import type { ModelSpec } from "../train/checkpoint.ts";
-import { leakFreeTest } from "./helpers.ts";
+import { FIXTURE_MODEL_SPEC, leakFreeTest } from "./helpers.ts";
 import { makeCheckpoint } from "./trust_helpers.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261202);
@@ -276,20 +276,7 @@ leakFreeTest(`fuzz: mutated checkpoints, .pth and idx files (FUZZ_SEED=${SEED})`
     }
     // ---- the reference .pth fixture
     const pthBytes = await Deno.readFile(join(FIX, "tiny_c1_28.ckpt.pth"));
-    const spec: ModelSpec = {
-      dataset: "fashion-mnist",
-      inputShape: [1, 28, 28],
-      numClasses: 10,
-      mean: [0.1307],
-      arch: {
-        nConv: 2,
-        nDense: 2,
-        width: 8,
-        convInnerDim: 5,
-        denseInnerDim: 32,
-        qMode: "reference",
-      },
-    };
+    const spec = FIXTURE_MODEL_SPEC;
     const p0 = join(root, "base.pth");
     await Deno.writeFile(p0, pthBytes);
     const mp = await loadModelFile(p0, spec);

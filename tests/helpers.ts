@@ -7,6 +7,14 @@ import fc from "fast-check";
 import { AssertionError } from "node:assert/strict";
 import { memory } from "../tensor/scope.ts";
 import type { NetworkConfig } from "../layers/mod.ts";
+import {
+  hostDataFromBytes,
+  type HostDType,
+  type HostTensor,
+  itemSize,
+  numel,
+} from "../io/host_tensor.ts";
+import type { ModelSpec } from "../train/checkpoint.ts";
 
 /** The fast-check seed of this run: `FC_SEED` when set, else random (printed on failure). */
 export const FC_SEED: number = Deno.env.get("FC_SEED")
@@ -120,3 +128,46 @@ export const FIXTURE_NETWORK: NetworkConfig = {
   mean: [0.1307],
   qMode: "reference",
 };
+
+/** The fixture network as a checkpoint's model spec (Fashion-MNIST, q as the reference). */
+export const FIXTURE_MODEL_SPEC: ModelSpec = {
+  dataset: "fashion-mnist",
+  inputShape: [1, 28, 28],
+  numClasses: FIXTURE_NETWORK.numClasses,
+  mean: [...(FIXTURE_NETWORK.mean ?? [])],
+  arch: {
+    nConv: FIXTURE_NETWORK.nConv,
+    nDense: FIXTURE_NETWORK.nDense,
+    width: FIXTURE_NETWORK.width,
+    convInnerDim: FIXTURE_NETWORK.convInnerDim,
+    denseInnerDim: FIXTURE_NETWORK.denseInnerDim,
+    qMode: "reference",
+  },
+};
+
+const HOST_DTYPES: HostDType[] = [
+  "float32",
+  "float64",
+  "int32",
+  "int64",
+  "uint8",
+  "float16",
+  "bfloat16",
+  "bool",
+];
+
+/** Host tensors of every dtype with random bytes and up to 4 axes of size 0..`maxDim`. */
+export function hostTensorArb(maxDim: number): fc.Arbitrary<HostTensor> {
+  return fc
+    .record({
+      dtype: fc.constantFrom(...HOST_DTYPES),
+      shape: fc.array(fc.integer({ min: 0, max: maxDim }), { maxLength: 4 }),
+    })
+    .chain(({ dtype, shape }) => {
+      const bytes = numel(shape) * itemSize(dtype);
+      return fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((raw) => {
+        if (dtype === "bool") raw = raw.map((b) => b & 1);
+        return { dtype, shape, data: hostDataFromBytes(dtype, raw.slice(), numel(shape)) };
+      });
+    });
+}
