@@ -87,3 +87,28 @@ export {
   type NetworkConfig,
   presets,
 } from "./network.ts";
+export {
+  convLayer,
+  type ConvSpec,
+  denseLayer,
+  firstChannels,
+  getLayerEntry,
+  hasRefresh,
+  LAYER_REGISTRY,
+  type LayerEntry,
+  layerNames,
+  pixelUnshuffle,
+  type RefreshableLayer,
+  refreshLayers,
+  spatialPad,
+} from "./registry.ts";
+export {
+  type ConvNet,
+  convNet,
+  CONVNET_SIZES,
+  type ConvNetConfig,
+  type ConvNetParams,
+  type ConvNetSize,
+  type ConvNetSizes,
+  globalMaxPool,
+} from "./convnet.ts";
