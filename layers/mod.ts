@@ -88,6 +88,15 @@ export {
   presets,
 } from "./network.ts";
 export {
+  fantasticFourBound,
+  kernelTranspose,
+  socConv,
+  type SocConvConfig,
+  type SocParams,
+  socSkewKernel,
+  spaceToDepth,
+} from "./soc.ts";
+export {
   convLayer,
   type ConvSpec,
   denseLayer,
