@@ -402,10 +402,9 @@ function setupEditor(): void {
   });
   const noise = $<HTMLInputElement>("noise");
   noise.oninput = () => ($("noise-out").textContent = Number(noise.value).toFixed(2));
-  $("add-noise").onclick = action(async () => {
+  const addNoise = async (target: number) => {
     // Gaussian direction scaled to the chosen norm, added to the sample image, then clipped to
     // [0, 1] (the clip only shortens the perturbation: the box holds the original).
-    const target = Number(noise.value);
     const g = new Float32Array(784);
     let n = 0;
     for (let i = 0; i < 784; i++) {
@@ -416,6 +415,13 @@ function setupEditor(): void {
     const s = target / Math.sqrt(n);
     edited = original.map((x, i) => Math.min(1, Math.max(0, x + s * g[i])));
     await refreshEditor();
+  };
+  $("add-noise").onclick = action(() => addNoise(Number(noise.value)));
+  $("noise-inside").onclick = action(async () => {
+    const target = 0.99 * originalRadius;
+    noise.value = String(target);
+    $("noise-out").textContent = target.toFixed(2);
+    await addNoise(target);
   });
   $("attack").onclick = action(async () => {
     const log = $("attack-log");
