@@ -181,7 +181,7 @@ const className = (c: number): string => (c >= 0 ? CLASSES[c] ?? `class ${c}` : 
 // ---- state -----------------------------------------------------------------------------------
 
 let sample: ImageSet;
-let capabilities: Capabilities;
+let capabilities: Capabilities | undefined;
 let current: BackendInfo = { name: "cpu", threads: 1, helperDispatches: 0 };
 let selected = 0;
 
@@ -200,18 +200,12 @@ function showBackend(b: BackendInfo): void {
   $("status").textContent = b.name === "webgpu"
     ? `WebGPU on ${b.adapter ?? "an adapter"}`
     : `CPU (WebAssembly SIMD) on ${b.threads} thread${b.threads > 1 ? "s" : ""}`;
+  renderNotice();
 }
 
-function setupBackendSwitch(): void {
-  const sel = $<HTMLSelectElement>("backend");
-  const opt = (v: string) => sel.querySelector<HTMLOptionElement>(`option[value="${v}"]`)!;
-  opt("cpu2").disabled = !capabilities.twoThreads;
-  opt("webgpu").disabled = !capabilities.webgpu;
-  if (capabilities.webgpu) {
-    opt("webgpu").textContent = `WebGPU (${capabilities.webgpu}${
-      capabilities.webgpuSoftware ? ", software" : ""
-    })`;
-  }
+/** The notes at the top: why there is one thread, what WebGPU is (or why there is none). */
+function renderNotice(): void {
+  if (!capabilities) return;
   const notes: string[] = [];
   if (!capabilities.crossOriginIsolated) {
     notes.push(
@@ -221,15 +215,35 @@ function setupBackendSwitch(): void {
   } else if (!capabilities.twoThreads) {
     notes.push("The CPU helper thread could not start here: the CPU backend runs on one thread.");
   }
-  if (!capabilities.webgpu) notes.push(`No WebGPU: ${capabilities.webgpuReason ?? "no adapter"}.`);
-  else if (capabilities.webgpuSoftware) {
+  if (!capabilities.webgpu) {
+    // the core's reason is written for Deno users (drivers, flags); a page needs one line
     notes.push(
-      "The WebGPU adapter is a software one, so the CPU was chosen (as autoBackend() does).",
+      "navigator" in globalThis && "gpu" in navigator
+        ? "This browser's WebGPU gave no adapter, so WebGPU is off."
+        : "This browser has no WebGPU (navigator.gpu), so WebGPU is off.",
+    );
+  } else if (capabilities.webgpuSoftware) {
+    notes.push(
+      current.name === "webgpu"
+        ? `WebGPU runs on a software adapter (${capabilities.webgpu}) here, emulated on the CPU.`
+        : `The only WebGPU adapter is a software one (${capabilities.webgpu}), slower than the ` +
+          "CPU backend, so the CPU was chosen (as autoBackend() does); pick WebGPU above to try it.",
     );
   }
   const notice = $("notice");
   notice.textContent = notes.join(" ");
   notice.hidden = notes.length === 0;
+}
+
+function setupBackendSwitch(caps: Capabilities): void {
+  const sel = $<HTMLSelectElement>("backend");
+  const opt = (v: string) => sel.querySelector<HTMLOptionElement>(`option[value="${v}"]`)!;
+  opt("cpu2").disabled = !caps.twoThreads;
+  opt("webgpu").disabled = !caps.webgpu;
+  if (caps.webgpu) {
+    opt("webgpu").textContent = `WebGPU (${caps.webgpu}${caps.webgpuSoftware ? ", software" : ""})`;
+  }
+  renderNotice();
   sel.disabled = false;
   sel.onchange = action(async () => {
     const v = sel.value;
@@ -388,10 +402,9 @@ function setupEditor(): void {
   });
   const noise = $<HTMLInputElement>("noise");
   noise.oninput = () => ($("noise-out").textContent = Number(noise.value).toFixed(2));
-  $("add-noise").onclick = action(async () => {
+  const addNoise = async (target: number) => {
     // Gaussian direction scaled to the chosen norm, added to the sample image, then clipped to
     // [0, 1] (the clip only shortens the perturbation: the box holds the original).
-    const target = Number(noise.value);
     const g = new Float32Array(784);
     let n = 0;
     for (let i = 0; i < 784; i++) {
@@ -402,6 +415,13 @@ function setupEditor(): void {
     const s = target / Math.sqrt(n);
     edited = original.map((x, i) => Math.min(1, Math.max(0, x + s * g[i])));
     await refreshEditor();
+  };
+  $("add-noise").onclick = action(() => addNoise(Number(noise.value)));
+  $("noise-inside").onclick = action(async () => {
+    const target = 0.99 * originalRadius;
+    noise.value = String(target);
+    $("noise-out").textContent = target.toFixed(2);
+    await addNoise(target);
   });
   $("attack").onclick = action(async () => {
     const log = $("attack-log");
@@ -517,7 +537,7 @@ async function start(): Promise<void> {
   const init = await call({ op: "init", sample: sampleBytes, trainSet: trainBytes });
   capabilities = init.capabilities;
   showBackend(init.backend);
-  setupBackendSwitch();
+  setupBackendSwitch(init.capabilities);
   setupDrop();
   setupEditor();
   setupTraining();
