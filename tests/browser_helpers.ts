@@ -71,7 +71,7 @@ export function collectErrors(page: Page, errors: string[]): void {
  *
  * @example
  * ```ts ignore
- * // needs Chromium; tests/browser_page_test.ts and bench/browser.ts use it
+ * // not run: needs Chromium and a network; tests/browser_page_test.ts and bench/browser.ts use it
  * import { launchBrowser } from "./browser_helpers.ts";
  * const b = await launchBrowser();
  * try {
