@@ -163,7 +163,7 @@ export function createCpuBackend(): Backend<CpuStorage> {
     ): CpuStorage {
       if (fusion) {
         const expr = fusableExpr(prim, params, out.dtype, inputs[0]?.dtype ?? out.dtype);
-        if (expr !== null) return record(prim, expr, inputs, out);
+        if (expr !== null) return record(prim, params, expr, inputs, out);
       }
       return (KERNELS[prim] as CpuKernel<P>)(inputs.map(unpended), params, out);
     },

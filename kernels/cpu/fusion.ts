@@ -15,6 +15,20 @@ import type { KernelArg, KernelName, OutInfo, PrimParams } from "../prims.ts";
 import { sameShape, sizeOf } from "../shape.ts";
 import { allocUninit, releaseArray } from "./host_pool.ts";
 import { planBroadcast } from "./strided.ts";
+import { runWasmLoop, type WasmNode } from "./fusion_wasm.ts";
+
+/** Outputs with at least this many elements run as WebAssembly SIMD when the tree allows. */
+let wasmMinElements = 1024;
+
+/**
+ * @internal Sets the size from which fused loops run as WebAssembly SIMD (0: always, Infinity:
+ * never — the JS loop); returns the previous value. For tests of both paths.
+ */
+export function setWasmFusionMin(n: number): number {
+  const was = wasmMinElements;
+  wasmMinElements = n;
+  return was;
+}
 
 /** Most operations one fused loop evaluates (bounds the work a pending value can repeat). */
 const MAX_FUSED_NODES = 32;
@@ -41,6 +55,12 @@ export class Pending {
   readonly costly: boolean;
   /** The op's scalar JS expression over a, b, c. */
   readonly expr: string;
+  /** The op for the SIMD loop: a primitive name, "cmp:<op>", "cast" or "copy". */
+  readonly op: string;
+  /** The dtype of its operands (of the selected values for `where`). */
+  readonly inDType: DType;
+  /** `where`: the condition's dtype. */
+  readonly condDType?: DType;
   /** Operands in order (a, b, c); emptied once run. */
   inputs: Source[];
   /** Output shape and dtype. */
@@ -51,12 +71,16 @@ export class Pending {
   /** A pending value of `expr` over `inputs` (already held for it). */
   constructor(
     expr: string,
+    op: { op: string; inDType: DType; condDType?: DType },
     inputs: Source[],
     shape: readonly number[],
     dtype: DType,
     costly: boolean,
   ) {
     this.expr = expr;
+    this.op = op.op;
+    this.inDType = op.inDType;
+    this.condDType = op.condDType;
     this.inputs = inputs;
     this.shape = shape;
     this.dtype = dtype;
@@ -127,9 +151,10 @@ export function freeStorage(s: CpuStorage): void {
 }
 
 /** Counts of fused work since load, for tests and benchmarks. */
-export const fusionStats: { recorded: number; loops: number; ms: number } = {
+export const fusionStats: { recorded: number; loops: number; simd: number; ms: number } = {
   recorded: 0,
   loops: 0,
+  simd: 0,
   ms: 0,
 };
 
@@ -193,8 +218,9 @@ export function materialize(s: CpuStorage): TypedArray {
  * is costly (exp/log) and may be used again — then it runs once and is read as an array, as is
  * every operand that is broadcast.
  */
-export function record(
-  prim: KernelName,
+export function record<P extends KernelName>(
+  prim: P,
+  params: PrimParams[P],
   expr: string,
   inputs: KernelArg<CpuStorage>[],
   out: OutInfo,
@@ -216,7 +242,15 @@ export function record(
     return { s: a, shape: x.shape };
   });
   fusionStats.recorded++;
-  return new Pending(expr, srcs, out.shape, out.dtype, prim === "exp" || prim === "log");
+  const op = prim === "compare"
+    ? `cmp:${(params as PrimParams["compare"]).op}`
+    : prim === "broadcastTo"
+    ? "copy"
+    : prim;
+  const kind = prim === "where"
+    ? { op, inDType: inputs[1].dtype, condDType: inputs[0].dtype }
+    : { op, inDType: inputs[0].dtype };
+  return new Pending(expr, kind, srcs, out.shape, out.dtype, prim === "exp" || prim === "log");
 }
 
 type Loop = (o: TypedArray, rows: number, inner: number, ...leaves: unknown[]) => void;
@@ -242,19 +276,19 @@ function run(root: Pending): void {
     leafShapes.push(shape);
     return leafArrays.length - 1;
   };
-  const args = new Map<Pending, string[]>();
-  const visit = (p: Pending): string => {
+  const args = new Map<Pending, number[]>(); // operand k ≥ 0: node k; −(k + 1): leaf k
+  const visit = (p: Pending): number => {
     const done = seen.get(p);
-    if (done !== undefined) return `n${done}`;
-    const names = p.inputs.map((x) =>
+    if (done !== undefined) return done;
+    const ids = p.inputs.map((x) =>
       x.s instanceof Pending && !x.s.data
         ? visit(x.s)
-        : `l${leafOf(x.s instanceof Pending ? x.s.data! : x.s, x.shape)}`
+        : -(leafOf(x.s instanceof Pending ? x.s.data! : x.s, x.shape) + 1)
     );
-    args.set(p, names);
+    args.set(p, ids);
     seen.set(p, order.length);
     order.push(p);
-    return `n${order.length - 1}`;
+    return order.length - 1;
   };
   visit(root);
   if (leafArrays.length > MAX_FUSED_LEAVES) {
@@ -263,6 +297,38 @@ function run(root: Pending): void {
     return run(root);
   }
   const plan = planBroadcast(leafShapes, root.shape);
+  const n = sizeOf(root.shape);
+  const o = allocUninit(root.dtype, n);
+  const t0 = performance.now();
+  const wasmNodes: WasmNode[] = order.map((p) => ({
+    op: p.op,
+    inDType: p.inDType,
+    dtype: p.dtype,
+    args: args.get(p)!,
+    condDType: p.condDType,
+  }));
+  const simd = n >= wasmMinElements && runWasmLoop(wasmNodes, leafArrays, plan, o);
+  if (!simd && n > 0) {
+    const f = jsLoop(order, args, leafArrays, plan, root);
+    f(o, plan.rows, plan.inner, ...leafArgs(leafArrays, plan));
+  }
+  finish(root, o, t0, leafShapes, order, simd);
+}
+
+function leafArgs(leaves: TypedArray[], plan: { rowOffsets: Int32Array[] }): unknown[] {
+  const call: unknown[] = [];
+  for (let k = 0; k < leaves.length; k++) call.push(leaves[k], plan.rowOffsets[k]);
+  return call;
+}
+
+/** The generated JS loop of a tree (cached by its code and array types). */
+function jsLoop(
+  order: Pending[],
+  args: Map<Pending, number[]>,
+  leafArrays: TypedArray[],
+  plan: { innerStrides: number[] },
+  root: Pending,
+): Loop {
   const L = leafArrays.length;
   const rowHead: string[] = [];
   const inLoop: string[] = [];
@@ -275,7 +341,7 @@ function run(root: Pending): void {
     }
   }
   const body = order.map((p, i) => {
-    const names = args.get(p)!;
+    const names = args.get(p)!.map((a) => (a >= 0 ? `n${a}` : `l${-a - 1}`));
     const binds = names.map((n, k) => `${"abc"[k]} = ${n}`).join(", ");
     const e = p === root ? p.expr : rounded(p.expr, p.dtype);
     return `let n${i}; { const ${binds}; n${i} = ${e}; }`;
@@ -297,18 +363,26 @@ for (let r = 0; r < rows; r++) {
     f = new Function(...params, code) as Loop;
     loops.set(key, f);
   }
-  const o = allocUninit(root.dtype, sizeOf(root.shape));
-  const call: unknown[] = [];
-  for (let k = 0; k < L; k++) call.push(leafArrays[k], plan.rowOffsets[k]);
-  const t0 = performance.now();
-  if (o.length > 0) f(o, plan.rows, plan.inner, ...call);
+  return f;
+}
+
+/** Books a finished loop and lets go of the operands it no longer needs. */
+function finish(
+  root: Pending,
+  o: TypedArray,
+  t0: number,
+  leafShapes: (readonly number[])[],
+  order: Pending[],
+  simd: boolean,
+): void {
   const ms = performance.now() - t0;
   fusionStats.loops++;
+  if (simd) fusionStats.simd++;
   fusionStats.ms += ms;
   if (fusionProfile.loops) {
-    const k = `[${root.shape}] ${leafShapes.map((s) => `[${s}]`).join(",")} ${
-      order.map((p) => p.expr).join("; ")
-    }`;
+    const k = `${simd ? "simd" : "js"} [${root.shape}] ${
+      leafShapes.map((s) => `[${s}]`).join(",")
+    } ${order.map((p) => p.expr).join("; ")}`;
     const e = fusionProfile.loops.get(k) ?? { n: 0, ms: 0 };
     e.n++;
     e.ms += ms;

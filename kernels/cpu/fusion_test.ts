@@ -30,7 +30,7 @@ import {
   where,
 } from "../../tensor/mod.ts";
 import { setCpuFusion } from "./backend.ts";
-import { fusionStats, pinnedArrays } from "./fusion.ts";
+import { fusionStats, pinnedArrays, setWasmFusionMin } from "./fusion.ts";
 import { check, leakFreeTest } from "../../tests/helpers.ts";
 import { lipschitzNetwork } from "../../layers/mod.ts";
 import { valueAndGrad } from "../../autodiff/autodiff.ts";
@@ -38,13 +38,15 @@ import { randomKey, uniform } from "../../tensor/random.ts";
 import { leaves } from "../../tensor/tree.ts";
 import type { DType } from "../dtype.ts";
 
-/** Runs `f` with fusion on or off, restoring the setting. */
-function withFusion<T>(on: boolean, f: () => T): T {
+/** Runs `f` with fusion on or off (on: its loops as WebAssembly SIMD or JS), restoring both. */
+function withFusion<T>(on: boolean, f: () => T, loop: "simd" | "js" = "simd"): T {
   const was = setCpuFusion(on);
+  const min = setWasmFusionMin(loop === "simd" ? 0 : Infinity);
   try {
     return f();
   } finally {
     setCpuFusion(was);
+    setWasmFusionMin(min);
   }
 }
 
@@ -164,7 +166,7 @@ leakFreeTest(
           maxLength: SHAPES.length,
         }),
         fc.array(opArb, { minLength: 1, maxLength: 40 }),
-        fc.constantFrom<DType>("float32", "float64"),
+        fc.constantFrom<DType>("float32", "float32", "float64"),
         fc.boolean(),
         (leafData, ops, dtype, readEarly) => {
           const fused = withFusion(true, () => program(leafData, ops, dtype, readEarly));
