@@ -10,7 +10,7 @@
  * @module
  */
 import type { DType, TypedArray } from "../dtype.ts";
-import { FuncBuilder, ModuleBuilder, Op, T } from "./wasm/emit.ts";
+import { type FuncBuilder, ModuleBuilder, Op, T } from "./wasm/emit.ts";
 
 /** One operation of a fused tree: its kind, operand dtype, and operands (≥ 0 node, < 0 leaf). */
 export interface WasmNode {
