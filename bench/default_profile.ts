@@ -20,7 +20,7 @@ import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { randomKey, split } from "../tensor/random.ts";
 import { activeBackend } from "../tensor/backend.ts";
 import { leaves } from "../tensor/tree.ts";
-import { fusionProfile, fusionStats } from "../kernels/cpu/fusion.ts";
+import { fusionProfile, fusionStats, pinnedArrays } from "../kernels/cpu/fusion.ts";
 import type { Backend, KernelArg, OutInfo } from "../kernels/prims.ts";
 
 const steps = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 20);
@@ -140,3 +140,4 @@ if (!Deno.args.includes("--no-eval")) {
   );
 }
 dispose([params, state.slots]);
+console.log(`arrays still read by pending values after the run: ${pinnedArrays()}`);
