@@ -2,7 +2,7 @@
  * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
- * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll|layers (webgpu: matmul|conv|mlp|chain|sll|layers),
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll|layers|default (webgpu: matmul|conv|mlp|chain|sll|layers),
  * --repeats N, --warmup N,
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
  * `--only sll` is the SLL networks' training steps and certification beside PyTorch
@@ -36,7 +36,7 @@ import {
 
 const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp", "sll-conv"];
 /** Workloads run only when named by --only. */
-const EXTRA_WORKLOADS = ["sll", "layers"] as const;
+const EXTRA_WORKLOADS = ["sll", "layers", "default"] as const;
 const COMPETITORS: Record<string, () => Impl> = {
   "jax": () => jaxJs("wasm"),
   "tfjs-wasm": () => tfjs("wasm"),
@@ -235,6 +235,17 @@ const TITLES: Record<WorkloadName, string> = {
 
 async function main(): Promise<void> {
   const opts = parse();
+  if (opts.only === "default") {
+    // the default run's step profiled (bench/default_profile.ts); --repeats = profiled steps
+    if (opts.backend !== "cpu") {
+      throw new RangeError("--only default profiles the CPU backend's step: drop --backend webgpu");
+    }
+    const { runDefaultProfile } = await import("./default_profile.ts");
+    const given = Deno.args.some((a) => a.startsWith("--repeats"));
+    await runDefaultProfile({ steps: given ? opts.repeats : 15, evaluate: true });
+    shutdownWasmThreads();
+    return;
+  }
   if (opts.backend === "webgpu" && opts.only !== "sll" && opts.only !== "layers") {
     const { runWebGpuBench, WEBGPU_COMPETITORS } = await import("./webgpu.ts");
     return await runWebGpuBench({
