@@ -94,6 +94,20 @@ export interface PoolParams {
   avgPool2dTranspose: { size: Pair; stride: Pair; padding: Pair; divisor: number; inSize: Pair };
 }
 
+/**
+ * Normalisation of the FFT pair: "backward" (forward unscaled, inverse 1/(HW), as numpy and
+ * torch), "ortho" (1/√(HW) both ways) or "forward" (forward 1/(HW), inverse unscaled).
+ */
+export type FftNorm = "backward" | "ortho" | "forward";
+
+/** Parameters of the fft family (tensor/prims/fft.ts); complex values carry a trailing axis 2. */
+export interface FftParams {
+  /** real [..., H, W] → [..., H, ⌊W/2⌋+1, 2]: the 2-D DFT of the last two axes, half spectrum. */
+  rfft2: { norm: FftNorm };
+  /** [..., H, ⌊W/2⌋+1, 2] → real [..., H, W] of `size` = [H, W]: the inverse of rfft2. */
+  irfft2: { size: Pair; norm: FftNorm };
+}
+
 /** Static parameters of every primitive, by name: the union of the families. */
 export interface PrimParams
   extends
@@ -103,7 +117,8 @@ export interface PrimParams
     LayoutParams,
     IndexParams,
     ConvParams,
-    PoolParams {}
+    PoolParams,
+    FftParams {}
 
 /** Comparison operators of `compare`. */
 export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";

@@ -11,6 +11,7 @@ import fc from "fast-check";
 import type { BinaryName, PrimName, PrimParams, UnaryName } from "../kernels/prims.ts";
 import { sizeOf, stridesOf } from "../kernels/shape.ts";
 import { naiveConv2d } from "./conv_ref.ts";
+import { fftDraw, irfft2Ref, rfft2Ref } from "./fft_ref.ts";
 
 /** One input: float values (float64 or float32 as the suite runs them) or int32. */
 export interface CaseInput {
@@ -480,6 +481,18 @@ export const PRIM_CASES: { [P in PrimName]: PrimRow<P> } = {
     inputs: [inp([c.b, c.c, c.ho, c.wo], c.seed)],
     params: { ...c.params, inSize: [c.h, c.w] },
     seed: c.seed,
+  })),
+  rfft2: fftDraw().map((d) => ({
+    inputs: [inp([...d.batch, d.h, d.w], d.seed)],
+    params: { norm: d.norm },
+    seed: d.seed,
+    ref: (x) => rfft2Ref(x, d.h, d.w, d.norm),
+  })),
+  irfft2: fftDraw().map((d) => ({
+    inputs: [inp([...d.batch, d.h, Math.floor(d.w / 2) + 1, 2], d.seed)],
+    params: { size: [d.h, d.w], norm: d.norm },
+    seed: d.seed,
+    ref: (z) => irfft2Ref(z, d.h, d.w, d.norm),
   })),
 };
 

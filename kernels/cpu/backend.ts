@@ -28,6 +28,8 @@ import {
 import { poolGeom } from "../shape.ts";
 import * as L from "./layout.ts";
 import * as M from "./linalg.ts";
+import * as F from "./fft.ts";
+import { fftGeom, fftScales } from "../fft.ts";
 
 type Arg = KernelArg<TypedArray>;
 type CpuKernel<P extends KernelName> = (
@@ -108,6 +110,14 @@ const KERNELS: { [P in KernelName]: CpuKernel<P> } = {
   avgPool2d: ([x], p, out) => M.avgPool2d(x.storage, poolGeom(x.shape, out.shape, p), out.dtype),
   avgPool2dTranspose: ([g], p, out) =>
     M.avgPool2dTranspose(g.storage, poolGeom(out.shape, g.shape, p), out.dtype),
+  rfft2: ([x], p, out) => {
+    const d = fftGeom(x.shape);
+    return F.rfft2(x.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[0], out.dtype);
+  },
+  irfft2: ([z], p, out) => {
+    const d = fftGeom(out.shape);
+    return F.irfft2(z.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[1], out.dtype);
+  },
 };
 
 /** Creates the CPU backend. */

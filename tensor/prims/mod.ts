@@ -9,6 +9,7 @@ import { binder, type RuleTable } from "../engine.ts";
 import type { Tensor } from "../tensor.ts";
 import { CONV_RULES } from "./conv.ts";
 import { ELEMENTWISE_RULES } from "./elementwise.ts";
+import { FFT_RULES } from "./fft.ts";
 import { INDEX_RULES } from "./index.ts";
 import { LAYOUT_RULES } from "./layout.ts";
 import { LINALG_RULES } from "./linalg.ts";
@@ -24,6 +25,7 @@ export const PRIMS: RuleTable<PrimName> = {
   ...INDEX_RULES,
   ...CONV_RULES,
   ...POOL_RULES,
+  ...FFT_RULES,
 };
 
 /** Every primitive name, in table order (derived from `PRIMS`). */
