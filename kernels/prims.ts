@@ -108,6 +108,15 @@ export interface FftParams {
   irfft2: { size: Pair; norm: FftNorm };
 }
 
+/** Parameters of the solve family (tensor/prims/solve.ts). */
+export interface SolveParams {
+  /**
+   * x = op(a)⁻¹·b for a [..., n, n], b [..., n, k] with equal batch axes (the wrapper
+   * broadcasts); op transposes a when `transA` (the vjp solves with aᵀ without a copy).
+   */
+  solve: { transA: boolean };
+}
+
 /** Static parameters of every primitive, by name: the union of the families. */
 export interface PrimParams
   extends
@@ -118,7 +127,8 @@ export interface PrimParams
     IndexParams,
     ConvParams,
     PoolParams,
-    FftParams {}
+    FftParams,
+    SolveParams {}
 
 /** Comparison operators of `compare`. */
 export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";

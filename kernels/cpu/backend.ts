@@ -29,6 +29,7 @@ import { poolGeom } from "../shape.ts";
 import * as L from "./layout.ts";
 import * as M from "./linalg.ts";
 import * as F from "./fft.ts";
+import { solve as solveKernel } from "./solve.ts";
 import { fftGeom, fftScales } from "../fft.ts";
 
 type Arg = KernelArg<TypedArray>;
@@ -118,6 +119,16 @@ const KERNELS: { [P in KernelName]: CpuKernel<P> } = {
     const d = fftGeom(out.shape);
     return F.irfft2(z.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[1], out.dtype);
   },
+  solve: ([a, b], p, out) =>
+    solveKernel(
+      a.storage,
+      b.storage,
+      b.shape.slice(0, -2),
+      b.shape[b.shape.length - 2],
+      b.shape[b.shape.length - 1],
+      p.transA,
+      out.dtype,
+    ),
 };
 
 /** Creates the CPU backend. */

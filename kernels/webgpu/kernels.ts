@@ -18,6 +18,7 @@ import {
 } from "./conv.ts";
 import { elementwiseExpr } from "./fusion.ts";
 import { irfft2Kernel, rfft2Kernel } from "./fft.ts";
+import { solveKernel } from "./solve.ts";
 import { concatPartKernel, gatherKernel, padKernel, scatterAddKernel } from "./layout.wgsl.ts";
 import { broadcastView } from "./map.wgsl.ts";
 import { matmulRun } from "./matmul.ts";
@@ -124,4 +125,5 @@ export const KERNELS: { [P in KernelName]: GpuKernel<P> } = {
   avgPool2dTranspose: avgPool2dTransposeKernel,
   rfft2: rfft2Kernel,
   irfft2: irfft2Kernel,
+  solve: solveKernel,
 };

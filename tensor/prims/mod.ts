@@ -15,6 +15,7 @@ import { LAYOUT_RULES } from "./layout.ts";
 import { LINALG_RULES } from "./linalg.ts";
 import { POOL_RULES } from "./pool.ts";
 import { REDUCE_RULES } from "./reduce.ts";
+import { SOLVE_RULES } from "./solve.ts";
 
 /** Every primitive's rule, by name. */
 export const PRIMS: RuleTable<PrimName> = {
@@ -26,6 +27,7 @@ export const PRIMS: RuleTable<PrimName> = {
   ...CONV_RULES,
   ...POOL_RULES,
   ...FFT_RULES,
+  ...SOLVE_RULES,
 };
 
 /** Every primitive name, in table order (derived from `PRIMS`). */
