@@ -101,6 +101,27 @@ leakFreeTest(
   },
 );
 
+leakFreeTest("rfft2/irfft2 over more planes than one chunk of the CPU kernel (45 × 12×64)", () => {
+  scope(() => {
+    const xv = vals(17, 45 * 12 * 64);
+    const x = o.tensor(xv, { shape: [5, 9, 12, 64], dtype: "float64" });
+    const z = o.rfft2(x).dataSync();
+    // each plane alone (one chunk, checked against the direct DFT above) gives the same bins
+    for (const p of [0, 20, 41, 44]) {
+      const one = o.rfft2(
+        o.tensor(xv.slice(p * 768, (p + 1) * 768), { shape: [12, 64], dtype: "float64" }),
+      );
+      assertClose(z.slice(p * 12 * 33 * 2, (p + 1) * 12 * 33 * 2), one.dataSync(), {
+        rtol: 1e-12,
+        atol: 1e-12,
+        what: `plane ${p}`,
+      });
+    }
+    const zt = o.tensor(z, { shape: [5, 9, 12, 33, 2], dtype: "float64" });
+    assertClose(o.irfft2(zt, [12, 64]).dataSync(), xv, { rtol: 1e-12, atol: 1e-12 });
+  });
+});
+
 leakFreeTest("rfft2 in float32 stays within float32 rounding of the float64 DFT", () => {
   scope(() => {
     const xv = vals(5, 3 * 32 * 33);
