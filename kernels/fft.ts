@@ -1,6 +1,7 @@
 /**
  * Geometry and scaling shared by the fft family's rules and both backends' kernels: a real
- * [..., H, W] seen as [batch, H, W] with its ⌊W/2⌋+1 kept bins, and each norm's factors.
+ * [..., H, W] seen as [batch, H, W] with its ⌊W/2⌋+1 kept bins, each norm's factors, and the
+ * factorisation both backends' mixed-radix FFTs plan from.
  * @module
  */
 import type { FftNorm } from "./prims.ts";
@@ -43,4 +44,23 @@ export function fftScales(norm: FftNorm, hw: number): [number, number] {
     : norm === "ortho"
     ? [1 / Math.sqrt(hw), 1 / Math.sqrt(hw)]
     : [1 / hw, 1];
+}
+
+/**
+ * Factors of n: 4s first (fewer passes), then 2, 3, 5 and the remaining primes ascending.
+ *
+ * @example
+ * ```ts
+ * import { factorize } from "./fft.ts";
+ * factorize(96); // [4, 4, 2, 3]
+ * ```
+ */
+export function factorize(n: number): number[] {
+  const f: number[] = [];
+  while (n % 4 === 0) (f.push(4), n /= 4);
+  for (let p = 2; p * p <= n; p += p === 2 ? 1 : 2) {
+    while (n % p === 0) (f.push(p), n /= p);
+  }
+  if (n > 1) f.push(n);
+  return f;
 }

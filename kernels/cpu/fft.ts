@@ -8,7 +8,10 @@
  * @module
  */
 import type { DType, TypedArray } from "../dtype.ts";
+import { factorize } from "../fft.ts";
 import { allocArray } from "./host_pool.ts";
+
+export { factorize };
 
 /** Bluestein's data for one length n: the chirp and the transformed convolution kernels. */
 interface Bluestein {
@@ -42,17 +45,6 @@ export interface FftPlan {
   stages: Stage[];
   /** Set when the transform runs as Bluestein's convolution. */
   blue: Bluestein | null;
-}
-
-/** Factors of n: 4s first (fewer passes), then 2, 3, 5 and the remaining primes ascending. */
-export function factorize(n: number): number[] {
-  const f: number[] = [];
-  while (n % 4 === 0) (f.push(4), n /= 4);
-  for (let p = 2; p * p <= n; p += p === 2 ? 1 : 2) {
-    while (n % p === 0) (f.push(p), n /= p);
-  }
-  if (n > 1) f.push(n);
-  return f;
 }
 
 const plans = new Map<string, FftPlan>();

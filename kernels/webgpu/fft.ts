@@ -1,22 +1,45 @@
 /**
- * The fft family on WebGPU: rfft2 as a real-row pass then a complex pass along H, irfft2 as the
- * inverse complex pass along H then a real-row pass — one dispatch per axis pass, float32.
+ * The fft family on WebGPU (float32): rfft2 as a real-row pass then a complex pass along H,
+ * irfft2 as the inverse complex pass along H then a real-row pass — one dispatch per axis pass.
+ * Lines of up to STOCKHAM_MAX points run the workgroup-memory Stockham FFT; longer lines (up to
+ * LOOP_BUDGET) a direct sum per output element.
  * @module
  */
 import { type FftGeom, fftGeom, fftScales } from "../fft.ts";
 import { sizeOf } from "../shape.ts";
 import { checkGrid, floatOnly, type GpuKernel, label } from "./context.ts";
 import { type FftPass, fftPassKernel } from "./fft.wgsl.ts";
-import { BYTES } from "./storage.ts";
-import { LOOP_BUDGET } from "./wgsl.ts";
+import { STOCKHAM_MAX, stockhamKernel } from "./fft_stockham.wgsl.ts";
+import { BYTES, type GpuStorage } from "./storage.ts";
+import { type KernelSource, LOOP_BUDGET } from "./wgsl.ts";
 
 /** Throws a RangeError when a line is longer than one invocation's loop budget. */
 function checkLines(prim: string, d: FftGeom): void {
   if (d.h > LOOP_BUDGET || d.w > LOOP_BUDGET) {
     throw new RangeError(
-      `${prim}: planes of ${d.h}×${d.w} exceed the webgpu kernel's ${LOOP_BUDGET} terms per line (Mesa stops shader loops past 65,535 iterations); use the cpu backend for larger transforms`,
+      `${prim}: planes of ${d.h}×${d.w} exceed the webgpu kernel's ${LOOP_BUDGET} points per line (Mesa stops shader loops past 65,535 iterations); use the cpu backend for larger transforms`,
     );
   }
+}
+
+/** The kernel of one axis pass: Stockham for short lines, the direct sums for long ones. */
+function passKernel(pass: FftPass, d: FftGeom, sign: number, scale: number): KernelSource {
+  const n = pass === "cols" ? d.h : d.w;
+  if (n > STOCKHAM_MAX) return fftPassKernel(pass, d, sign, scale);
+  const lines = pass === "cols" ? d.batch * d.wh : d.batch * d.h;
+  return stockhamKernel(pass, n, lines, d.wh, sign, scale);
+}
+
+/** Encodes one pass from `src` into `dst`. */
+function run(
+  ctx: Parameters<GpuKernel<"rfft2">>[0],
+  lbl: string,
+  k: KernelSource,
+  src: GpuStorage,
+  dst: GpuStorage,
+): void {
+  checkGrid(lbl, k);
+  ctx.dispatch(lbl, k, [src], dst);
 }
 
 /** rfft2: real rows → half spectra, then the complex pass along H with the forward scale. */
@@ -26,13 +49,8 @@ export const rfft2Kernel: GpuKernel<"rfft2"> = (ctx, [x], p, out) => {
   checkLines("rfft2", d);
   const bytes = sizeOf(out.shape) * BYTES;
   const t = ctx.alloc(bytes), o = ctx.alloc(bytes);
-  const pass = (kind: FftPass, sign: number, scale: number, src: typeof t, dst: typeof t) => {
-    const k = fftPassKernel(kind, d, sign, scale);
-    checkGrid(lbl, k);
-    ctx.dispatch(`${lbl} (${kind})`, k, [src], dst);
-  };
-  pass("realRows", -1, 1, x.storage, t);
-  pass("cols", -1, fftScales(p.norm, d.h * d.w)[0], t, o);
+  run(ctx, `${lbl} (rows)`, passKernel("realRows", d, -1, 1), x.storage, t);
+  run(ctx, `${lbl} (cols)`, passKernel("cols", d, -1, fftScales(p.norm, d.h * d.w)[0]), t, o);
   ctx.release(t);
   return o;
 };
@@ -43,12 +61,9 @@ export const irfft2Kernel: GpuKernel<"irfft2"> = (ctx, [z], p, out) => {
   const d = fftGeom(out.shape), lbl = label("irfft2", [z]);
   checkLines("irfft2", d);
   const t = ctx.alloc(sizeOf(z.shape) * BYTES), o = ctx.alloc(sizeOf(out.shape) * BYTES);
-  const k1 = fftPassKernel("cols", d, 1, 1);
-  const k2 = fftPassKernel("realRowsInverse", d, 1, fftScales(p.norm, d.h * d.w)[1]);
-  checkGrid(lbl, k1);
-  checkGrid(lbl, k2);
-  ctx.dispatch(`${lbl} (cols)`, k1, [z.storage], t);
-  ctx.dispatch(`${lbl} (rows)`, k2, [t], o);
+  run(ctx, `${lbl} (cols)`, passKernel("cols", d, 1, 1), z.storage, t);
+  const scale = fftScales(p.norm, d.h * d.w)[1];
+  run(ctx, `${lbl} (rows)`, passKernel("realRowsInverse", d, 1, scale), t, o);
   ctx.release(t);
   return o;
 };

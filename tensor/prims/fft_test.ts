@@ -187,3 +187,28 @@ leakFreeTest(
     }
   },
 );
+
+leakFreeTest(
+  "webgpu: long lines (direct passes past 512) and a 509-point prime match the cpu",
+  async () => {
+    if (adapterError) throw new Error(`this test needs a WebGPU adapter: ${adapterError.message}`);
+    for (const [h, w] of [[3, 600], [530, 5], [2, 509], [4, 512]]) {
+      const xv = vals(h + w, h * w);
+      const ref = scope(() =>
+        o.rfft2(o.tensor(xv, { shape: [h, w], dtype: "float64" }), { norm: "ortho" }).dataSync()
+      );
+      await setBackend("webgpu");
+      try {
+        const z = scope(() => o.rfft2(o.tensor(xv, { shape: [h, w] }), { norm: "ortho" }));
+        const back = scope(() => o.irfft2(z, [h, w], { norm: "ortho" }));
+        const [zv, bv] = [await z.data(), await back.data()];
+        z.dispose();
+        back.dispose();
+        assertClose(zv, ref, { rtol: 1e-4, atol: 1e-4, what: `webgpu rfft2 ${h}×${w}` });
+        assertClose(bv, xv, { rtol: 1e-4, atol: 1e-4, what: `webgpu round trip ${h}×${w}` });
+      } finally {
+        await setBackend("cpu");
+      }
+    }
+  },
+);
