@@ -87,3 +87,12 @@ export {
   type NetworkConfig,
   presets,
 } from "./network.ts";
+export {
+  fantasticFourBound,
+  kernelTranspose,
+  socConv,
+  type SocConvConfig,
+  type SocParams,
+  socSkewKernel,
+  spaceToDepth,
+} from "./soc.ts";
