@@ -96,3 +96,28 @@ export {
   socSkewKernel,
   spaceToDepth,
 } from "./soc.ts";
+export {
+  convLayer,
+  type ConvSpec,
+  denseLayer,
+  firstChannels,
+  getLayerEntry,
+  hasRefresh,
+  LAYER_REGISTRY,
+  type LayerEntry,
+  layerNames,
+  pixelUnshuffle,
+  type RefreshableLayer,
+  refreshLayers,
+  spatialPad,
+} from "./registry.ts";
+export {
+  type ConvNet,
+  convNet,
+  CONVNET_SIZES,
+  type ConvNetConfig,
+  type ConvNetParams,
+  type ConvNetSize,
+  type ConvNetSizes,
+  globalMaxPool,
+} from "./convnet.ts";
