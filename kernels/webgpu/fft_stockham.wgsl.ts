@@ -1,9 +1,10 @@
 /**
- * WGSL builder of the fft family's O(n log n) axis passes: one workgroup per line, the line in
- * workgroup memory, a mixed-radix Stockham autosort over the factors of n (each stage one
- * barrier; each invocation computes outputs lid, lid + WG, … as a p-term sum), one dispatch per
- * axis pass. Lines of up to STOCKHAM_MAX points (4 arrays of f32 in 8 KiB of workgroup memory);
- * a prime factor p costs O(n·p) (no Bluestein here), longer lines use the direct kernels.
+ * WGSL builder of the fft family's O(n log n) axis passes, one dispatch each: ⌊512/n⌋ lines per
+ * workgroup side by side in workgroup memory, a mixed-radix Stockham autosort over the factors
+ * of n with a twiddle table made once per workgroup (one barrier per stage; each invocation
+ * computes outputs lid, lid + WG, … as p-term sums). Lines of up to STOCKHAM_MAX points (12 KiB
+ * of workgroup memory); a prime factor p costs O(n·p) (no Bluestein here); longer lines use the
+ * direct kernels.
  * @module
  */
 import { factorize } from "../fft.ts";
@@ -13,57 +14,58 @@ import { grid1d, type KernelSource, LOOP_BUDGET, paramsStruct, u } from "./wgsl.
 /** Longest line the workgroup-memory kernel takes (two complex ping-pong buffers, 8 KiB). */
 export const STOCKHAM_MAX = 512;
 
-/** Invocations per workgroup (one line per workgroup). */
+/** Invocations per workgroup (it holds ⌊STOCKHAM_MAX/n⌋ lines). */
 const WGS = 64;
 
+/**
+ * Per element e < lpw·N of the workgroup's lines: `line` (global), `i` (index in the line) and
+ * `ok` (a real line, not padding past the last). The body runs only when ok.
+ */
+function perElement(body: string): string {
+  return `for (var e = lid.x; e < p.lpw * N; e = e + WGS) {
+    let line = first + e / N;
+    let i = e % N;
+    if (line < p.lines) {
+      ${body}
+    }
+  }`;
+}
+
 const LOAD: Record<FftPass, string> = {
-  realRows: `for (var i = lid.x; i < N; i = i + WGS) {
-    a_re[i] = x[line * N + i];
-    a_im[i] = 0.0;
-  }`,
-  cols: `let b = line / p.wh;
-  let k2 = line % p.wh;
-  for (var i = lid.x; i < N; i = i + WGS) {
-    let j = 2u * ((b * N + i) * p.wh + k2);
-    a_re[i] = x[j];
-    a_im[i] = x[j + 1u];
-  }`,
+  realRows: perElement(`w_re[e] = x[line * N + i];
+      w_im[e] = 0.0;`),
+  cols: perElement(`let j = 2u * (((line / p.wh) * N + i) * p.wh + line % p.wh);
+      w_re[e] = x[j];
+      w_im[e] = x[j + 1u];`),
   // the row's full Hermitian extension; DC and Nyquist imaginary parts do not enter
-  realRowsInverse: `for (var i = lid.x; i < N; i = i + WGS) {
-    var srcBin = i;
-    var cj = 1.0;
-    if (i >= p.wh) { srcBin = N - i; cj = -1.0; }
-    let j = 2u * (line * p.wh + srcBin);
-    a_re[i] = x[j];
-    if (i == 0u || 2u * i == N) { a_im[i] = 0.0; } else { a_im[i] = cj * x[j + 1u]; }
-  }`,
+  realRowsInverse: perElement(`var srcBin = i;
+      var cj = 1.0;
+      if (i >= p.wh) { srcBin = N - i; cj = -1.0; }
+      let j = 2u * (line * p.wh + srcBin);
+      w_re[e] = x[j];
+      if (i == 0u || 2u * i == N) { w_im[e] = 0.0; } else { w_im[e] = cj * x[j + 1u]; }`),
 };
 
 function storeAt(pass: FftPass): string {
-  const re = "w_re[src + ", im = "w_im[src + ";
   switch (pass) {
     case "realRows":
-      return `for (var k = lid.x; k < p.wh; k = k + WGS) {
-    out[2u * (line * p.wh + k)] = ${re}k] * p.scale;
-    out[2u * (line * p.wh + k) + 1u] = ${im}k] * p.scale;
-  }`;
+      return perElement(`if (i < p.wh) {
+        out[2u * (line * p.wh + i)] = w_re[src + e] * p.scale;
+        out[2u * (line * p.wh + i) + 1u] = w_im[src + e] * p.scale;
+      }`);
     case "cols":
-      return `for (var i = lid.x; i < N; i = i + WGS) {
-    let j = 2u * ((b * N + i) * p.wh + k2);
-    out[j] = ${re}i] * p.scale;
-    out[j + 1u] = ${im}i] * p.scale;
-  }`;
+      return perElement(`let j = 2u * (((line / p.wh) * N + i) * p.wh + line % p.wh);
+      out[j] = w_re[src + e] * p.scale;
+      out[j + 1u] = w_im[src + e] * p.scale;`);
     case "realRowsInverse":
-      return `for (var i = lid.x; i < N; i = i + WGS) {
-    out[line * N + i] = ${re}i] * p.scale;
-  }`;
+      return perElement(`out[line * N + i] = w_re[src + e] * p.scale;`);
   }
 }
 
 /** Loop iterations one invocation runs for a line of n (load, stages, store). */
 export function stockhamIterations(n: number): number {
-  const per = Math.ceil(n / WGS);
-  return per * (2 + factorize(n).reduce((s, p) => s + p, 0));
+  const per = Math.ceil(Math.floor(STOCKHAM_MAX / n) * n / WGS);
+  return per * (2 + factorize(n).reduce((s, p) => s + p, 0)) + Math.ceil(n / WGS);
 }
 
 /** Most stages (factors of n ≤ STOCKHAM_MAX) the Params struct has room for. */
@@ -93,8 +95,10 @@ export function stockhamKernel(
   if (n > STOCKHAM_MAX || radices.length > MAX_STAGES || stockhamIterations(n) > LOOP_BUDGET) {
     throw new RangeError(`fft: the workgroup kernel takes lines of ≤ ${STOCKHAM_MAX}, got ${n}`);
   }
+  const lpw = Math.floor(STOCKHAM_MAX / n);
   const { decl, data } = paramsStruct([
-    u("lines", lines, "lines, one per workgroup"),
+    u("lines", lines, "lines in all"),
+    u("lpw", lpw, "lines per workgroup: ⌊MAX/n⌋, side by side in workgroup memory"),
     u("n", n, "points per line"),
     u("wh", wh, "⌊W/2⌋+1: kept bins per row of the plane"),
     u("stages", radices.length, "radices in use below"),
@@ -106,11 +110,11 @@ export function stockhamKernel(
     ),
   ]);
   const code =
-    `// ${pass}: one line of n ≤ ${STOCKHAM_MAX} points per workgroup, mixed-radix Stockham autosort in
-// workgroup memory (decimation in frequency): with stride s (the product of earlier radices) and
+    `// ${pass}: ⌊${STOCKHAM_MAX}/n⌋ lines of n ≤ ${STOCKHAM_MAX} points per workgroup, mixed-radix Stockham autosort
+// in workgroup memory (decimation in frequency): with stride s (the product of earlier radices) and
 // sub-length l = p·m, y[q + s(p·j + t)] = W_l^{jt}·Σ_r x[q + s(j + r·m)]·W_p^{rt}.
-// Loops: ⌈n/WGS⌉ outputs per invocation per stage, each a p-term sum — at most
-// ⌈n/WGS⌉·(2 + Σp) iterations, checked against the ${LOOP_BUDGET} budget by the builder (Mesa
+// Loops: ⌈lpw·n/WGS⌉ ≤ ${STOCKHAM_MAX / WGS} outputs per invocation per stage, each a p-term sum —
+// at most ⌈lpw·n/WGS⌉·(2 + Σp) iterations, checked against the ${LOOP_BUDGET} budget by the builder (Mesa
 // stops loops past 65,535).
 const WGS = ${WGS}u;
 const MAX = ${STOCKHAM_MAX}u;
@@ -122,6 +126,9 @@ ${decl}
 // two ping-pong halves [0, MAX) and [MAX, 2·MAX) per component: 8 KiB in all
 var<workgroup> w_re: array<f32, ${2 * STOCKHAM_MAX}>;
 var<workgroup> w_im: array<f32, ${2 * STOCKHAM_MAX}>;
+// cos and sign·sin of 2π·t/n: 4 KiB more (12 KiB of the 16 KiB WebGPU guarantees)
+var<workgroup> tw_c: array<f32, ${STOCKHAM_MAX}>;
+var<workgroup> tw_s: array<f32, ${STOCKHAM_MAX}>;
 
 fn radix(k: u32) -> u32 {
   switch k {
@@ -133,10 +140,17 @@ ${Array.from({ length: MAX_STAGES }, (_, i) => `    case ${i}u: { return p.r${i}
 @compute @workgroup_size(${WGS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
-  let line = wid.y * nwg.x + wid.x; // uniform across the workgroup: the early return is too
-  if (line >= p.lines) { return; }
+  // the workgroup's first line: uniform across it, so the early return is too
+  let first = (wid.y * nwg.x + wid.x) * p.lpw;
+  if (first >= p.lines) { return; }
   let N = p.n;
-  ${LOAD[pass].replaceAll("a_re", "w_re").replaceAll("a_im", "w_im")}
+  // twiddle table W_N^t (t < N) once per workgroup: one cos/sin per entry instead of per term
+  for (var t = lid.x; t < N; t = t + WGS) {
+    let a = TAU * f32(t) / f32(N);
+    tw_c[t] = cos(a);
+    tw_s[t] = p.sign * sin(a);
+  }
+  ${LOAD[pass]}
   workgroupBarrier();
   var s = 1u;
   var l = N;
@@ -145,23 +159,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let pr = radix(st);
     let m = l / pr;
     let dst = MAX - src;
-    for (var o = lid.x; o < N; o = o + WGS) {
-      let q = o % s;
-      let t = (o / s) % pr;
-      let j = o / (s * pr);
+    for (var o = lid.x; o < p.lpw * N; o = o + WGS) {
+      let base = src + (o / N) * N; // this line's start
+      let oi = o % N;
+      let q = oi % s;
+      let t = (oi / s) % pr;
+      let j = oi / (s * pr);
       var sr = 0.0;
       var si = 0.0;
       for (var r = 0u; r < pr; r = r + 1u) {
-        let v = src + q + s * (j + r * m);
-        let a = p.sign * TAU * f32((r * t) % pr) / f32(pr);
-        let c = cos(a);
-        let d = sin(a);
+        let v = base + q + s * (j + r * m);
+        let ti = ((r * t) % pr) * (N / pr); // W_p^{rt} = W_N^{rt·N/p}
+        let c = tw_c[ti];
+        let d = tw_s[ti];
         sr = sr + w_re[v] * c - w_im[v] * d;
         si = si + w_re[v] * d + w_im[v] * c;
       }
-      let tw = p.sign * TAU * f32((j * t) % l) / f32(l);
-      w_re[dst + o] = sr * cos(tw) - si * sin(tw);
-      w_im[dst + o] = sr * sin(tw) + si * cos(tw);
+      let wi = ((j * t) % l) * (N / l); // W_l^{jt} = W_N^{jt·N/l}
+      let wc = tw_c[wi];
+      let ws = tw_s[wi];
+      w_re[dst + o] = sr * wc - si * ws;
+      w_im[dst + o] = sr * ws + si * wc;
     }
     workgroupBarrier();
     s = s * pr;
@@ -171,5 +189,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   ${storeAt(pass)}
 }
 `;
-  return { code, grid: grid1d(lines), params: data };
+  return { code, grid: grid1d(Math.ceil(lines / lpw)), params: data };
 }

@@ -189,10 +189,12 @@ leakFreeTest(
 );
 
 leakFreeTest(
-  "webgpu: long lines (direct passes past 512) and a 509-point prime match the cpu",
+  "webgpu: lines of 65 … 600 points (Stockham and direct passes) match the cpu",
   async () => {
     if (adapterError) throw new Error(`this test needs a WebGPU adapter: ${adapterError.message}`);
-    for (const [h, w] of [[3, 600], [530, 5], [2, 509], [4, 512]]) {
+    // 65 … 512: the workgroup Stockham kernel (radices 4, 2, 3, 5, 7 and the prime 509); beyond
+    // and below: the direct sums
+    for (const [h, w] of [[3, 600], [530, 5], [2, 509], [4, 512], [96, 3], [2, 210], [100, 66]]) {
       const xv = vals(h + w, h * w);
       const ref = scope(() =>
         o.rfft2(o.tensor(xv, { shape: [h, w], dtype: "float64" }), { norm: "ortho" }).dataSync()
