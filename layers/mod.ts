@@ -96,3 +96,18 @@ export {
   socSkewKernel,
   spaceToDepth,
 } from "./soc.ts";
+export {
+  householder,
+  type HouseholderConfig,
+  type HouseholderParams,
+  sinCos,
+} from "./householder.ts";
+export {
+  batchCentering,
+  type BatchCenteringConfig,
+  type BatchCenteringLayer,
+  type BatchCenteringParams,
+  type CenteringConfig,
+  layerCentering,
+  type LayerCenteringParams,
+} from "./centering.ts";
