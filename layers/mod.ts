@@ -111,3 +111,11 @@ export {
   layerCentering,
   type LayerCenteringParams,
 } from "./centering.ts";
+export {
+  liresnetBlock,
+  type LiresnetConfig,
+  liresnetDense,
+  type LiresnetLayer,
+  type LiresnetOperator,
+  type LiresnetParams,
+} from "./liresnet.ts";
