@@ -119,3 +119,4 @@ export {
   type LiresnetOperator,
   type LiresnetParams,
 } from "./liresnet.ts";
+export { bcopConv, type BcopConvConfig, bcopKernel, type BcopParams, circularPad } from "./bcop.ts";
