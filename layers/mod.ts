@@ -120,3 +120,4 @@ export {
   type LiresnetParams,
 } from "./liresnet.ts";
 export { bcopConv, type BcopConvConfig, bcopKernel, type BcopParams, circularPad } from "./bcop.ts";
+export { aocConv, type AocConvConfig, type AocParams } from "./aoc.ts";
