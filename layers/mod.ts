@@ -92,6 +92,8 @@ export {
   kernelTranspose,
   socConv,
   type SocConvConfig,
+  socDense,
+  type SocDenseConfig,
   type SocParams,
   socSkewKernel,
   spaceToDepth,
