@@ -1,5 +1,5 @@
 /**
- * Linear residual blocks of LiResNet (Hu, Lu, Fredrikson, et al. — "Unlocking Deterministic
+ * Linear residual blocks of LiResNet (Hu, Zou, Wang, Leino, Fredrikson — "Unlocking Deterministic
  * Robustness Certification on ImageNet", NeurIPS 2023): y = (x + s·conv(x, W⊙γ))/σ + b, with σ
  * the power-iteration estimate of ‖I + s·W⊙γ‖₂ whose vector `u` is EXPLICIT state in the
  * parameter tree (`apply` never mutates it; `refresh` returns new params). Power iteration
