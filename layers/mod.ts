@@ -123,3 +123,28 @@ export {
 } from "./liresnet.ts";
 export { bcopConv, type BcopConvConfig, bcopKernel, type BcopParams, circularPad } from "./bcop.ts";
 export { aocConv, type AocConvConfig, type AocParams } from "./aoc.ts";
+export {
+  convLayer,
+  type ConvSpec,
+  denseLayer,
+  firstChannels,
+  getLayerEntry,
+  hasRefresh,
+  LAYER_REGISTRY,
+  type LayerEntry,
+  layerNames,
+  pixelUnshuffle,
+  type RefreshableLayer,
+  refreshLayers,
+  spatialPad,
+} from "./registry.ts";
+export {
+  type ConvNet,
+  convNet,
+  CONVNET_SIZES,
+  type ConvNetConfig,
+  type ConvNetParams,
+  type ConvNetSize,
+  type ConvNetSizes,
+  globalMaxPool,
+} from "./convnet.ts";
