@@ -127,9 +127,11 @@ export function aocConv(config: AocConvConfig): Layer<AocParams> {
       if (c % g !== 0) {
         throw new RangeError(`aocConv: ${c} input channels are not divisible by groups ${g}`);
       }
-      if (h % s !== 0 || w % s !== 0 || h < k || w < k) {
+      if (h % s !== 0 || w % s !== 0 || (!zeroPad && (h < hi || w < hi))) {
         throw new RangeError(
-          `aocConv: spatial size ${h}×${w} must be divisible by stride ${s} and ≥ kernel ${k}`,
+          `aocConv: spatial size ${h}×${w} must be divisible by stride ${s}${
+            zeroPad ? "" : ` and ≥ the circular padding ${hi}`
+          }`,
         );
       }
       const { co, mid, n } = sizes(c);
