@@ -1,10 +1,12 @@
 /**
  * The certified Lipschitz constant of a LiResNet block (layers/liresnet.ts): its power-iteration
  * σ approaches ‖A‖₂ from below, so the block's true constant ‖A‖₂/σ can exceed 1; this bounds it
- * from above with the Gram-iteration bound of ‖A‖₂ (gram.ts) and the σ the block divides by.
+ * from above with the Gram-iteration bound of ‖A‖₂ (gram.ts) and the σ the block divides by, and
+ * `certifiedLipschitzFactor` multiplies these over a whole network for its certificate.
  * @module
  */
 import type { LiresnetLayer, LiresnetParams } from "../layers/liresnet.ts";
+import { type AnyLayer, layerShapes } from "../layers/layer.ts";
 import { convSpectralBound, denseSpectralBound } from "./gram.ts";
 
 /**
@@ -39,4 +41,38 @@ export async function liresnetLipschitz(
     a.dispose();
     sigma.dispose();
   }
+}
+
+/**
+ * The product of the certified constants of every LiResNet block in `layer` (walking nested
+ * `serial`s, shapes propagated from `inShape`); 1 when it has none. The other layers are taken
+ * as 1-Lipschitz, as their constructions prove. Pass it as `lipschitz` to `certifiedAccuracy`
+ * (MarginOptions) so a block whose power iteration fell short cannot inflate a certificate.
+ *
+ * @example
+ * ```ts
+ * import { liresnetBlock, maxMin, randomKey, serial } from "@sll/sll";
+ * const net = serial(liresnetBlock(), maxMin(), liresnetBlock());
+ * const { params } = net.init(randomKey(0), [2, 4, 4]);
+ * const lip = await certifiedLipschitzFactor(net, params, [2, 4, 4]); // ≥ 1, ≈ 1
+ * ```
+ */
+export async function certifiedLipschitzFactor(
+  layer: AnyLayer,
+  params: unknown,
+  inShape: readonly number[],
+): Promise<number> {
+  const l = layer as AnyLayer & Partial<LiresnetLayer> & { layers?: readonly AnyLayer[] };
+  if (typeof l.operator === "function") {
+    return await liresnetLipschitz(l as LiresnetLayer, params as LiresnetParams, inShape);
+  }
+  if (Array.isArray(l.layers) && Array.isArray(params)) {
+    let factor = 1, shape = [...inShape];
+    for (let i = 0; i < l.layers.length; i++) {
+      factor *= await certifiedLipschitzFactor(l.layers[i], params[i], shape);
+      shape = layerShapes(l.layers[i], shape).outShape;
+    }
+    return factor;
+  }
+  return 1;
 }

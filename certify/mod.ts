@@ -32,4 +32,4 @@ export {
   searchRatio,
 } from "./lipschitz.ts";
 export { convSpectralBound, denseSpectralBound, type GramOptions } from "./gram.ts";
-export { liresnetLipschitz } from "./liresnet.ts";
+export { certifiedLipschitzFactor, liresnetLipschitz } from "./liresnet.ts";

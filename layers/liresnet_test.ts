@@ -5,7 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { liresnetBlock, liresnetDense, type LiresnetParams } from "./liresnet.ts";
-import { liresnetLipschitz } from "../certify/liresnet.ts";
+import { certifiedLipschitzFactor, liresnetLipschitz } from "../certify/liresnet.ts";
+import { maxMin } from "./basic.ts";
+import { serial } from "./layer.ts";
+import { sllConv } from "./sll.ts";
 import { mul } from "../tensor/ops.ts";
 import { normal as normalOp, randomKey } from "../tensor/random.ts";
 import { dispose, scope } from "../tensor/scope.ts";
@@ -80,4 +83,24 @@ leakFreeTest("liresnet: configuration errors name the option", () => {
   assert.throws(() => liresnetBlock({ kernel: 2 }), /liresnetBlock: kernel must be an odd/);
   assert.throws(() => liresnetDense({ depth: 0 }), /liresnetDense: depth must be a positive/);
   assert.throws(() => liresnetBlock().shapes!([4]), /liresnetBlock: input shape/);
+});
+
+leakFreeTest("liresnet: a network's certified factor is the product over its blocks", async () => {
+  const a = liresnetBlock(), b = liresnetBlock({ depth: 2 });
+  const net = serial(a, maxMin(), serial(sllConv({ inner: 2 }), b));
+  const inShape = [2, 4, 4];
+  const { params } = drawParams(net, inShape, 6);
+  try {
+    const whole = await certifiedLipschitzFactor(net, params, inShape);
+    const pa = await liresnetLipschitz(a, params[0], inShape);
+    const pb = await liresnetLipschitz(b, params[2][1], inShape);
+    assert.ok(Math.abs(whole - pa * pb) <= 1e-12 * whole, `${whole} vs ${pa}·${pb}`);
+    assert.ok(whole >= 1);
+    const plain = serial(maxMin(), sllConv({ inner: 2 }));
+    const pp = drawParams(plain, inShape, 7).params;
+    assert.equal(await certifiedLipschitzFactor(plain, pp, inShape), 1);
+    dispose(pp);
+  } finally {
+    dispose(params);
+  }
 });
