@@ -124,10 +124,138 @@ def cpl(kind, c, kernel, size=1):
     return Cpl(kind, c, kernel, size)
 
 
+def bjorck(w, iters=20):
+    """Bjorck orthonormalisation as layers/orthogonal.ts: scale by sqrt(|W|_1 |W|_inf), then
+    W <- 1.5 W - 0.5 W W^T W (or (W W^T) W when wide)."""
+    q = w / torch.sqrt(w.abs().sum(0).max() * w.abs().sum(1).max()).clamp_min(1e-12)
+    tall = w.shape[0] >= w.shape[1]
+    for _ in range(iters):
+        q = 1.5 * q - 0.5 * (q @ (q.t() @ q) if tall else (q @ q.t()) @ q)
+    return q
+
+
+def matrix_norm_bound(m):
+    """sqrt(min(|M^T M|_inf, |M M^T|_inf)) >= |M|_2."""
+    return torch.sqrt(torch.minimum((m.t() @ m).abs().sum(1).max(), (m @ m.t()).abs().sum(1).max()))
+
+
+class Soc(torch.nn.Module):
+    """SOC (Singla & Feizi, ICML 2021): y = sum_{i<=12} L^i x / i! + b, L = 0.7 (A - A^T) / sigma,
+    A^T the adjoint conv (channels swapped, taps flipped), sigma = sqrt(k k) min over the four
+    reshapes R of A - A^T of a certified bound of |R|_2 (the "fantastic four" bound)."""
+
+    def __init__(self, kind, c, kernel, terms=12):
+        super().__init__()
+        self.kind, self.kernel, self.terms = kind, kernel, terms
+        k = kernel if kind == "conv" else 1
+        self.a = xavier(c, c, k, k)
+        self.b = torch.nn.Parameter(torch.zeros(bias_shape(kind, c)))
+
+    def forward(self, x):
+        a = self.a
+        skew = a - torch.flip(a.transpose(0, 1), [2, 3])
+        co, ci, kh, kw = skew.shape
+        rs = [skew.permute(0, 2, 1, 3).reshape(co * kh, ci * kw),
+              skew.permute(0, 3, 1, 2).reshape(co * kw, ci * kh),
+              skew.reshape(co, ci * kh * kw), skew.permute(0, 2, 3, 1).reshape(co * kh * kw, ci)]
+        sigma = math.sqrt(kh * kw) * torch.stack([matrix_norm_bound(r) for r in rs]).min()
+        l = 0.7 * skew / sigma.clamp_min(1e-12)
+        if self.kind == "conv":
+            op = lambda z: F.conv2d(z, l, padding=self.kernel // 2)
+        else:
+            lm = l[:, :, 0, 0]
+            op = lambda z: F.linear(z, lm)
+        term, y = x, x
+        for i in range(1, self.terms + 1):
+            term = op(term) / i
+            y = y + term
+        return y + self.b
+
+
+def bcop_kernel(h, projectors, kernel, iters=20):
+    """BCOP (Li et al., NeurIPS 2019): K = H prod_rows (P + (I - P) z1) prod_cols (Q + (I - Q) z2),
+    P = U U^T with U = bjorck of a free [c, c/2] matrix; returned as [c, c, k, k]."""
+    c = h.shape[0]
+    eye = torch.eye(c)
+    k = bjorck(h, iters).reshape(1, 1, c, c)  # taps-first
+    steps = kernel - 1
+    for i in range(2 * steps):
+        u = bjorck(projectors[i], iters)
+        p = u @ u.t()
+        kp, kq = k @ p, k @ (eye - p)
+        if i < steps:
+            k = F.pad(kp, (0, 0, 0, 0, 0, 0, 0, 1)) + F.pad(kq, (0, 0, 0, 0, 0, 0, 1, 0))
+        else:
+            k = F.pad(kp, (0, 0, 0, 0, 0, 1)) + F.pad(kq, (0, 0, 0, 0, 1, 0))
+    return k.permute(2, 3, 0, 1)
+
+
+class Bcop(torch.nn.Module):
+    """BCOP conv (zero padding, 20 Bjorck iterations); dense: Bjorck-orthogonal linear."""
+
+    def __init__(self, kind, c, kernel, circular=False, extra_rko=False):
+        super().__init__()
+        self.kind, self.kernel, self.circular, self.extra_rko = kind, kernel, circular, extra_rko
+        self.h = torch.nn.Parameter(torch.randn(c, c))
+        if kind == "conv":
+            self.p = torch.nn.Parameter(torch.randn(2 * (kernel - 1), c, c // 2))
+            if extra_rko:
+                self.r = torch.nn.Parameter(torch.randn(c, c))
+        self.b = torch.nn.Parameter(torch.zeros(bias_shape(kind, c)))
+
+    def forward(self, x):
+        if self.kind == "dense":
+            return F.linear(x, bjorck(self.h)) + self.b
+        k = bcop_kernel(self.h, self.p, self.kernel)
+        if self.extra_rko:  # AOC stride 1: BCOP then a 1x1 RKO part, merged into one kernel
+            k = torch.einsum("om,mihw->oihw", bjorck(self.r), k)
+        pad = self.kernel // 2
+        if self.circular:
+            return F.conv2d(F.pad(x, (pad,) * 4, mode="circular"), k) + self.b
+        return F.conv2d(x, k, padding=pad) + self.b
+
+
+class LiRes(torch.nn.Module):
+    """LiResNet block (Hu et al., NeurIPS 2023): A = I + W*gamma, y = A x / sigma + b, sigma = |A u|
+    after 10 power iterations from the stored u (no gradient through u)."""
+
+    def __init__(self, kind, c, kernel, size):
+        super().__init__()
+        self.kind, self.kernel = kind, kernel
+        if kind == "conv":
+            self.w = torch.nn.Parameter(torch.randn(c, c, kernel, kernel) / (c * kernel * kernel))
+            self.g = torch.nn.Parameter(torch.ones(c, 1, 1, 1))
+            eye = torch.zeros(c, c, kernel, kernel)
+            eye[:, :, kernel // 2, kernel // 2] = torch.eye(c)
+            u = torch.ones(1, c, size, size)
+        else:
+            self.w = torch.nn.Parameter(torch.randn(c, c) / c)
+            self.g = torch.nn.Parameter(torch.ones(c, 1))
+            eye, u = torch.eye(c), torch.ones(1, c)
+        self.register_buffer("eye", eye)
+        self.register_buffer("u", u / u.norm())
+        self.b = torch.nn.Parameter(torch.zeros(bias_shape(kind, c)))
+        self.fwd, self.adj = linear_ops(kind, kernel)
+
+    def forward(self, x):
+        a = self.eye + self.w * self.g
+        with torch.no_grad():
+            u = self.u
+            for _ in range(10):
+                v = self.adj(self.fwd(u, a), a)
+                u = v / v.norm()
+        sigma = self.fwd(u, a).norm()
+        return self.fwd(x, a) / sigma + self.b
+
+
 LAYERS = {
     "sll": lambda kind, c, k, size: sll(kind, c, k),
     "aol": lambda kind, c, k, size: aol(kind, c, k),
     "cpl": lambda kind, c, k, size: cpl(kind, c, k, size),
+    "soc": lambda kind, c, k, size: Soc(kind, c, k),
+    "bcop": lambda kind, c, k, size: Bcop(kind, c, k, circular=True),
+    "aoc": lambda kind, c, k, size: Bcop(kind, c, k, circular=True, extra_rko=True),
+    "liresnet": lambda kind, c, k, size: LiRes(kind, c, k, size),
 }
 
 

@@ -92,10 +92,37 @@ export {
   kernelTranspose,
   socConv,
   type SocConvConfig,
+  socDense,
+  type SocDenseConfig,
   type SocParams,
   socSkewKernel,
   spaceToDepth,
 } from "./soc.ts";
+export {
+  householder,
+  type HouseholderConfig,
+  type HouseholderParams,
+  sinCos,
+} from "./householder.ts";
+export {
+  batchCentering,
+  type BatchCenteringConfig,
+  type BatchCenteringLayer,
+  type BatchCenteringParams,
+  type CenteringConfig,
+  layerCentering,
+  type LayerCenteringParams,
+} from "./centering.ts";
+export {
+  liresnetBlock,
+  type LiresnetConfig,
+  liresnetDense,
+  type LiresnetLayer,
+  type LiresnetOperator,
+  type LiresnetParams,
+} from "./liresnet.ts";
+export { bcopConv, type BcopConvConfig, bcopKernel, type BcopParams, circularPad } from "./bcop.ts";
+export { aocConv, type AocConvConfig, type AocParams } from "./aoc.ts";
 export {
   convLayer,
   type ConvSpec,
