@@ -87,3 +87,43 @@ export {
   type NetworkConfig,
   presets,
 } from "./network.ts";
+export {
+  applyFourier,
+  cayley,
+  ccayley,
+  fourierGrid,
+  fourierKernel,
+  frobenius,
+  rescale,
+  spaceToDepth,
+  type SpectralGeometry,
+  spectralGeometry,
+  type SpectralPadding,
+  withAlphaFromWeight,
+} from "./fourier.ts";
+export {
+  cayleyConv,
+  type CayleyConvConfig,
+  cayleyDense,
+  type CayleyDenseConfig,
+  cayleyDenseWeight,
+  type CayleyParams,
+} from "./cayley.ts";
+export {
+  blockReflector,
+  broConv,
+  type BroConvConfig,
+  broDense,
+  type BroDenseConfig,
+  type BroInit,
+  type BroParams,
+  cblockReflector,
+} from "./bro.ts";
+export { lotConv, type LotConvConfig, lotOrthogonalize, type LotParams } from "./lot.ts";
+export {
+  sandwichConv,
+  type SandwichConvConfig,
+  sandwichDense,
+  type SandwichDenseConfig,
+  type SandwichParams,
+} from "./sandwich.ts";
