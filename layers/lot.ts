@@ -6,11 +6,18 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { add, mul, reshape, tensor } from "../tensor/ops.ts";
-import { ceye, cinvSqrtNewtonSchulz, cmatmul, ctranspose } from "../tensor/complex.ts";
+import { add, matmul, mul, reshape, swapLast, tensor, zerosLike } from "../tensor/ops.ts";
+import {
+  ceye,
+  cinvSqrtNewtonSchulz,
+  cmatmul,
+  complex,
+  ctranspose,
+  real,
+} from "../tensor/complex.ts";
 import type { PRNGKey } from "../tensor/random.ts";
 import { fanInUniform, fans, zerosInit } from "./init.ts";
-import { defineLayer, type Layer, type LayerSetup } from "./layer.ts";
+import { defineLayer, expectShape, type Layer, type LayerSetup } from "./layer.ts";
 import {
   applyFourier,
   fourierGrid,
@@ -53,7 +60,7 @@ export interface LotConvConfig {
 }
 
 function identityKernel(_key: PRNGKey, shape: readonly number[]): Tensor {
-  const [o, i, k] = shape;
+  const [o, i] = shape, k = shape[2] ?? 1;
   const v = new Array<number>(o * i * k * k).fill(0);
   const c = Math.floor(k / 2);
   for (let j = 0; j < Math.min(o, i); j++) v[((j * i + j) * k + c) * k + c] = 1;
@@ -129,6 +136,63 @@ export function lotConv(config: LotConvConfig): Layer<LotParams> {
         eps,
       );
       return add(applyFourier(q, xs, border), reshape(params.bias, [1, cout, 1, 1]));
+    },
+  });
+}
+
+/** Configuration of {@linkcode lotDense}. Input features are inferred from `inShape`. */
+export interface LotDenseConfig {
+  /** Output features. */
+  features: number;
+  /** Newton–Schulz iterations (default 10, as {@linkcode lotConv}). */
+  iterations?: number;
+  /** Ridge ε added to W Wᵀ (default 1e-4). */
+  eps?: number;
+  /** "identity" (default when in = features) or "random" (U(±1/√in) for W and b). */
+  init?: "identity" | "random";
+}
+
+/**
+ * LOT dense layer: {@linkcode lotConv} on a 1×1 grid, i.e. y = (WWᵀ + εI)^(−1/2)W·x + b by the
+ * same Newton–Schulz iterations on the real matrix (orthonormal rows once converged; never
+ * expanding). Xu et al. (2022) define LOT for convolutions; this is its dense special case, so
+ * that LOT networks can have dense layers of the same kind. Input [B, in] → [B, features].
+ *
+ * @example
+ * ```ts
+ * import { lotDense, normal, randomKey } from "@sll/sll";
+ * const layer = lotDense({ features: 6 });
+ * const { params } = layer.init(randomKey(0), [6]);
+ * const y = layer.apply(params, normal(randomKey(1), [4, 6]));
+ * ```
+ */
+export function lotDense(config: LotDenseConfig): Layer<LotParams> {
+  const out = config.features, eps = config.eps ?? 1e-4;
+  const iterations = config.iterations ?? 10;
+  if (!(Number.isInteger(iterations) && iterations >= 0)) {
+    throw new RangeError(`lotDense: iterations must be a non-negative integer, got ${iterations}`);
+  }
+  if (config.init !== undefined && config.init !== "identity" && config.init !== "random") {
+    throw new RangeError(`lotDense: init must be "identity" or "random", got ${config.init}`);
+  }
+  return defineLayer<LotParams>({
+    setup(inShape: readonly number[]): LayerSetup<LotParams> {
+      expectShape("lotDense", inShape, [null]);
+      const din = inShape[0];
+      const identity = (config.init ?? (din === out ? "identity" : "random")) === "identity";
+      const uniform = (key: PRNGKey, s: readonly number[]): Tensor => fanInUniform(key, s, din);
+      return {
+        outShape: [out],
+        params: {
+          weight: { shape: [out, din], init: identity ? identityKernel : uniform },
+          bias: { shape: [out], init: identity ? zerosInit : uniform },
+        },
+      };
+    },
+    apply(params: LotParams, x: Tensor): Tensor {
+      const w = params.weight;
+      const q = real(lotOrthogonalize(complex(w, zerosLike(w)), iterations, eps));
+      return add(matmul(x, swapLast(q)), params.bias);
     },
   });
 }

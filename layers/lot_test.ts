@@ -4,7 +4,7 @@
  * 1-Lipschitz property, gradients and CPU/WebGPU agreement.
  */
 import assert from "node:assert/strict";
-import { lotConv, lotOrthogonalize } from "./lot.ts";
+import { lotConv, lotDense, lotOrthogonalize } from "./lot.ts";
 import { cmatmul, ctranspose } from "../tensor/complex.ts";
 import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -89,6 +89,7 @@ t("lotConv: norm preserving with circular padding, cin = cout, converged (ε = 0
     lotConv({ features: 3, padding: "circular", eps: 0, iterations: 30, init: "random" }),
     [3, 5, 4],
   );
+  assertNormPreserving(lotDense({ features: 5, eps: 0, iterations: 30, init: "random" }), [5]);
 });
 
 t("lotConv: gradients (weight, bias, input) match finite differences in float64", () => {
@@ -109,6 +110,7 @@ for (
       4,
     ]],
     ["lotConv stride 2", lotConv({ features: 3, stride: 2 }), [1, 4, 4]],
+    ["lotDense", lotDense({ features: 4 }), [5]],
   ] as const
 ) {
   leakFreeTest(`1-Lipschitz: ${name}`, async () => {
@@ -119,4 +121,5 @@ for (
 
 leakFreeTest("lot: CPU and WebGPU agree (forward and input gradient)", async () => {
   await assertCpuWebGpuAgree(lotConv({ features: 3, init: "random" }), [3, 4, 4]);
+  await assertCpuWebGpuAgree(lotDense({ features: 4, init: "random" }), [3]);
 });

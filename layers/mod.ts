@@ -119,7 +119,14 @@ export {
   type BroParams,
   cblockReflector,
 } from "./bro.ts";
-export { lotConv, type LotConvConfig, lotOrthogonalize, type LotParams } from "./lot.ts";
+export {
+  lotConv,
+  type LotConvConfig,
+  lotDense,
+  type LotDenseConfig,
+  lotOrthogonalize,
+  type LotParams,
+} from "./lot.ts";
 export {
   sandwichConv,
   type SandwichConvConfig,
