@@ -29,10 +29,10 @@ import {
   eye,
   fourierGrid,
   fourierKernel,
-  spaceToDepth,
   spectralGeometry,
   type SpectralPadding,
 } from "./fourier.ts";
+import { spaceToDepth } from "./soc.ts";
 
 /** Parameters of the BRO layers (the reference's names: `weight` for the conv, V for both). */
 export type BroParams = {
@@ -244,7 +244,7 @@ export function broConv(config: BroConvConfig): Layer<BroParams> {
       };
     },
     apply(params: BroParams, x: Tensor): Tensor {
-      const xs = stride === 2 ? spaceToDepth(x) : x;
+      const xs = stride === 2 ? spaceToDepth(x, 2) : x;
       const cin = xs.shape[1], n = params.weight.shape[0];
       const border = padding === "zero" ? Math.floor(params.weight.shape[2] / 2) : 0;
       // V̂(ω) [H, Wf, n, r, 2]: the plain rfft2 of the zero-padded V, as the reference

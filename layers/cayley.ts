@@ -18,12 +18,12 @@ import {
   fourierKernel,
   frobenius,
   rescale,
-  spaceToDepth,
   type SpectralGeometry,
   spectralGeometry,
   type SpectralPadding,
   withAlphaFromWeight,
 } from "./fourier.ts";
+import { spaceToDepth } from "./soc.ts";
 
 /** Parameters of the Cayley layers (the reference's names). */
 export type CayleyParams = {
@@ -147,7 +147,7 @@ export function cayleyConv(config: CayleyConvConfig): Layer<CayleyParams> {
       };
     },
     apply(params: CayleyParams, x: Tensor): Tensor {
-      const xs = stride === 2 ? spaceToDepth(x) : x;
+      const xs = stride === 2 ? spaceToDepth(x, 2) : x;
       const border = padding === "zero" ? Math.floor(params.weight.shape[2] / 2) : 0;
       const grid = fourierGrid(xs, border);
       const q = ccayley(rescale(fourierKernel(params.weight, grid), params.alpha));

@@ -2,8 +2,8 @@
  * The Fourier-domain plumbing of the FFT-based convolutions (Cayley, LOT, Sandwich, BRO): a
  * circular k×k convolution over an H×W grid is block-diagonal in the 2-D DFT, one cout×cin
  * complex matrix per frequency, so a layer orthogonalises those matrices and applies them to
- * rfft2(x). Also the Cayley transform shared by the Cayley and Sandwich layers, and the
- * invertible 2×2 space-to-depth that the reference codes use for stride 2.
+ * rfft2(x). Also the Cayley transform shared by the Cayley and Sandwich layers and the geometry
+ * (stride 2 = soc.ts's space-to-depth, as the reference codes; zero or circular padding).
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
@@ -99,28 +99,6 @@ export function applyFourier(q: Tensor, x: Tensor, border: number): Tensor {
   const y = irfft2(yf, [h, w], { norm: "ortho" });
   if (border === 0) return y;
   return slice(y, [0, 0, border, border], [b, -1, h - 2 * border, w - 2 * border]);
-}
-
-/**
- * The invertible 2×2 space-to-depth of the reference codes (einops
- * "b c (h k1) (w k2) -> b (c k1 k2) h w"): [B, C, H, W] → [B, 4C, H/2, W/2], an orthogonal
- * permutation, how their FFT convolutions implement stride 2.
- *
- * @example
- * ```ts
- * import { spaceToDepth, zeros } from "@sll/sll";
- * const y = spaceToDepth(zeros([1, 3, 8, 8])); // [1, 12, 4, 4]
- * ```
- */
-export function spaceToDepth(x: Tensor): Tensor {
-  const [b, c, h, w] = x.shape;
-  if (h % 2 !== 0 || w % 2 !== 0) {
-    throw new RangeError(
-      `spaceToDepth: stride 2 needs even height and width, got ${h}×${w}; pad or crop the input`,
-    );
-  }
-  const r = reshape(x, [b, c, h / 2, 2, w / 2, 2]);
-  return reshape(transpose(r, [0, 1, 3, 5, 2, 4]), [b, c * 4, h / 2, w / 2]);
 }
 
 /** The n×n identity in `dtype`, real. */

@@ -22,10 +22,10 @@ import {
   applyFourier,
   fourierGrid,
   fourierKernel,
-  spaceToDepth,
   spectralGeometry,
   type SpectralPadding,
 } from "./fourier.ts";
+import { spaceToDepth } from "./soc.ts";
 
 /** Parameters of {@linkcode lotConv} (the reference's names). */
 export type LotParams = {
@@ -128,7 +128,7 @@ export function lotConv(config: LotConvConfig): Layer<LotParams> {
       };
     },
     apply(params: LotParams, x: Tensor): Tensor {
-      const xs = stride === 2 ? spaceToDepth(x) : x;
+      const xs = stride === 2 ? spaceToDepth(x, 2) : x;
       const border = padding === "zero" ? Math.floor(params.weight.shape[2] / 2) : 0;
       const q = lotOrthogonalize(
         fourierKernel(params.weight, fourierGrid(xs, border)),

@@ -88,6 +88,15 @@ export {
   presets,
 } from "./network.ts";
 export {
+  fantasticFourBound,
+  kernelTranspose,
+  socConv,
+  type SocConvConfig,
+  type SocParams,
+  socSkewKernel,
+  spaceToDepth,
+} from "./soc.ts";
+export {
   applyFourier,
   cayley,
   ccayley,
@@ -95,7 +104,6 @@ export {
   fourierKernel,
   frobenius,
   rescale,
-  spaceToDepth,
   type SpectralGeometry,
   spectralGeometry,
   type SpectralPadding,

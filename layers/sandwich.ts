@@ -18,10 +18,10 @@ import {
   fourierKernel,
   frobenius,
   rescale,
-  spaceToDepth,
   spectralGeometry,
   withAlphaFromWeight,
 } from "./fourier.ts";
+import { spaceToDepth } from "./soc.ts";
 
 /** Parameters of the Sandwich layers (the reference's names). */
 export type SandwichParams = {
@@ -132,7 +132,7 @@ export function sandwichConv(config: SandwichConvConfig): Layer<SandwichParams> 
       };
     },
     apply(params: SandwichParams, x: Tensor): Tensor {
-      const xs = stride === 2 ? spaceToDepth(x) : x;
+      const xs = stride === 2 ? spaceToDepth(x, 2) : x;
       const grid: [number, number] = [xs.shape[2], xs.shape[3]];
       const q = ccayley(rescale(fourierKernel(params.weight, grid), params.alpha));
       const lead = q.shape.slice(0, 2), cin = xs.shape[1];
