@@ -39,7 +39,8 @@ export type SpectralPadding = "circular" | "zero";
  * [cout, cin, k, k] centred at tap k//2, over an H×W grid: [H, ⌊W/2⌋+1, cout, cin, 2].
  * With the tap at offset d = u − k//2 placed at d mod H, conv(x)ˆ(ω) = conj(ŵ(ω))·x̂(ω).
  * `centred` false gives the plain rfft2 of the zero-padded kernel instead (no shift, no
- * conjugate: what BRO's reference code transforms).
+ * conjugate: what BRO's reference code transforms). A kernel larger than the grid is folded
+ * (taps u and u + H act on the same pixel of a circular H-grid).
  *
  * @example
  * ```ts
@@ -52,16 +53,14 @@ export function fourierKernel(
   size: readonly [number, number],
   centred = true,
 ): Tensor {
-  const [, , kh, kw] = weight.shape;
+  const [co, ci, kh, kw] = weight.shape;
   const [h, w] = size;
-  if (kh > h || kw > w) {
-    throw new RangeError(
-      `fourierKernel: kernel ${kh}×${kw} does not fit the ${h}×${w} grid; use a larger input or a smaller kernel`,
-    );
-  }
-  let p = pad(weight, [[0, 0], [0, 0], [0, h - kh], [0, w - kw]]);
+  // pad to whole multiples of the grid and fold: a tap at u acts at u mod H on a circular grid
+  const fh = Math.ceil(kh / h), fw = Math.ceil(kw / w);
+  let p = pad(weight, [[0, 0], [0, 0], [0, fh * h - kh], [0, fw * w - kw]]);
+  if (fh > 1 || fw > 1) p = sum(reshape(p, [co, ci, fh, h, fw, w]), [2, 4]);
   if (!centred) return transpose(rfft2(p), [2, 3, 0, 1, 4]);
-  const sh = Math.floor(kh / 2), sw = Math.floor(kw / 2);
+  const sh = Math.floor(kh / 2) % h, sw = Math.floor(kw / 2) % w;
   // roll by −k//2 on both axes so that the centre tap sits at index 0
   if (sh > 0) {
     p = concat([
@@ -298,12 +297,5 @@ export function spectralGeometry(
   }
   const border = padding === "zero" ? Math.floor(k / 2) : 0;
   const grid: [number, number] = [h + 2 * border, w + 2 * border];
-  if (k > grid[0] || k > grid[1]) {
-    throw new RangeError(
-      `${name}: kernel ${k} is larger than the ${grid[0]}×${
-        grid[1]
-      } FFT grid; use a smaller kernel`,
-    );
-  }
   return { cin: c, kernel: k, size: [h, w], border, grid };
 }
