@@ -2,11 +2,12 @@
  * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
- * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll (webgpu: matmul|conv|mlp|chain|sll),
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll|layers (webgpu: matmul|conv|mlp|chain|sll|layers),
  * --repeats N, --warmup N,
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
  * `--only sll` is the SLL networks' training steps and certification beside PyTorch
- * (bench/sll_step.ts; minutes, so not part of the default run).
+ * (bench/sll_step.ts; minutes, so not part of the default run). `--only layers` is one training
+ * step of every registered layer beside its PyTorch counterpart (bench/layers_step.ts).
  * @module
  */
 
@@ -35,7 +36,7 @@ import {
 
 const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp", "sll-conv"];
 /** Workloads run only when named by --only. */
-const EXTRA_WORKLOADS = ["sll"] as const;
+const EXTRA_WORKLOADS = ["sll", "layers"] as const;
 const COMPETITORS: Record<string, () => Impl> = {
   "jax": () => jaxJs("wasm"),
   "tfjs-wasm": () => tfjs("wasm"),
@@ -83,7 +84,7 @@ function parse(): {
       } (with --backend ${values.backend})`,
     );
   }
-  const sll = values.only === "sll";
+  const sll = values.only === "sll" || values.only === "layers";
   const repeats = Number(values.repeats ?? (sll ? 3 : 5));
   const warmup = Number(values.warmup ?? (sll ? 1 : 3));
   if (!Number.isInteger(repeats) || repeats < 1) {
@@ -100,7 +101,7 @@ function parse(): {
       throw new RangeError(
         `--competitors ${c}: expected some of ${
           Object.keys(COMPETITORS).join(", ")
-        } or none (--only sll: torch or none)`,
+        } or none (--only sll|layers: torch or none)`,
       );
     }
   }
@@ -234,7 +235,7 @@ const TITLES: Record<WorkloadName, string> = {
 
 async function main(): Promise<void> {
   const opts = parse();
-  if (opts.backend === "webgpu" && opts.only !== "sll") {
+  if (opts.backend === "webgpu" && opts.only !== "sll" && opts.only !== "layers") {
     const { runWebGpuBench, WEBGPU_COMPETITORS } = await import("./webgpu.ts");
     return await runWebGpuBench({
       only: opts.only,
@@ -242,6 +243,20 @@ async function main(): Promise<void> {
       warmup: opts.warmup,
       competitors: opts.competitors.length ? [...WEBGPU_COMPETITORS] : [],
     });
+  }
+  if (opts.only === "layers") {
+    const { runLayersBench } = await import("./layers_step.ts");
+    console.log(
+      `layers bench (${opts.backend}, one training step per registered layer): ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+    );
+    await runLayersBench({
+      repeats: opts.repeats,
+      warmup: opts.warmup,
+      torch: opts.competitors.length > 0,
+      backend: opts.backend === "webgpu" ? "webgpu" : "cpu",
+    });
+    shutdownWasmThreads();
+    return;
   }
   if (opts.only === "sll") {
     const { runSllBench } = await import("./sll_step.ts");

@@ -142,3 +142,28 @@ export {
   type SandwichDenseConfig,
   type SandwichParams,
 } from "./sandwich.ts";
+export {
+  convLayer,
+  type ConvSpec,
+  denseLayer,
+  firstChannels,
+  getLayerEntry,
+  hasRefresh,
+  LAYER_REGISTRY,
+  type LayerEntry,
+  layerNames,
+  pixelUnshuffle,
+  type RefreshableLayer,
+  refreshLayers,
+  spatialPad,
+} from "./registry.ts";
+export {
+  type ConvNet,
+  convNet,
+  CONVNET_SIZES,
+  type ConvNetConfig,
+  type ConvNetParams,
+  type ConvNetSize,
+  type ConvNetSizes,
+  globalMaxPool,
+} from "./convnet.ts";
