@@ -93,8 +93,10 @@ export function fourierKernel(
 export function applyFourier(q: Tensor, x: Tensor, border: number): Tensor {
   const xp = border > 0 ? pad(x, [[0, 0], [0, 0], [border, border], [border, border]]) : x;
   const [b, , h, w] = xp.shape;
-  const xf = transpose(rfft2(xp, { norm: "ortho" }), [2, 3, 1, 0, 4]); // [H, Wf, cin, B, 2]
-  const yf = transpose(cmatmul(q, xf), [3, 2, 0, 1, 4]); // [B, cout, H, Wf, 2]
+  // yᵀ = x̂ᵀ qᵀ per frequency, so that the big operand x̂ goes first in cmatmul (see there)
+  const xt = transpose(rfft2(xp, { norm: "ortho" }), [2, 3, 0, 1, 4]); // [H, Wf, B, cin, 2]
+  const yt = cmatmul(xt, transpose(q, [0, 1, 3, 2, 4])); // [H, Wf, B, cout, 2]
+  const yf = transpose(yt, [2, 3, 0, 1, 4]); // [B, cout, H, Wf, 2]
   const y = irfft2(yf, [h, w], { norm: "ortho" });
   if (border === 0) return y;
   return slice(y, [0, 0, border, border], [b, -1, h - 2 * border, w - 2 * border]);

@@ -6,20 +6,14 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { add, matmul, mul, reshape, swapLast, tensor, zerosLike } from "../tensor/ops.ts";
-import {
-  ceye,
-  cinvSqrtNewtonSchulz,
-  cmatmul,
-  complex,
-  ctranspose,
-  real,
-} from "../tensor/complex.ts";
+import { add, div, matmul, mul, reshape, sqrt, sub, sum, swapLast, tensor } from "../tensor/ops.ts";
+import { ceye, cinvSqrtNewtonSchulz, cmatmul, ctranspose } from "../tensor/complex.ts";
 import type { PRNGKey } from "../tensor/random.ts";
 import { fanInUniform, fans, zerosInit } from "./init.ts";
 import { defineLayer, expectShape, type Layer, type LayerSetup } from "./layer.ts";
 import {
   applyFourier,
+  eye,
   fourierGrid,
   fourierKernel,
   spectralGeometry,
@@ -140,6 +134,20 @@ export function lotConv(config: LotConvConfig): Layer<LotParams> {
   });
 }
 
+/** The real counterpart of `cinvSqrtNewtonSchulz` (same iteration on S/‖S‖_F, real S ≻ 0). */
+function invSqrtNewtonSchulz(s: Tensor, iterations: number): Tensor {
+  const n = s.shape[s.rank - 1];
+  const norm = sqrt(sum(mul(s, s), [-2, -1], true));
+  const i = eye(n, s.dtype), i3 = mul(i, 3);
+  let y = div(s, norm), z: Tensor = i;
+  for (let t = 0; t < iterations; t++) {
+    const tt = mul(sub(i3, matmul(z, y)), 0.5);
+    y = matmul(y, tt);
+    z = matmul(tt, z);
+  }
+  return div(z, sqrt(norm));
+}
+
 /** Configuration of {@linkcode lotDense}. Input features are inferred from `inShape`. */
 export interface LotDenseConfig {
   /** Output features. */
@@ -191,7 +199,9 @@ export function lotDense(config: LotDenseConfig): Layer<LotParams> {
     },
     apply(params: LotParams, x: Tensor): Tensor {
       const w = params.weight;
-      const q = real(lotOrthogonalize(complex(w, zerosLike(w)), iterations, eps));
+      let g = matmul(w, swapLast(w));
+      if (eps > 0) g = add(g, mul(eye(out, g.dtype), eps));
+      const q = matmul(invSqrtNewtonSchulz(g, iterations), w);
       return add(matmul(x, swapLast(q)), params.bias);
     },
   });

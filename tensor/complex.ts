@@ -123,7 +123,10 @@ export function ctranspose(a: Tensor): Tensor {
 
 /**
  * Batched complex matrix product [..., m, k, 2] · [..., k, n, 2] → [..., m, n, 2], batch axes
- * broadcast as `matmul`'s: (ArBr − AiBi) + i(ArBi + AiBr).
+ * broadcast as `matmul`'s: (ArBr − AiBi) + i(ArBi + AiBr). Done as ONE real matmul without
+ * moving `a`: viewed as [..., m, 2k] (re, im interleaved), it multiplies the [..., 2k, 2n]
+ * matrix whose row pairs are (Br, Bi) and (−Bi, Br) interleaved, and the [..., m, 2n] result is
+ * the product interleaved — so put the larger operand first.
  *
  * @example
  * ```ts
@@ -135,11 +138,22 @@ export function ctranspose(a: Tensor): Tensor {
 export function cmatmul(a: Tensor, b: Tensor): Tensor {
   checkComplex(a, "cmatmul", 3);
   checkComplex(b, "cmatmul", 3);
-  const ar = part(a, 0), ai = part(a, 1), br = part(b, 0), bi = part(b, 1);
-  return complex(
-    sub(matmul(ar, br), matmul(ai, bi)),
-    add(matmul(ar, bi), matmul(ai, br)),
-  );
+  const [m, k] = a.shape.slice(-3, -1), [kb, n] = b.shape.slice(-3, -1);
+  if (k !== kb) {
+    throw new TypeError(
+      `cmatmul: inner sizes differ: a ${fmt(a.shape)} is m×k = ${m}×${k}, b ${
+        fmt(b.shape)
+      } is ${kb}×${n}; b needs k rows`,
+    );
+  }
+  // i·B: (re, im) → (−im, re), a 2×2 rotation of the last axis
+  const rot = tensor([0, 1, -1, 0], { shape: [2, 2], dtype: b.dtype });
+  const ib = matmul(b, rot);
+  const lead = b.shape.slice(0, -3);
+  const rows = concat([expandDims(b, -3), expandDims(ib, -3)], -3); // [..., k, 2, n, 2]
+  const bb = reshape(rows, [...lead, 2 * k, 2 * n]);
+  const y = matmul(reshape(a, [...a.shape.slice(0, -3), m, 2 * k]), bb);
+  return reshape(y, [...y.shape.slice(0, -1), n, 2]);
 }
 
 /**
