@@ -248,6 +248,178 @@ class LiRes(torch.nn.Module):
         return self.fwd(x, a) / sigma + self.b
 
 
+def _fft_kernel(w, h, wd, centred=True):
+    """Per-frequency matrices [h, wd//2+1, out, in] (complex) of the circular conv2d with w."""
+    k = w.shape[-1]
+    p = F.pad(w, (0, wd - k, 0, h - k))
+    if not centred:
+        return torch.fft.rfft2(p).permute(2, 3, 0, 1)
+    p = torch.roll(p, shifts=(-(k // 2), -(k // 2)), dims=(2, 3))
+    return torch.fft.rfft2(p).permute(2, 3, 0, 1).conj()
+
+
+def _fft_apply(q, x):
+    """irfft2(q(w) rfft2(x)) for x [B, C, H, W] and q [H, W//2+1, out, C] (orthonormal DFTs)."""
+    h, wd = x.shape[-2:]
+    xf = torch.fft.rfft2(x, norm="ortho").permute(2, 3, 1, 0)  # [H, Wf, C, B]
+    yf = (q @ xf).permute(3, 2, 0, 1)
+    return torch.fft.irfft2(yf, s=(h, wd), norm="ortho")
+
+
+def _cayley(w):
+    """Cayley transform of [..., m, n] (real or complex): Q*Q = I (m >= n), QQ* = I (m < n)."""
+    m, n = w.shape[-2:]
+    if m < n:
+        return _cayley(w.transpose(-2, -1)).transpose(-2, -1)
+    u, v = w[..., :n, :], w[..., n:, :]
+    eye = torch.eye(n, dtype=w.dtype)
+    a = u - u.conj().transpose(-2, -1) + v.conj().transpose(-2, -1) @ v
+    inv = torch.linalg.inv(eye + a)
+    return torch.cat((inv @ (eye - a), -2 * v @ inv), dim=-2)
+
+
+class Cayley(torch.nn.Module):
+    """Cayley (Trockman & Kolter, ICLR 2021): Q(w) = cayley(alpha W(w)/||W||) per frequency of the
+    circular conv (dense: cayley(alpha W/||W||)), y = Q x + b."""
+
+    def __init__(self, kind, c, kernel, size):
+        super().__init__()
+        self.kind, self.size = kind, size
+        shape = (c, c, kernel, kernel) if kind == "conv" else (c, c)
+        bound = 1 / math.sqrt(c * (kernel * kernel if kind == "conv" else 1))
+        self.w = torch.nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.b = torch.nn.Parameter(torch.empty(c).uniform_(-bound, bound))
+        with torch.no_grad():
+            ref = _fft_kernel(self.w, size, size) if kind == "conv" else self.w
+        self.alpha = torch.nn.Parameter(ref.norm().detach().clone())
+
+    def forward(self, x):
+        if self.kind == "conv":
+            wf = _fft_kernel(self.w, *x.shape[-2:])
+            return _fft_apply(_cayley(self.alpha * wf / wf.norm()), x) + self.b[:, None, None]
+        return F.linear(x, _cayley(self.alpha * self.w / self.w.norm()), self.b)
+
+
+def cayley(kind, c, kernel, size=1):
+    return Cayley(kind, c, kernel, size)
+
+
+def _ns_inv_sqrt(s, iterations):
+    """S^(-1/2) of Hermitian S [..., n, n] by coupled Newton-Schulz on S/||S||_F."""
+    nrm = torch.linalg.matrix_norm(s)[..., None, None]
+    eye = torch.eye(s.shape[-1], dtype=s.dtype)
+    y, z = s / nrm, eye
+    for _ in range(iterations):
+        t = 0.5 * (3 * eye - z @ y)
+        y, z = y @ t, t @ z
+    return z / nrm.sqrt()
+
+
+class Lot(torch.nn.Module):
+    """LOT (Xu, Li, Li, NeurIPS 2022): Q(w) = (W W* + eps I)^(-1/2) W per frequency of the circular
+    conv by 10 Newton-Schulz steps (dense: the same on W); identity init as the reference."""
+
+    def __init__(self, kind, c, kernel, iterations=10, eps=1e-4):
+        super().__init__()
+        self.kind, self.iterations, self.eps = kind, iterations, eps
+        w = torch.zeros((c, c, kernel, kernel) if kind == "conv" else (c, c))
+        idx = torch.arange(c)
+        if kind == "conv":
+            w[idx, idx, kernel // 2, kernel // 2] = 1
+        else:
+            w[idx, idx] = 1
+        self.w = torch.nn.Parameter(w)
+        self.b = torch.nn.Parameter(torch.zeros(c))
+
+    def _ortho(self, w):
+        s = w @ w.conj().transpose(-2, -1)
+        s = s + self.eps * torch.eye(s.shape[-1], dtype=s.dtype)
+        return _ns_inv_sqrt(s, self.iterations) @ w
+
+    def forward(self, x):
+        if self.kind == "conv":
+            return _fft_apply(self._ortho(_fft_kernel(self.w, *x.shape[-2:])), x) + self.b[:, None, None]
+        return F.linear(x, self._ortho(self.w), self.b)
+
+
+def lot(kind, c, kernel):
+    return Lot(kind, c, kernel)
+
+
+def _block_reflector(v, eps=1e-5):
+    """I - 2 V (V*V + eps mean(diag V*V) I)^(-1) V* of V [..., n, r] (real or complex)."""
+    vh = v.conj().transpose(-2, -1)
+    g = vh @ v
+    r = v.shape[-1]
+    ridge = eps * (v.abs() ** 2).sum((-2, -1), keepdim=True) / r + 1e-30
+    g = g + ridge * torch.eye(r, dtype=v.dtype)
+    return torch.eye(v.shape[-2], dtype=v.dtype) - 2 * v @ torch.linalg.solve(g, vh)
+
+
+class Bro(torch.nn.Module):
+    """BRO (Lai et al., ICML 2025): W(w) = I - 2 V(V*V)^(-1)V* per frequency of the circular conv
+    with the kernel V [c, c-1, k, k] (dense: V [c, c/2]); identity init as the reference."""
+
+    def __init__(self, kind, c, kernel):
+        super().__init__()
+        self.kind = kind
+        r = max(1, c - 1) if kind == "conv" else max(1, c // 2)
+        v = torch.zeros((c, r, kernel, kernel) if kind == "conv" else (c, r))
+        idx = torch.arange(min(c, r))
+        if kind == "conv":
+            v[idx, idx, kernel // 2, kernel // 2] = 1
+        else:
+            v[idx, idx] = 1
+        self.v = torch.nn.Parameter(v)
+        bound = 1 / math.sqrt(r * kernel * kernel) if kind == "conv" else 0
+        self.b = torch.nn.Parameter(torch.empty(c).uniform_(-bound, bound))
+
+    def forward(self, x):
+        if self.kind == "conv":
+            vf = _fft_kernel(self.v, *x.shape[-2:], centred=False)
+            return _fft_apply(_block_reflector(vf), x) + self.b[:, None, None]
+        return F.linear(x, _block_reflector(self.v), self.b)
+
+
+def bro(kind, c, kernel):
+    return Bro(kind, c, kernel)
+
+
+class Sandwich(torch.nn.Module):
+    """Sandwich (Wang & Manchester, ICML 2023): [A B] = cayley(alpha W/||W||) (per frequency for the
+    conv), y = sqrt(2) A* Psi relu(sqrt(2) Psi^(-1) B x + b), Psi = diag(exp(psi))."""
+
+    def __init__(self, kind, c, kernel, size):
+        super().__init__()
+        self.kind, self.c = kind, c
+        shape = (c, 2 * c, kernel, kernel) if kind == "conv" else (c, 2 * c)
+        bound = 1 / math.sqrt(2 * c * (kernel * kernel if kind == "conv" else 1))
+        self.w = torch.nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.b = torch.nn.Parameter(torch.empty(c).uniform_(-bound, bound))
+        self.psi = torch.nn.Parameter(torch.zeros(c))
+        with torch.no_grad():
+            ref = _fft_kernel(self.w, size, size) if kind == "conv" else self.w
+        self.alpha = torch.nn.Parameter(ref.norm().detach().clone())
+
+    def forward(self, x):
+        c, s2 = self.c, math.sqrt(2)
+        if self.kind == "conv":
+            wf = _fft_kernel(self.w, *x.shape[-2:])
+            q = _cayley(self.alpha * wf / wf.norm())
+            a, b = q[..., :c], q[..., c:]
+            z = s2 * torch.exp(-self.psi)[:, None, None] * _fft_apply(b, x) + self.b[:, None, None]
+            h = torch.exp(self.psi)[:, None, None] * torch.relu(z)
+            return s2 * _fft_apply(a.conj().transpose(-2, -1), h)
+        q = _cayley(self.alpha * self.w / self.w.norm())
+        a, b = q[:, :c], q[:, c:]
+        h = torch.exp(self.psi) * torch.relu(s2 * torch.exp(-self.psi) * F.linear(x, b) + self.b)
+        return s2 * F.linear(h, a.t())
+
+
+def sandwich(kind, c, kernel, size=1):
+    return Sandwich(kind, c, kernel, size)
+
+
 LAYERS = {
     "sll": lambda kind, c, k, size: sll(kind, c, k),
     "aol": lambda kind, c, k, size: aol(kind, c, k),
@@ -256,6 +428,12 @@ LAYERS = {
     "bcop": lambda kind, c, k, size: Bcop(kind, c, k, circular=True),
     "aoc": lambda kind, c, k, size: Bcop(kind, c, k, circular=True, extra_rko=True),
     "liresnet": lambda kind, c, k, size: LiRes(kind, c, k, size),
+
+
+    "cayley": lambda kind, c, k, size: cayley(kind, c, k, size),
+    "lot": lambda kind, c, k, size: lot(kind, c, k),
+    "bro": lambda kind, c, k, size: bro(kind, c, k),
+    "sandwich": lambda kind, c, k, size: sandwich(kind, c, k, size),
 }
 
 

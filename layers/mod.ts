@@ -124,6 +124,52 @@ export {
 export { bcopConv, type BcopConvConfig, bcopKernel, type BcopParams, circularPad } from "./bcop.ts";
 export { aocConv, type AocConvConfig, type AocParams } from "./aoc.ts";
 export {
+  applyFourier,
+  cayley,
+  ccayley,
+  fourierGrid,
+  fourierKernel,
+  frobenius,
+  rescale,
+  type SpectralGeometry,
+  spectralGeometry,
+  type SpectralPadding,
+  withAlphaFromWeight,
+} from "./fourier.ts";
+export {
+  cayleyConv,
+  type CayleyConvConfig,
+  cayleyDense,
+  type CayleyDenseConfig,
+  cayleyDenseWeight,
+  type CayleyParams,
+} from "./cayley.ts";
+export {
+  blockReflector,
+  broConv,
+  type BroConvConfig,
+  broDense,
+  type BroDenseConfig,
+  type BroInit,
+  type BroParams,
+  cblockReflector,
+} from "./bro.ts";
+export {
+  lotConv,
+  type LotConvConfig,
+  lotDense,
+  type LotDenseConfig,
+  lotOrthogonalize,
+  type LotParams,
+} from "./lot.ts";
+export {
+  sandwichConv,
+  type SandwichConvConfig,
+  sandwichDense,
+  type SandwichDenseConfig,
+  type SandwichParams,
+} from "./sandwich.ts";
+export {
   convLayer,
   type ConvSpec,
   denseLayer,
