@@ -109,7 +109,9 @@ function normOf(op: string, o: FftOptions | undefined): FftNorm {
  * The 2-D discrete Fourier transform of a real x [..., H, W] over its last two axes, batched
  * over the others: Z[k1, k2] = Σ x[n1, n2]·exp(−2πi(k1·n1/H + k2·n2/W)) for k2 ≤ ⌊W/2⌋ (the
  * other half is the conjugate mirror), as [..., H, ⌊W/2⌋+1, 2] with (re, im) last — numpy's
- * `rfft2`. Any sizes (mixed radix with Bluestein for large prime factors, O(HW·log HW)).
+ * `rfft2`. Any sizes: on the CPU mixed radix with Bluestein for large prime factors,
+ * O(HW·log HW); on WebGPU one dispatch per axis (Stockham for lines of 65–512 points, direct
+ * sums otherwise, lines up to 16,384 points).
  *
  * @example
  * ```ts
