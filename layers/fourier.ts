@@ -24,7 +24,7 @@ import {
   tensor,
   transpose,
 } from "../tensor/ops.ts";
-import { cinverse, cmatmul, conj, ctranspose } from "../tensor/complex.ts";
+import { ceye, cinverse, cmatmul, conj, csolve, ctranspose } from "../tensor/complex.ts";
 import { irfft2, rfft2 } from "../tensor/prims/fft.ts";
 import { solve } from "../tensor/prims/solve.ts";
 import { scope } from "../tensor/scope.ts";
@@ -163,17 +163,17 @@ export function ccayley(w: Tensor): Tensor {
   if (m < n) return tr(ccayley(tr(w)));
   const lead = w.shape.slice(0, -3), z = lead.map(() => 0);
   const u = slice(w, [...z, 0, 0, 0], [...lead, n, n, 2]);
-  const re = eye(n, w.dtype),
-    i = concat([reshape(re, [n, n, 1]), mul(reshape(re, [n, n, 1]), 0)], -1);
+  const i = ceye(n, w.dtype);
   let a = sub(u, ctranspose(u));
   let v: Tensor | null = null;
   if (m > n) {
     v = slice(w, [...z, n, 0, 0], [...lead, m - n, n, 2]);
     a = add(a, cmatmul(ctranspose(v), v));
   }
+  // square: one solve (I + A)X = I − A; otherwise the inverse serves both blocks
+  if (!v) return csolve(add(i, a), sub(i, a));
   const inv = cinverse(add(i, a));
   const top = cmatmul(inv, sub(i, a));
-  if (!v) return top;
   return concat([top, mul(cmatmul(v, inv), -2)], -3);
 }
 
