@@ -49,6 +49,13 @@ export async function exportCommand(argv: readonly string[]): Promise<number> {
     );
   }
   const ck = await loadCheckpoint(path);
+  if (ck.meta.model.arch.kind === "convnet") {
+    throw new UsageError(
+      `${path} is a ConvNet of ${ck.meta.model.arch.layer} layers; export writes the reference's ` +
+        `SLL architecture only (train with --arch sll to export); certify, attack and lipschitz ` +
+        `read this checkpoint as it is`,
+    );
+  }
   const sd: Record<string, HostTensor> = {};
   for (const [p, h] of Object.entries(ck.params)) sd[PREFIX + p] = h;
   const spec = ck.meta.model;
