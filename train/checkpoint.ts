@@ -21,7 +21,7 @@ import { DATASET_NAMES, type DatasetName } from "../data/mod.ts";
 import { lipschitzNetwork } from "../layers/network.ts";
 import { CONVNET_SIZES, type ConvNetSize } from "../layers/convnet.ts";
 import { stateDictShapesOf } from "../layers/state_dict.ts";
-import { buildNetwork } from "./model.ts";
+import { archKind, buildNetwork } from "./model.ts";
 
 /** Evaluation results: natural and certified accuracy (fractions) on `n` test images. */
 export interface EvalResult {
@@ -421,7 +421,7 @@ export function expectedParamShapes(
     throw new RangeError(`${source}: invalid model description: ${issuesLine(r.error.issues)}`);
   }
   let shapes: Readonly<Record<string, readonly number[]>>;
-  if (spec.arch.kind === "convnet") {
+  if (archKind(spec.arch) === "convnet") {
     // a ConvNet of a registered layer: its parameter shapes by tree path (unknown layer: error)
     try {
       return {
@@ -521,7 +521,7 @@ export function checkParamShapes(
 /** One-line description of a model spec's architecture, for errors. */
 export function describeSpec(spec: ModelSpec): string {
   const a = spec.arch;
-  if (a.kind === "convnet") {
+  if (a.kind === "convnet" || a.layer !== undefined) {
     return `ConvNet-${a.size} of ${a.layer} layers, ${spec.numClasses} classes, input [${spec.inputShape}]`;
   }
   return `nConv ${a.nConv}, nDense ${a.nDense}, width ${a.width}, convInnerDim ${a.convInnerDim}, ` +

@@ -47,7 +47,7 @@ export interface Arch {
    * default when absent) or "convnet" (Prach et al.'s ConvNet of `layer`, sized by `size`).
    */
   kind?: "sll" | "convnet";
-  /** convnet: the registered 1-Lipschitz layer (layers/registry.ts). */
+  /** convnet: the registered 1-Lipschitz layer (layers/registry.ts); given alone, it selects the ConvNet. */
   layer?: string;
   /** convnet: its size (xs, s, m, l as the paper; tiny CPU-sized). */
   size?: ConvNetSize;
@@ -448,14 +448,6 @@ export function parseTrainConfig(value: unknown, source = "training config"): Tr
     throw new Error(`${source} is invalid: ${lines.join("; ")}`);
   }
   const cfg = r.data;
-  if (cfg.arch.kind === "convnet") {
-    // a ConvNet's checkpoint records its layer and size, defaults included
-    cfg.arch = { ...cfg.arch, layer: cfg.arch.layer ?? "sll", size: cfg.arch.size ?? "xs" };
-  } else if (cfg.arch.layer !== undefined || cfg.arch.size !== undefined) {
-    throw new Error(
-      `${source}: layer and size (--layer, --size) need kind "convnet" (--arch convnet)`,
-    );
-  }
   if (cfg.clipNorm !== undefined && cfg.clipValue !== undefined) {
     throw new Error(`${source}: set clipNorm or clipValue, not both`);
   }

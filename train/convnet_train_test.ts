@@ -14,6 +14,7 @@ import type { Split } from "../data/mod.ts";
 import { dispose } from "../tensor/scope.ts";
 import { layerNames } from "../layers/registry.ts";
 import { configFromFlags } from "../cli/config_flags.ts";
+import { archKind, buildNetwork, resolvedArch } from "./model.ts";
 import { leakFreeTest } from "../tests/helpers.ts";
 
 /** 32 train / 16 test 1×8×8 images whose class is the brightest quadrant. */
@@ -140,7 +141,12 @@ Deno.test("convnet: unregistered layers and convnet fields without --arch convne
       return true;
     },
   );
-  assert.throws(() => configFromFlags({ layer: "aol" }), /need kind "convnet"/);
-  const c = configFromFlags({ arch: "convnet" });
-  assert.deepEqual([c.arch.kind, c.arch.layer, c.arch.size], ["convnet", "sll", "xs"]);
+  // --layer alone selects the ConvNet; --arch sll with --layer is a contradiction, refused
+  assert.equal(archKind(configFromFlags({ layer: "aol" }).arch), "convnet");
+  const r = resolvedArch(configFromFlags({ arch: "convnet" }).arch);
+  assert.deepEqual([r.kind, r.layer, r.size], ["convnet", "sll", "xs"]);
+  assert.throws(
+    () => buildNetwork(configFromFlags({ arch: "sll", layer: "aol" }).arch, [1, 8, 8], 4, [0]),
+    /need kind "convnet"/,
+  );
 });

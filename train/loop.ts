@@ -34,11 +34,13 @@ import type { TrainConfig } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
 import { makeLoss } from "./loss_select.ts";
 import {
+  archKind,
   buildNetwork,
   CONVERGE_ITERATIONS,
   type Network,
   type NetworkParams,
   paramsFromCheckpoint,
+  resolvedArch,
 } from "./model.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
@@ -291,8 +293,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
   const a = config.arch;
   msg(
     `${config.dataset}: ${trainSet.n} train / ${testSet.n} test images; model ${
-      a.kind === "convnet"
-        ? `ConvNet-${a.size} of ${a.layer} layers`
+      archKind(a) === "convnet"
+        ? `ConvNet-${a.size ?? "xs"} of ${a.layer ?? "sll"} layers`
         : `${a.name ?? "custom"} (n_conv ${a.nConv}, n_dense ${a.nDense}, w ${a.width}, ` +
           `conv inner ${a.convInnerDim}, dense inner ${a.denseInnerDim}, q ${a.qMode})`
     }; ${config.epochs} epochs of batch ` +
@@ -393,7 +395,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       inputShape: [...trainSet.shape],
       numClasses: trainSet.numClasses,
       mean,
-      arch: config.arch,
+      arch: resolvedArch(config.arch), // a ConvNet's layer and size written out
     },
     epoch: step / stepsPerEpoch,
     step,

@@ -33,6 +33,7 @@ export function makeLoss(
 ): LossFn {
   const { offset, temperature, margin } = config;
   const eps = (config.lossEps255 ?? 36) / 255;
+  const alpha = config.hkrAlpha ?? 0.98, gamma = config.laGamma ?? 5;
   switch (config.loss) {
     case "xent":
       return (z, y) => offsetCrossEntropy(z, y, { offset, temperature });
@@ -43,7 +44,7 @@ export function makeLoss(
     case "margin_boosting":
       return (z, y) => marginBoosting(z, y);
     case "hkr":
-      return (z, y) => hkrMulticlass(z, y, { alpha: config.hkrAlpha ?? 0.98, minMargin: margin });
+      return (z, y) => hkrMulticlass(z, y, { alpha, minMargin: margin });
     case "emma":
       return (z, y, w) => emmaLoss(z, y, { eps, lastWeight: w ?? null });
     case "la":
@@ -51,7 +52,7 @@ export function makeLoss(
         logitAnnealingLoss(z, y, {
           eps,
           lastWeight: w ?? null,
-          gamma: config.laGamma ?? 5,
+          gamma,
           offset,
           temperature,
         });

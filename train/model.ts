@@ -7,13 +7,7 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 import type { PRNGKey } from "../tensor/random.ts";
-import type {
-  AnyLayer,
-  Initialized,
-  LayerShapes,
-  Params,
-  PreparedForward,
-} from "../layers/layer.ts";
+import type { AnyLayer, Initialized, Params, PreparedForward } from "../layers/layer.ts";
 import { convNet } from "../layers/convnet.ts";
 import { lipschitzNetwork, presets } from "../layers/network.ts";
 import { paramsFromStateDict, type StateDictValue } from "../layers/state_dict.ts";
@@ -54,6 +48,44 @@ export interface Network {
    * parameters with it advanced `iterations` steps (the trainer calls it after every update).
    */
   refresh?(params: NetworkParams, iterations?: number): NetworkParams;
+}
+
+/**
+ * The network family an `Arch` describes: "convnet" when `kind` says so, or when `kind` is
+ * absent and a ConvNet field (`layer`, `size`) is given; "sll" otherwise. A RangeError when
+ * `kind` is "sll" and a ConvNet field is set (it would do nothing).
+ *
+ * @example
+ * ```ts
+ * import { archKind, DEFAULT_CONFIG } from "@sll/sll/train";
+ * archKind({ ...DEFAULT_CONFIG.arch, layer: "aol" }); // "convnet"
+ * ```
+ */
+export function archKind(arch: Arch): "sll" | "convnet" {
+  const convFields = arch.layer !== undefined || arch.size !== undefined;
+  if (arch.kind === "sll" && convFields) {
+    throw new RangeError(
+      `arch: layer and size (--layer, --size) describe the ConvNet; they need kind "convnet" ` +
+        `(--arch convnet), not "sll"`,
+    );
+  }
+  return arch.kind ?? (convFields ? "convnet" : "sll");
+}
+
+/**
+ * `arch` as a checkpoint records it: a ConvNet's kind, layer and size written out (defaults
+ * "sll" and "xs" included), so the file rebuilds its network whatever the defaults become.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_CONFIG, resolvedArch } from "@sll/sll/train";
+ * resolvedArch({ ...DEFAULT_CONFIG.arch, kind: "convnet" }).layer; // "sll"
+ * ```
+ */
+export function resolvedArch(arch: Arch): Arch {
+  return archKind(arch) === "convnet"
+    ? { ...arch, kind: "convnet", layer: arch.layer ?? "sll", size: arch.size ?? "xs" }
+    : arch;
 }
 
 /**
@@ -115,7 +147,7 @@ export function buildNetwork(
   numClasses: number,
   mean: readonly number[],
 ): Network {
-  if (arch.kind === "convnet") {
+  if (archKind(arch) === "convnet") {
     const net = convNet({
       layer: arch.layer ?? "sll",
       size: arch.size ?? "xs",
