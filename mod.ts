@@ -78,3 +78,11 @@ export { type PthCheckpoint, readPth, type ReadPthOptions } from "./io/pth.ts";
 export { writePth, type WritePthOptions } from "./io/pth_write.ts";
 export { loadParams, type LoadParamsOptions, saveParams } from "./io/params.ts";
 export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./train/leak_check.ts";
+export {
+  setWasmThreads,
+  shutdownWasmThreads,
+  wasmHelperDispatches,
+  wasmInfo,
+  wasmThreads,
+  wasmThreadsReady,
+} from "./kernels/cpu/wasm/mod.ts";

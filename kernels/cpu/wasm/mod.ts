@@ -12,7 +12,14 @@
  * @module
  */
 
-import { getRuntime, setThreads, shutdownThreads, threadCount } from "./runtime.ts";
+import {
+  getRuntime,
+  helperDispatches,
+  setThreads,
+  shutdownThreads,
+  threadCount,
+  threadsReady,
+} from "./runtime.ts";
 
 export {
   conv2d,
@@ -74,6 +81,33 @@ export function setWasmThreads(n: number): number {
  */
 export function wasmThreads(): number {
   return threadCount();
+}
+
+/**
+ * Starts the helper thread if it is not running; resolves to true once it serves jobs, false
+ * where none can run here (one thread asked, no shared memory, a page's main thread).
+ *
+ * @example
+ * ```ts
+ * console.log(await wasmThreadsReady() ? "two threads" : "one thread");
+ * shutdownWasmThreads();
+ * ```
+ */
+export function wasmThreadsReady(): Promise<boolean> {
+  return threadsReady();
+}
+
+/**
+ * Kernel calls the helper thread has shared since the start (on this thread's runtime): a
+ * growing count shows that two threads really ran.
+ *
+ * @example
+ * ```ts
+ * console.log(wasmHelperDispatches());
+ * ```
+ */
+export function wasmHelperDispatches(): number {
+  return helperDispatches();
 }
 
 /**
