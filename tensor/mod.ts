@@ -6,7 +6,7 @@
  */
 export { type MemoryInfo, Tensor } from "./tensor.ts";
 export { autoBackend, getBackend, initWebGpu, isSoftwareAdapter, setBackend } from "./backend.ts";
-export { dispose, keep, memory, scope } from "./scope.ts";
+export { dispose, keep, memory, peakMemory, resetPeakMemory, scope } from "./scope.ts";
 export { toBackend } from "./engine.ts";
 export * from "./ops.ts";
 export * from "./random.ts";
