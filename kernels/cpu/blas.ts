@@ -80,6 +80,19 @@ export interface NativeBlas {
   gram(a: Float32Array, c: Float32Array, n: number, k: number): void;
 }
 
+/**
+ * Native code writes through raw pointers: a buffer shorter than the product's extent would let
+ * OpenBLAS read or write past its end (heap corruption, found only at exit), so every call checks.
+ */
+function fits(what: string, buf: Float32Array, needed: number): void {
+  if (!(Number.isInteger(needed) && needed >= 0 && buf.length >= needed)) {
+    throw new RangeError(
+      `native BLAS ${what}: buffer of ${buf.length} floats, the product needs ${needed}; ` +
+        `this is a bug in the caller's shapes`,
+    );
+  }
+}
+
 /** Library names tried in order on this OS (the loader's search path finds them). */
 export function blasCandidates(): string[] {
   const own = envVar("SLL_BLAS_LIB");
@@ -149,6 +162,9 @@ export function loadNativeBlas(
       library,
       threads,
       sgemm(a, b, c, m, n, k, transA, transB, beta = 0): void {
+        fits("sgemm A", a, m * k);
+        fits("sgemm B", b, k * n);
+        fits("sgemm C", c, m * n);
         s.cblas_sgemm(
           ROW_MAJOR,
           transA ? TRANS : NO_TRANS,
@@ -167,6 +183,8 @@ export function loadNativeBlas(
         );
       },
       gram(a, c, n, k): void {
+        fits("ssyrk A", a, n * k);
+        fits("ssyrk C", c, n * n);
         s.cblas_ssyrk(ROW_MAJOR, LOWER, NO_TRANS, n, k, 1, a, k, 0, c, n);
         mirrorLower(c, n);
       },
