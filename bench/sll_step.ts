@@ -254,7 +254,8 @@ export async function runTorch(
   warmup: number,
 ): Promise<number[]> {
   const script = fileURLToPath(new URL("./sll_torch.py", import.meta.url));
-  const spec = JSON.stringify({ ...wl, label: undefined });
+  // certification: PyTorch runs as many batches as ours (images per run must match)
+  const spec = JSON.stringify({ ...wl, label: undefined, certifyBatches: CERTIFY_BATCHES });
   const r = await new Deno.Command(t.python!, {
     args: [script, spec, String(repeats), String(warmup)],
     env: t.env,

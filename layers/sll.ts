@@ -18,9 +18,9 @@ import {
   matmul,
   matmulT,
   mul,
+  neg,
   relu,
   reshape,
-  sub,
   sum,
   where,
 } from "../tensor/ops.ts";
@@ -78,12 +78,16 @@ export function safeInverse(s: Tensor): Tensor {
   return where(isZero, 0, div(1, where(isZero, 1, s)));
 }
 
-/** Σ_j A_ij·exp(q_j − q_i) (paper) or Σ_j A_ij (reference), for A [n, n], q [n]. */
+/**
+ * Σ_j A_ij·exp(q_j − q_i) (paper) or Σ_j A_ij (reference), for A [n, n], q [n]. The paper's sum
+ * is exp(−q_i)·(A·exp(q))_i (as the reference code writes it): a matrix–vector product, so no
+ * [n, n] ratio matrix is built and differentiated (for `small`'s 2048×2048 Gram matrices that
+ * was ten passes over n² elements per layer and step).
+ */
 function weightedRowSums(a: Tensor, q: Tensor | null): Tensor {
   if (q === null) return sum(a, 1);
   const n = q.shape[0];
-  const ratio = exp(sub(reshape(q, [1, n]), reshape(q, [n, 1]))); // [i, j] = exp(q_j − q_i)
-  return sum(mul(a, ratio), 1);
+  return mul(exp(neg(q)), reshape(matmul(a, exp(reshape(q, [n, 1]))), [n]));
 }
 
 /**
@@ -166,7 +170,8 @@ function checkKeys(name: string, config: object, allowed: readonly string[]): vo
  */
 export function sllFold(w: Tensor, t: Tensor): Tensor {
   const shape = w.shape.map((d, i) => (i === 0 ? d : 1));
-  return mul(reshape(t, shape), mul(w, -2));
+  // −2 joins t (a vector), not W: one pass over W forward and backward; exact either way
+  return mul(w, reshape(mul(t, -2), shape));
 }
 
 /** Configuration of {@linkcode sllConv}. Channels are inferred from `inShape` (C in = C out). */

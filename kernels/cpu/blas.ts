@@ -62,8 +62,8 @@ export interface NativeBlas {
   /** Threads the library uses (set to match the wasm kernels' 2 where it can be set). */
   readonly threads: number | null;
   /**
-   * C[m×n] = op(A)·op(B), row-major, op = transpose when the flag is set; A is m×k (k×m when
-   * transA), B is k×n (n×k when transB). Writes into `c`.
+   * C[m×n] = op(A)·op(B) + β·C, row-major, op = transpose when the flag is set; A is m×k (k×m
+   * when transA), B is k×n (n×k when transB); β defaults to 0 (C is overwritten). Writes `c`.
    */
   sgemm(
     a: Float32Array,
@@ -74,6 +74,7 @@ export interface NativeBlas {
     k: number,
     transA: boolean,
     transB: boolean,
+    beta?: number,
   ): void;
   /** C[n×n] = A·Aᵀ for A n×k row-major: one triangle computed, then mirrored. Writes `c`. */
   gram(a: Float32Array, c: Float32Array, n: number, k: number): void;
@@ -147,7 +148,7 @@ export function loadNativeBlas(
     return {
       library,
       threads,
-      sgemm(a, b, c, m, n, k, transA, transB): void {
+      sgemm(a, b, c, m, n, k, transA, transB, beta = 0): void {
         s.cblas_sgemm(
           ROW_MAJOR,
           transA ? TRANS : NO_TRANS,
@@ -160,7 +161,7 @@ export function loadNativeBlas(
           transA ? m : k,
           b,
           transB ? k : n,
-          0,
+          beta,
           c,
           n,
         );

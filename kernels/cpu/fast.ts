@@ -9,6 +9,12 @@
 import type { TypedArray } from "../dtype.ts";
 import { envVar } from "../env.ts";
 import { loadNativeBlas, type NativeBlas } from "./blas.ts";
+import {
+  blasConv2dFilterGradS1,
+  blasConv2dS1,
+  blasConvTranspose2dS1,
+  type ConvS1,
+} from "./conv_blas.ts";
 import type { ConvGeom, KernelArg, OutInfo, Pair } from "../prims.ts";
 import { sizeOf } from "../shape.ts";
 import type { FastCpuKernels } from "./backend.ts";
@@ -89,13 +95,53 @@ export function wasmCpuKernels(): FastCpuKernels {
 export const BLAS_MIN_MACS = 1 << 21;
 
 /**
+ * The geometry for the BLAS convolutions of conv_blas.ts, or null where the wasm kernels are
+ * faster: stride 1 and few channels on one side against many on the other (≥ 32 and ≥ 4× as
+ * many), as in the SLL conv blocks of the paper's presets (45…120 ↔ 5 channels), where one sgemm
+ * per image runs ~2× faster than the wasm direct kernels here; equal channel counts (the xs and
+ * fmnist networks) measured 1.5–3× slower that way and stay on wasm.
+ *
+ * @example
+ * ```ts
+ * import { blasConvFits } from "./fast.ts";
+ * const g = { b: 2, c: 45, h: 32, w: 32, o: 5, kh: 3, kw: 3, ho: 32, wo: 32 };
+ * blasConvFits({ ...g, stride: [1, 1], padding: [1, 1] }); // { …, ph: 1, pw: 1 }
+ * ```
+ */
+export function blasConvFits(d: ConvGeom): ConvS1 | null {
+  if (d.stride[0] !== 1 || d.stride[1] !== 1) return null;
+  const lo = Math.min(d.c, d.o), hi = Math.max(d.c, d.o);
+  if (hi < 32 || hi < 4 * lo) return null;
+  const [ph, pw] = d.padding;
+  if (d.h + 2 * ph - d.kh + 1 !== d.ho || d.w + 2 * pw - d.kw + 1 !== d.wo) return null;
+  return { b: d.b, c: d.c, h: d.h, w: d.w, o: d.o, kh: d.kh, kw: d.kw, ph, pw };
+}
+
+/**
  * The wasm kernels with large float32 products sent to a native BLAS: sgemm, or ssyrk for a
- * Gram matrix A·Aᵀ (the same tensor on both sides, one triangle computed). Same results as the
- * wasm path within float32 rounding (tests/cpu_kernels_test.ts).
+ * Gram matrix A·Aᵀ (the same tensor on both sides, one triangle computed), and the stride-1
+ * convolutions that {@linkcode blasConvFits} picks. Same results as the wasm path within
+ * float32 rounding (kernels/cpu/fast_test.ts, kernels/cpu/conv_blas_test.ts).
  */
 export function blasCpuKernels(blas: NativeBlas, wasm: FastCpuKernels): FastCpuKernels {
+  const f32 = (a: Arg): Float32Array => a.storage as Float32Array;
   return {
     ...wasm,
+    conv2d(x: Arg, w: Arg, d: ConvGeom): Float32Array | null {
+      const g = blasConvFits(d);
+      return g ? blasConv2dS1(blas, f32(x), f32(w), g) : wasm.conv2d?.(x, w, d) ?? null;
+    },
+    convTranspose2d(y: Arg, w: Arg, d: ConvGeom, outputPadding: Pair): Float32Array | null {
+      const g = blasConvFits(d);
+      return (g && blasConvTranspose2dS1(blas, f32(y), f32(w), g)) ??
+        wasm.convTranspose2d?.(y, w, d, outputPadding) ?? null;
+    },
+    conv2dFilterGrad(x: Arg, gy: Arg, d: ConvGeom): Float32Array | null {
+      const g = blasConvFits(d);
+      return g
+        ? blasConv2dFilterGradS1(blas, f32(x), f32(gy), g)
+        : wasm.conv2dFilterGrad?.(x, gy, d) ?? null;
+    },
     matmul(a: Arg, b: Arg, out: OutInfo, transA: boolean, transB: boolean): Float32Array | null {
       const r = out.shape.length;
       const m = out.shape[r - 2], n = out.shape[r - 1];
@@ -180,7 +226,7 @@ export function selectCpuKernels(
     kernels: blasCpuKernels(blas, wasm),
     detail: `native BLAS ${blas.library} (${
       blas.threads ?? "its own number of"
-    } threads) for products ≥ ${BLAS_MIN_MACS} multiply-adds, ${wasmDetail} for the rest`,
+    } threads) for products ≥ ${BLAS_MIN_MACS} multiply-adds and few-channel stride-1 convolutions, ${wasmDetail} for the rest`,
   };
 }
 
