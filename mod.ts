@@ -32,6 +32,15 @@ export {
   xentMargin,
 } from "./train/losses.ts";
 export {
+  emmaLoss,
+  type EmmaOptions,
+  hkrMulticlass,
+  type HkrOptions,
+  logitAnnealingLoss,
+  type LogitAnnealingOptions,
+  pairLipschitz,
+} from "./train/losses_lipschitz.ts";
+export {
   adam,
   type AdamOptions,
   adamw,

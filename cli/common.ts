@@ -4,6 +4,7 @@
  * printing the accuracy table / `--json` line. Errors are thrown; only main.ts exits.
  * @module
  */
+import type { Network, NetworkParams } from "../train/model.ts";
 import { DATASET_MEANS, type DatasetName, loadDataset, type Split } from "../data/mod.ts";
 import { autoBackend, initWebGpu, setBackend } from "../tensor/mod.ts";
 import { dispose } from "../tensor/mod.ts";
@@ -16,7 +17,6 @@ import type { Arch, TrainConfig } from "../train/config.ts";
 import { DISTRIBUTED_MODES, type DistributedMode } from "../distributed/launch.ts";
 import { startWorld, type World } from "../distributed/world.ts";
 import { archFromPreset, presetNames } from "../train/model.ts";
-import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
 
 /** Per-example shape and class count of each dataset (to build a network before loading). */
 export const DATASET_INFO: Readonly<
@@ -181,9 +181,9 @@ export function archFromFlags(values: Record<string, unknown>, base: Arch): Arch
 /** A model ready to run: network, kept parameters, and where it came from. */
 export interface LoadedModel {
   /** The network. */
-  network: LipschitzNetwork;
+  network: Network;
   /** Its parameters (kept; dispose when done). */
-  params: LipschitzParams;
+  params: NetworkParams;
   /** Dataset it was trained on (ours) or given by --dataset (.pth). */
   dataset: DatasetName;
   /** Architecture. */

@@ -5,6 +5,7 @@
  * safetensors. The checkpoint is fully checked first (checksum, shapes, finite parameters).
  * @module
  */
+import { archKind } from "../train/model.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
 import { writePth } from "../io/pth_write.ts";
@@ -49,6 +50,13 @@ export async function exportCommand(argv: readonly string[]): Promise<number> {
     );
   }
   const ck = await loadCheckpoint(path);
+  if (archKind(ck.meta.model.arch) === "convnet") {
+    throw new UsageError(
+      `${path} is a ConvNet of ${ck.meta.model.arch.layer} layers; export writes the reference's ` +
+        `SLL architecture only (train with --arch sll to export); certify, attack and lipschitz ` +
+        `read this checkpoint as it is`,
+    );
+  }
   const sd: Record<string, HostTensor> = {};
   for (const [p, h] of Object.entries(ck.params)) sd[PREFIX + p] = h;
   const spec = ck.meta.model;

@@ -14,6 +14,7 @@ import { lipschitzCommand } from "./lipschitz_cmd.ts";
 import { reproduceCommand } from "./reproduce_cmd.ts";
 import { plotCommand } from "./plot_cmd.ts";
 import { exportCommand } from "./export_cmd.ts";
+import { compareCommand } from "./compare_cmd.ts";
 import { abortWorld, endWorld } from "../distributed/world.ts";
 
 /** Subcommands by name, each returning its exit code. */
@@ -25,6 +26,7 @@ export const COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Prom
   reproduce: reproduceCommand,
   plot: plotCommand,
   export: exportCommand,
+  compare: compareCommand,
 };
 
 const USAGE = `usage: sll <command> [--flags]   (deno task <command> …)
@@ -36,6 +38,7 @@ const USAGE = `usage: sll <command> [--flags]   (deno task <command> …)
   reproduce   the reference's table averaged over checkpoints per model size
   plot        SVG charts of a training run
   export      a checkpoint as a PyTorch .pth or .safetensors (the reference's state dict)
+  compare     train the ConvNet with each registered layer on one time budget; table and plots
 
 "sll <command> --help" lists the flags of a command.`;
 

@@ -12,6 +12,7 @@ import { ATTACK_FLAGS } from "./attack_cmd.ts";
 import { LIPSCHITZ_FLAGS } from "./lipschitz_cmd.ts";
 import { REPRODUCE_FLAGS } from "./reproduce_cmd.ts";
 import { PLOT_FLAGS } from "./plot_cmd.ts";
+import { COMPARE_FLAGS } from "./compare_cmd.ts";
 
 /** The commands whose flag tables the README carries, with their specs. */
 export const README_COMMANDS: Readonly<Record<string, readonly FlagSpec[]>> = {
@@ -21,6 +22,7 @@ export const README_COMMANDS: Readonly<Record<string, readonly FlagSpec[]>> = {
   lipschitz: LIPSCHITZ_FLAGS,
   reproduce: REPRODUCE_FLAGS,
   plot: PLOT_FLAGS,
+  compare: COMPARE_FLAGS,
 };
 
 /** The start and end markers of a command's table. */

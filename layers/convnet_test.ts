@@ -78,7 +78,7 @@ for (const e of LAYER_REGISTRY) {
       const { params } = net.init(randomKey(1));
       assert.deepEqual(net.apply(params, zeros([2, 1, 3, 4])).shape, [2, 2]);
     });
-    const r = await isOneLipschitz(net, {
+    const r = await isOneLipschitz({ init: net.init, apply: net.apply }, {
       inShape: tiny.inputShape,
       numRuns: 2,
       seed: 1504,

@@ -6,11 +6,26 @@
  */
 export { type MemoryInfo, Tensor } from "./tensor.ts";
 export { autoBackend, getBackend, initWebGpu, isSoftwareAdapter, setBackend } from "./backend.ts";
-export { dispose, keep, memory, scope } from "./scope.ts";
+export { dispose, keep, memory, peakMemory, resetPeakMemory, scope } from "./scope.ts";
 export { toBackend } from "./engine.ts";
 export * from "./ops.ts";
 export * from "./random.ts";
 export * from "./tree.ts";
 export type { DType, TypedArray } from "../kernels/dtype.ts";
-export type { BackendName, Pair } from "../kernels/prims.ts";
+export type { BackendName, FftNorm, Pair } from "../kernels/prims.ts";
 export type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
+export {
+  ceye,
+  cfrobenius,
+  cinverse,
+  cinvSqrtNewtonSchulz,
+  cmatmul,
+  cmul,
+  complex,
+  conj,
+  csolve,
+  ctranspose,
+  imag,
+  real,
+  realEmbedding,
+} from "./complex.ts";

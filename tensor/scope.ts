@@ -6,7 +6,14 @@
  */
 import type { BackendName } from "../kernels/prims.ts";
 import { activeBackend } from "./backend.ts";
-import { forEachTensor, liveStats, type MemoryInfo, scopeFrames, type Tensor } from "./tensor.ts";
+import {
+  forEachTensor,
+  liveStats,
+  type MemoryInfo,
+  peakBytes,
+  scopeFrames,
+  type Tensor,
+} from "./tensor.ts";
 import { pinnedByTrace } from "./trace.ts";
 
 /**
@@ -23,6 +30,37 @@ import { pinnedByTrace } from "./trace.ts";
 export function memory(backend: BackendName = activeBackend().name): MemoryInfo {
   const s = liveStats(backend);
   return { tensors: s.tensors, bytes: s.bytes };
+}
+
+/**
+ * The most bytes of live tensors on the current backend (or the one named) since the last
+ * {@linkcode resetPeakMemory} (or the start): what a computation needed at its peak, its
+ * intermediates included.
+ *
+ * @example
+ * ```ts
+ * import { peakMemory, resetPeakMemory, scope, tensor } from "@sll/sll";
+ * resetPeakMemory();
+ * scope(() => tensor(new Float32Array(1024)));
+ * console.log(peakMemory().bytes >= 4096); // true
+ * ```
+ */
+export function peakMemory(backend: BackendName = activeBackend().name): { bytes: number } {
+  return { bytes: Math.max(peakBytes.get(backend) ?? 0, liveStats(backend).bytes) };
+}
+
+/**
+ * Restarts {@linkcode peakMemory}'s high-water mark at the bytes live now.
+ *
+ * @example
+ * ```ts
+ * import { peakMemory, resetPeakMemory } from "@sll/sll";
+ * resetPeakMemory();
+ * const base = peakMemory().bytes;
+ * ```
+ */
+export function resetPeakMemory(backend: BackendName = activeBackend().name): void {
+  peakBytes.set(backend, liveStats(backend).bytes);
 }
 
 /** @internal Lists a new tensor in the innermost scope; returns it. */

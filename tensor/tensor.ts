@@ -30,6 +30,9 @@ export interface MemoryInfo {
 
 const live = new Map<BackendName, MemoryInfo>();
 
+/** @internal The high-water mark of live bytes per backend since its last reset. */
+export const peakBytes = new Map<BackendName, number>();
+
 /** @internal The live counters of backend `name` (created at zero). */
 export function liveStats(name: BackendName): MemoryInfo {
   let s = live.get(name);
@@ -39,7 +42,9 @@ export function liveStats(name: BackendName): MemoryInfo {
 
 /** @internal A new storage record of `bytes` bytes on `backend`, counted as live. */
 export function newStorage(backend: Backend, storage: unknown, bytes: number): StorageRef {
-  liveStats(backend.name).bytes += bytes;
+  const s = liveStats(backend.name);
+  s.bytes += bytes;
+  if (s.bytes > (peakBytes.get(backend.name) ?? 0)) peakBytes.set(backend.name, s.bytes);
   return { storage, refs: 1, bytes, backend };
 }
 

@@ -19,6 +19,9 @@ import { flattenTree, mapTree } from "../tensor/tree.ts";
 import { type Arch, type TrainConfig, TrainConfigSchema } from "./config.ts";
 import { DATASET_NAMES, type DatasetName } from "../data/mod.ts";
 import { lipschitzNetwork } from "../layers/network.ts";
+import { CONVNET_SIZES, type ConvNetSize } from "../layers/convnet.ts";
+import { stateDictShapesOf } from "../layers/state_dict.ts";
+import { archKind, buildNetwork } from "./model.ts";
 
 /** Evaluation results: natural and certified accuracy (fractions) on `n` test images. */
 export interface EvalResult {
@@ -125,6 +128,9 @@ const BoundedArchSchema = z.object({
   convInnerDim: bounded(L.convInnerDim),
   denseInnerDim: bounded(L.denseInnerDim),
   qMode: z.enum(["paper", "reference"]),
+  kind: z.enum(["sll", "convnet"]).optional(),
+  layer: z.string().max(64).optional(),
+  size: z.enum(Object.keys(CONVNET_SIZES) as [ConvNetSize, ...ConvNetSize[]]).optional(),
 });
 
 /** zod schema of {@linkcode ModelSpec}, bounded by {@linkcode MODEL_LIMITS}. */
@@ -415,6 +421,18 @@ export function expectedParamShapes(
     throw new RangeError(`${source}: invalid model description: ${issuesLine(r.error.issues)}`);
   }
   let shapes: Readonly<Record<string, readonly number[]>>;
+  if (archKind(spec.arch) === "convnet") {
+    // a ConvNet of a registered layer: its parameter shapes by tree path (unknown layer: error)
+    try {
+      return {
+        ...stateDictShapesOf(
+          buildNetwork(spec.arch, spec.inputShape, spec.numClasses, spec.mean).shapes().params,
+        ),
+      };
+    } catch (e) {
+      throw new RangeError(`${source}: invalid model description: ${(e as Error).message}`);
+    }
+  }
   try {
     shapes = lipschitzNetwork({
       inputShape: [...spec.inputShape],
@@ -503,6 +521,9 @@ export function checkParamShapes(
 /** One-line description of a model spec's architecture, for errors. */
 export function describeSpec(spec: ModelSpec): string {
   const a = spec.arch;
+  if (a.kind === "convnet" || a.layer !== undefined) {
+    return `ConvNet-${a.size} of ${a.layer} layers, ${spec.numClasses} classes, input [${spec.inputShape}]`;
+  }
   return `nConv ${a.nConv}, nDense ${a.nDense}, width ${a.width}, convInnerDim ${a.convInnerDim}, ` +
     `denseInnerDim ${a.denseInnerDim}, ${spec.numClasses} classes, input [${spec.inputShape}]`;
 }

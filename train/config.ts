@@ -7,14 +7,19 @@
 import { z } from "zod";
 import { DATASET_NAMES, type DatasetName } from "../data/mod.ts";
 import { presets } from "../layers/network.ts";
+import { layerNames } from "../layers/registry.ts";
+import { CONVNET_SIZES, type ConvNetSize } from "../layers/convnet.ts";
 
 /** Loss names accepted by the trainer (and the CLI's `--loss`), as the reference's. */
-export const LOSS_NAMES: readonly ["xent", "margin", "xent+margin", "margin_boosting"] = [
+export const LOSS_NAMES: readonly [
   "xent",
   "margin",
   "xent+margin",
   "margin_boosting",
-];
+  "hkr",
+  "emma",
+  "la",
+] = ["xent", "margin", "xent+margin", "margin_boosting", "hkr", "emma", "la"];
 
 /** The reference's certification radii, in units of 1/255. */
 export const DEFAULT_EPS: readonly number[] = [36, 72, 108, 255];
@@ -37,6 +42,15 @@ export interface Arch {
   denseInnerDim: number;
   /** How the SLL convolution uses q ("paper", or "reference" to load PyTorch checkpoints). */
   qMode: "paper" | "reference";
+  /**
+   * The network family: "sll" (the reference's SLL architecture, sized by the fields above; the
+   * default when absent) or "convnet" (Prach et al.'s ConvNet of `layer`, sized by `size`).
+   */
+  kind?: "sll" | "convnet";
+  /** convnet: the registered 1-Lipschitz layer (layers/registry.ts); given alone, it selects the ConvNet. */
+  layer?: string;
+  /** convnet: its size (xs, s, m, l as the paper; tiny CPU-sized). */
+  size?: ConvNetSize;
 }
 
 /** A validated training configuration (see the CLI flags of the same names). */
@@ -58,13 +72,19 @@ export interface TrainConfig {
   /** Peak learning rate. */
   lr: number;
   /** Training loss. */
-  loss: "xent" | "margin" | "xent+margin" | "margin_boosting";
+  loss: (typeof LOSS_NAMES)[number];
   /** xent: logit offset of the true class. */
   offset: number;
   /** xent: temperature. */
   temperature: number;
-  /** margin: hinge margin. */
+  /** margin, hkr: hinge margin. */
   margin: number;
+  /** hkr: weight of the hinge term in [0, 1] (the KR term gets 1 − alpha); default 0.98. */
+  hkrAlpha?: number;
+  /** emma, la: training radius in units of 1/255; default 36. */
+  lossEps255?: number;
+  /** la: focusing exponent γ; default 5. */
+  laGamma?: number;
   /** Optimizer name. */
   optimizer: "adam" | "adamw" | "sgd";
   /** Adam β1. */
@@ -158,6 +178,29 @@ export const ArchSchema: z.ZodType<Arch> = z.object({
     flag: "q-mode",
     help: "how the SLL convolution uses q (reference: as the PyTorch code, for its .pth files)",
   }),
+  kind: flag(z.enum(["sll", "convnet"]).optional(), {
+    flag: "arch",
+    help: "network: sll (the reference's SLL architecture, sized by the flags above) or " +
+      "convnet (Prach et al.'s ConvNet of --layer, sized by --size)",
+    defaultText: "sll",
+  }),
+  layer: flag(
+    z.string().refine((n) => layerNames().includes(n), {
+      message: `not a registered layer (expected one of ${layerNames().join(", ")})`,
+    }).optional(),
+    {
+      flag: "layer",
+      help: "convnet: its 1-Lipschitz layer (the registered layers of layers/registry.ts)",
+      choices: layerNames(),
+      defaultText: "sll with --arch convnet",
+    },
+  ),
+  size: flag(z.enum(Object.keys(CONVNET_SIZES) as [ConvNetSize, ...ConvNetSize[]]).optional(), {
+    flag: "size",
+    help: "convnet: size; xs, s, m, l as the paper (base width 16, 32, 64, 128; 5 blocks of " +
+      "5 layers), tiny CPU-sized (width 8, 4 blocks of 2)",
+    defaultText: "xs with --arch convnet",
+  }),
 });
 
 // The fields of the configuration, with their flag metadata; `configSettings()` walks this.
@@ -191,16 +234,36 @@ const TRAIN_CONFIG_FIELDS = z.object({
   }),
   batchSize: flag(posInt, { flag: "batch-size", help: "images per update" }),
   lr: flag(z.number().nonnegative(), { flag: "lr", help: "peak learning rate" }),
-  loss: flag(z.enum(["xent", "margin", "xent+margin", "margin_boosting"]), {
+  loss: flag(z.enum(LOSS_NAMES as unknown as [string, ...string[]]), {
     flag: "loss",
-    help: "training loss",
-  }),
+    help: "training loss: the reference's xent, margin, xent+margin, margin_boosting; hkr " +
+      "(multi-class hinge + Kantorovich-Rubinstein, deel-torchlip), emma (LiResNet's margin " +
+      "maximisation), la (BRONet's logit annealing)",
+  }) as unknown as z.ZodType<(typeof LOSS_NAMES)[number]>,
   offset: flag(z.number(), {
     flag: "offset",
     help: "xent: logit offset of the true class (the reference uses √2·3/2 ≈ 2.1213)",
   }),
   temperature: flag(z.number().positive(), { flag: "temperature", help: "xent: temperature" }),
-  margin: flag(z.number().nonnegative(), { flag: "margin", help: "margin losses: hinge margin" }),
+  margin: flag(z.number().nonnegative(), {
+    flag: "margin",
+    help: "margin losses (margin, xent+margin, hkr): hinge margin",
+  }),
+  hkrAlpha: flag(z.number().min(0).max(1).optional(), {
+    flag: "hkr-alpha",
+    help: "hkr: weight of the hinge term (the KR term gets 1 − alpha)",
+    defaultText: "0.98",
+  }),
+  lossEps255: flag(z.number().positive().optional(), {
+    flag: "loss-eps",
+    help: "emma, la: training radius in units of 1/255",
+    defaultText: "36",
+  }),
+  laGamma: flag(z.number().nonnegative().optional(), {
+    flag: "la-gamma",
+    help: "la: focusing exponent γ of (1 − p)^γ (la also uses --offset and --temperature)",
+    defaultText: "5",
+  }),
   optimizer: flag(z.enum(["adam", "adamw", "sgd"]), { flag: "optimizer", help: "optimizer" }),
   beta1: flag(z.number().min(0).lt(1), { flag: "beta1", help: "Adam β1" }),
   beta2: flag(z.number().min(0).lt(1), { flag: "beta2", help: "Adam β2" }),

@@ -18,15 +18,20 @@ import {
   type ModelSpec,
 } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
-import { buildNetwork, paramsFromCheckpoint } from "./model.ts";
-import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
+import {
+  buildNetwork,
+  CONVERGE_ITERATIONS,
+  type Network,
+  type NetworkParams,
+  paramsFromCheckpoint,
+} from "./model.ts";
 
 /** What {@linkcode loadModelFile} returns. */
 export interface ModelFile {
   /** The network. */
-  network: LipschitzNetwork;
+  network: Network;
   /** Its parameters (kept: dispose them when done). */
-  params: LipschitzParams;
+  params: NetworkParams;
   /** What the network is and what it evaluates on. */
   spec: ModelSpec;
   /** The file read. */
@@ -100,9 +105,13 @@ function build(
   spec: ModelSpec,
   leaves: Record<string, HostTensor>,
   source: string,
-): [LipschitzNetwork, LipschitzParams] {
+): [Network, NetworkParams] {
   const network = buildNetwork(spec.arch, spec.inputShape, spec.numClasses, spec.mean);
-  const params = keep(scope(() => paramsFromCheckpoint(network, leaves, source)));
+  // stateful layers (CPL's power iteration) converge before their bound certifies anything
+  const params = keep(scope(() => {
+    const p = paramsFromCheckpoint(network, leaves, source);
+    return network.refresh ? network.refresh(p, CONVERGE_ITERATIONS) : p;
+  }));
   return [network, params];
 }
 

@@ -33,8 +33,15 @@ import { clipByGlobalNorm, clipByValue } from "./clip.ts";
 import type { TrainConfig } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
 import { makeLoss } from "./loss_select.ts";
-import { buildNetwork, paramsFromCheckpoint } from "./model.ts";
-import type { LipschitzNetwork, LipschitzParams } from "../layers/network.ts";
+import {
+  archKind,
+  buildNetwork,
+  CONVERGE_ITERATIONS,
+  type Network,
+  type NetworkParams,
+  paramsFromCheckpoint,
+  resolvedArch,
+} from "./model.ts";
 import { makeOptimizer, type OptState } from "./optimizers.ts";
 import { makeSchedule } from "./schedules.ts";
 import { augmentFor } from "./augment_select.ts";
@@ -122,9 +129,9 @@ export interface TrainResult {
   /** "done", "interrupted" (signal or stopAfterStep). */
   status: "done" | "interrupted";
   /** Final parameters (kept; dispose them when done). */
-  params: LipschitzParams;
+  params: NetworkParams;
   /** The network they belong to. */
-  network: LipschitzNetwork;
+  network: Network;
   /** Global steps done. */
   step: number;
   /** Steps done by this call (0: interrupted before its first step; nothing was saved). */
@@ -298,9 +305,11 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
   const a = config.arch;
   msg(
     `${config.dataset}: ${trainSet.n} train / ${testSet.n} test images; model ${
-      a.name ?? "custom"
-    } (n_conv ${a.nConv}, n_dense ${a.nDense}, w ${a.width}, conv inner ${a.convInnerDim}, ` +
-      `dense inner ${a.denseInnerDim}, q ${a.qMode}); ${config.epochs} epochs of batch ` +
+      archKind(a) === "convnet"
+        ? `ConvNet-${a.size ?? "xs"} of ${a.layer ?? "sll"} layers`
+        : `${a.name ?? "custom"} (n_conv ${a.nConv}, n_dense ${a.nDense}, w ${a.width}, ` +
+          `conv inner ${a.convInnerDim}, dense inner ${a.denseInnerDim}, q ${a.qMode})`
+    }; ${config.epochs} epochs of batch ` +
       `${config.batchSize}${config.augment ? ", augmented" : ""}`,
   );
 
@@ -314,8 +323,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
   const metricsPath = join(config.trainDir, "metrics.jsonl");
 
   // ----- state: fresh or from the latest checkpoint
-  let params: LipschitzParams;
-  let state: OptState<LipschitzParams>;
+  let params: NetworkParams;
+  let state: OptState<NetworkParams>;
   let step = 0;
   let lastCheckpoint: string | undefined;
   let final: EvalResult | undefined;
@@ -330,7 +339,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     }
     const ck = await loadCheckpoint(latest);
     stepsPerEpochCheck(ck.meta, stepsPerEpoch, world.size, latest);
-    const slots: Record<string, LipschitzParams> = {};
+    const slots: Record<string, NetworkParams> = {};
     params = keep(scope(() => paramsFromCheckpoint(network, ck.params, latest)));
     try {
       for (const name of optimizer.slotNames) {
@@ -361,18 +370,33 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     final = broadcastJson(world, final ?? null) ?? undefined;
   }
 
-  const lossAndGrad = valueAndGrad((p: LipschitzParams, x: Tensor, y: Tensor) =>
-    lossOf(network.apply(p, x), y)
+  // layers with state outside the gradient (CPL's power iteration) advance it once per update
+  const refreshed = (p: NetworkParams): NetworkParams => network.refresh?.(p, 1) ?? p;
+  const lossAndGrad = valueAndGrad((p: NetworkParams, x: Tensor, y: Tensor) =>
+    lossOf(network.apply(p, x), y, network.lastWeight(p))
   );
-  const evalTest = async (): Promise<EvalResult & { curve?: unknown }> =>
-    await evaluate(network.apply, params, testSet, {
-      prepare: network.prepare, // SLL rescalings once per evaluation, not per batch
-      eps255: config.eps255,
-      batchSize: config.evalBatchSize,
-      lastWeight: network.lastWeight(params),
-      curve255: CURVE_EPS,
-      world,
-    });
+  const evalTest = async (): Promise<EvalResult & { curve?: unknown }> => {
+    // stateful layers (CPL's power iteration) are evaluated with their state converged, on a
+    // copy: the training state goes on as it was (a resumed run stays bit-identical)
+    const evalParams = network.refresh
+      ? keep(scope(() => network.refresh!(params, CONVERGE_ITERATIONS)))
+      : params;
+    try {
+      return await evaluate(network.apply, evalParams, testSet, {
+        prepare: network.prepare, // SLL rescalings once per evaluation, not per batch
+        eps255: config.eps255,
+        batchSize: config.evalBatchSize,
+        lastWeight: network.lastWeight(evalParams),
+        curve255: CURVE_EPS,
+        world,
+      });
+    } finally {
+      if (evalParams !== params) {
+        const own = new Set<Tensor>(leaves(params));
+        for (const t of leaves(evalParams)) if (!own.has(t)) t.dispose();
+      }
+    }
+  };
 
   const meta = (reason: string, metrics?: EvalResult): Omit<CheckpointMeta, "tensors"> => ({
     format: "sll-checkpoint",
@@ -383,7 +407,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       inputShape: [...trainSet.shape],
       numClasses: trainSet.numClasses,
       mean,
-      arch: config.arch,
+      arch: resolvedArch(config.arch), // a ConvNet's layer and size written out
     },
     epoch: step / stepsPerEpoch,
     step,
@@ -448,7 +472,8 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
               update: (g, s, p) => {
                 if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
                 if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
-                return optimizer.update(g, s, p, lr);
+                const u = optimizer.update(g, s, p, lr);
+                return { ...u, params: refreshed(u.params) };
               },
               stop: opts.signal?.aborted ?? false,
             });
@@ -463,7 +488,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
             if (config.clipNorm !== undefined) g = clipByGlobalNorm(g, config.clipNorm);
             if (config.clipValue !== undefined) g = clipByValue(g, config.clipValue);
             const u = optimizer.update(g, state, params, lr);
-            return [l, u.params, u.state] as const;
+            return [l, refreshed(u.params), u.state] as const;
           });
         const lossValue = (await loss.data())[0];
         loss.dispose();

@@ -79,7 +79,18 @@ export { isPthPath, leavesFromStateDict, loadModelFile, type ModelFile } from ".
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
 export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./leak_check.ts";
 export { type LossFn, makeLoss } from "./loss_select.ts";
-export { archFromPreset, buildNetwork, paramsFromCheckpoint, presetNames } from "./model.ts";
+export {
+  archFromPreset,
+  archKind,
+  buildNetwork,
+  CONVERGE_ITERATIONS,
+  type Network,
+  type NetworkParams,
+  paramsFromCheckpoint,
+  presetNames,
+  resolvedArch,
+} from "./model.ts";
+
 export {
   DivergedError,
   epochBatches,

@@ -37,6 +37,9 @@ import {
 import { poolGeom } from "../shape.ts";
 import * as L from "./layout.ts";
 import * as M from "./linalg.ts";
+import * as F from "./fft.ts";
+import { solve as solveKernel } from "./solve.ts";
+import { fftGeom, fftScales } from "../fft.ts";
 
 type Arg = KernelArg<TypedArray>;
 type CpuKernel<P extends KernelName> = (
@@ -117,6 +120,24 @@ const KERNELS: { [P in KernelName]: CpuKernel<P> } = {
   avgPool2d: ([x], p, out) => M.avgPool2d(x.storage, poolGeom(x.shape, out.shape, p), out.dtype),
   avgPool2dTranspose: ([g], p, out) =>
     M.avgPool2dTranspose(g.storage, poolGeom(out.shape, g.shape, p), out.dtype),
+  rfft2: ([x], p, out) => {
+    const d = fftGeom(x.shape);
+    return F.rfft2(x.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[0], out.dtype);
+  },
+  irfft2: ([z], p, out) => {
+    const d = fftGeom(out.shape);
+    return F.irfft2(z.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[1], out.dtype);
+  },
+  solve: ([a, b], p, out) =>
+    solveKernel(
+      a.storage,
+      b.storage,
+      b.shape.slice(0, -2),
+      b.shape[b.shape.length - 2],
+      b.shape[b.shape.length - 1],
+      p.transA,
+      out.dtype,
+    ),
 };
 
 /** SLL_CPU_FUSION=off|0|false|no turns elementwise fusion off (on when unset). */
