@@ -100,6 +100,7 @@ export {
   convLayer,
   type ConvSpec,
   denseLayer,
+  diracInit,
   firstChannels,
   getLayerEntry,
   hasRefresh,
