@@ -2,12 +2,13 @@
  * `deno task bench`: times our kernels against jax-js and TensorFlow.js on the same inputs in the
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
- * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll|layers (webgpu: matmul|conv|mlp|chain|sll|layers),
+ * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll|layers|default|fft (webgpu: matmul|conv|mlp|chain|sll|layers|fft),
  * --repeats N, --warmup N,
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
  * `--only sll` is the SLL networks' training steps and certification beside PyTorch
  * (bench/sll_step.ts; minutes, so not part of the default run). `--only layers` is one training
  * step of every registered layer beside its PyTorch counterpart (bench/layers_step.ts).
+ * `--only fft` times rfft2/irfft2 and solve at spectral-layer sizes beside PyTorch (bench/fft.ts).
  * @module
  */
 
@@ -36,7 +37,7 @@ import {
 
 const WORKLOADS: WorkloadName[] = ["matmul", "conv", "mlp", "sll-conv"];
 /** Workloads run only when named by --only. */
-const EXTRA_WORKLOADS = ["sll", "layers"] as const;
+const EXTRA_WORKLOADS = ["sll", "layers", "default", "fft"] as const;
 const COMPETITORS: Record<string, () => Impl> = {
   "jax": () => jaxJs("wasm"),
   "tfjs-wasm": () => tfjs("wasm"),
@@ -84,7 +85,7 @@ function parse(): {
       } (with --backend ${values.backend})`,
     );
   }
-  const sll = values.only === "sll" || values.only === "layers";
+  const sll = values.only === "sll" || values.only === "layers" || values.only === "fft";
   const repeats = Number(values.repeats ?? (sll ? 3 : 5));
   const warmup = Number(values.warmup ?? (sll ? 1 : 3));
   if (!Number.isInteger(repeats) || repeats < 1) {
@@ -101,7 +102,7 @@ function parse(): {
       throw new RangeError(
         `--competitors ${c}: expected some of ${
           Object.keys(COMPETITORS).join(", ")
-        } or none (--only sll|layers: torch or none)`,
+        } or none (--only sll|layers|fft: torch or none)`,
       );
     }
   }
@@ -235,6 +236,28 @@ const TITLES: Record<WorkloadName, string> = {
 
 async function main(): Promise<void> {
   const opts = parse();
+  if (opts.only === "default") {
+    // the default run's step profiled (bench/default_profile.ts); --repeats = profiled steps
+    if (opts.backend !== "cpu") {
+      throw new RangeError("--only default profiles the CPU backend's step: drop --backend webgpu");
+    }
+    const { runDefaultProfile } = await import("./default_profile.ts");
+    const given = Deno.args.some((a) => a.startsWith("--repeats"));
+    await runDefaultProfile({ steps: given ? opts.repeats : 15, evaluate: true });
+    shutdownWasmThreads();
+    return;
+  }
+  if (opts.only === "fft") {
+    const { runFftBench } = await import("./fft.ts");
+    console.log(`fft bench (${opts.backend}): ${navigator.hardwareConcurrency} cores`);
+    await runFftBench({
+      ...opts,
+      torch: opts.competitors.length > 0,
+      backend: opts.backend === "webgpu" ? "webgpu" : "cpu",
+    });
+    shutdownWasmThreads();
+    return;
+  }
   if (opts.backend === "webgpu" && opts.only !== "sll" && opts.only !== "layers") {
     const { runWebGpuBench, WEBGPU_COMPETITORS } = await import("./webgpu.ts");
     return await runWebGpuBench({

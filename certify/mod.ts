@@ -32,3 +32,4 @@ export {
   searchRatio,
 } from "./lipschitz.ts";
 export { convSpectralBound, denseSpectralBound, type GramOptions } from "./gram.ts";
+export { certifiedLipschitzFactor, liresnetLipschitz } from "./liresnet.ts";

@@ -94,6 +94,29 @@ export interface PoolParams {
   avgPool2dTranspose: { size: Pair; stride: Pair; padding: Pair; divisor: number; inSize: Pair };
 }
 
+/**
+ * Normalisation of the FFT pair: "backward" (forward unscaled, inverse 1/(HW), as numpy and
+ * torch), "ortho" (1/√(HW) both ways) or "forward" (forward 1/(HW), inverse unscaled).
+ */
+export type FftNorm = "backward" | "ortho" | "forward";
+
+/** Parameters of the fft family (tensor/prims/fft.ts); complex values carry a trailing axis 2. */
+export interface FftParams {
+  /** real [..., H, W] → [..., H, ⌊W/2⌋+1, 2]: the 2-D DFT of the last two axes, half spectrum. */
+  rfft2: { norm: FftNorm };
+  /** [..., H, ⌊W/2⌋+1, 2] → real [..., H, W] of `size` = [H, W]: the inverse of rfft2. */
+  irfft2: { size: Pair; norm: FftNorm };
+}
+
+/** Parameters of the solve family (tensor/prims/solve.ts). */
+export interface SolveParams {
+  /**
+   * x = op(a)⁻¹·b for a [..., n, n], b [..., n, k] with equal batch axes (the wrapper
+   * broadcasts); op transposes a when `transA` (the vjp solves with aᵀ without a copy).
+   */
+  solve: { transA: boolean };
+}
+
 /** Static parameters of every primitive, by name: the union of the families. */
 export interface PrimParams
   extends
@@ -103,7 +126,9 @@ export interface PrimParams
     LayoutParams,
     IndexParams,
     ConvParams,
-    PoolParams {}
+    PoolParams,
+    FftParams,
+    SolveParams {}
 
 /** Comparison operators of `compare`. */
 export type CompareOp = "eq" | "ne" | "lt" | "le" | "gt" | "ge";

@@ -92,10 +92,83 @@ export {
   kernelTranspose,
   socConv,
   type SocConvConfig,
+  socDense,
+  type SocDenseConfig,
   type SocParams,
   socSkewKernel,
   spaceToDepth,
 } from "./soc.ts";
+export {
+  householder,
+  type HouseholderConfig,
+  type HouseholderParams,
+  sinCos,
+} from "./householder.ts";
+export {
+  batchCentering,
+  type BatchCenteringConfig,
+  type BatchCenteringLayer,
+  type BatchCenteringParams,
+  type CenteringConfig,
+  layerCentering,
+  type LayerCenteringParams,
+} from "./centering.ts";
+export {
+  liresnetBlock,
+  type LiresnetConfig,
+  liresnetDense,
+  type LiresnetLayer,
+  type LiresnetOperator,
+  type LiresnetParams,
+} from "./liresnet.ts";
+export { bcopConv, type BcopConvConfig, bcopKernel, type BcopParams, circularPad } from "./bcop.ts";
+export { aocConv, type AocConvConfig, type AocParams } from "./aoc.ts";
+export {
+  applyFourier,
+  cayley,
+  ccayley,
+  fourierGrid,
+  fourierKernel,
+  frobenius,
+  rescale,
+  type SpectralGeometry,
+  spectralGeometry,
+  type SpectralPadding,
+  withAlphaFromWeight,
+} from "./fourier.ts";
+export {
+  cayleyConv,
+  type CayleyConvConfig,
+  cayleyDense,
+  type CayleyDenseConfig,
+  cayleyDenseWeight,
+  type CayleyParams,
+} from "./cayley.ts";
+export {
+  blockReflector,
+  broConv,
+  type BroConvConfig,
+  broDense,
+  type BroDenseConfig,
+  type BroInit,
+  type BroParams,
+  cblockReflector,
+} from "./bro.ts";
+export {
+  lotConv,
+  type LotConvConfig,
+  lotDense,
+  type LotDenseConfig,
+  lotOrthogonalize,
+  type LotParams,
+} from "./lot.ts";
+export {
+  sandwichConv,
+  type SandwichConvConfig,
+  sandwichDense,
+  type SandwichDenseConfig,
+  type SandwichParams,
+} from "./sandwich.ts";
 export {
   convLayer,
   type ConvSpec,

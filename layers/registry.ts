@@ -22,6 +22,15 @@ import {
 import { aolConv, aolDense } from "./aol.ts";
 import { cplConv, cplDense } from "./cpl.ts";
 import { sllConv, sllDense } from "./sll.ts";
+import { socConv, socDense } from "./soc.ts";
+import { bcopConv } from "./bcop.ts";
+import { aocConv } from "./aoc.ts";
+import { liresnetBlock, liresnetDense } from "./liresnet.ts";
+import { orthogonalDense } from "./orthogonal.ts";
+import { cayleyConv, cayleyDense } from "./cayley.ts";
+import { lotConv, lotDense } from "./lot.ts";
+import { broConv, broDense } from "./bro.ts";
+import { sandwichConv, sandwichDense } from "./sandwich.ts";
 
 /** What a registry entry says about one layer family and how to build it. */
 export interface LayerEntry {
@@ -72,6 +81,73 @@ export const LAYER_REGISTRY: readonly LayerEntry[] = [
     orthogonal: false,
     conv: ({ channels, kernel }) => cplConv({ inner: channels, kernel }),
     dense: ({ features }) => cplDense({ inner: features }),
+  },
+  {
+    name: "soc",
+    title: "Skew Orthogonal Convolution",
+    paper: "Singla & Feizi — ICML 2021",
+    orthogonal: true,
+    conv: ({ channels, kernel }) => socConv({ features: channels, kernel }),
+    dense: ({ features }) => socDense({ features }),
+  },
+  {
+    name: "bcop",
+    title: "Block Convolution Orthogonal Parameterization",
+    paper: "Li, Haque, Anil, Lucas, Grosse, Jacobsen — NeurIPS 2019",
+    orthogonal: true,
+    // circular padding: exactly orthogonal (zero padding is 1-Lipschitz, not at the borders)
+    conv: ({ channels, kernel }) => bcopConv({ features: channels, kernel, padding: "circular" }),
+    dense: ({ features }) => orthogonalDense({ features }),
+  },
+  {
+    name: "aoc",
+    title: "Adaptive Orthogonal Convolution",
+    paper: "Boissin, Mamalet, Fel, Picard, Massena, Serrurier — 2025",
+    orthogonal: true,
+    conv: ({ channels, kernel }) => aocConv({ features: channels, kernel }),
+    dense: ({ features }) => orthogonalDense({ features }),
+  },
+  {
+    name: "liresnet",
+    title: "Linear residual block (LiResNet)",
+    paper: "Hu, Zou, Wang, Leino, Fredrikson — NeurIPS 2023",
+    orthogonal: false,
+    conv: ({ kernel }) => liresnetBlock({ kernel }),
+    dense: () => liresnetDense(),
+  },
+  // FFT layers: circular convolution (the DFT diagonalises it exactly, so the orthogonal ones are
+  // orthogonal maps; LOT and BRO's reference codes zero-pad and crop instead, `padding: "zero"`)
+  {
+    name: "cayley",
+    title: "Cayley orthogonal convolution (per frequency)",
+    paper: "Trockman & Kolter — ICLR 2021",
+    orthogonal: true,
+    conv: ({ channels, kernel }) => cayleyConv({ features: channels, kernel }),
+    dense: ({ features }) => cayleyDense({ features }),
+  },
+  {
+    name: "lot",
+    title: "Layer-wise Orthogonal Training (Newton–Schulz per frequency)",
+    paper: "Xu, Li, Li — NeurIPS 2022",
+    orthogonal: true,
+    conv: ({ channels, kernel }) => lotConv({ features: channels, kernel, padding: "circular" }),
+    dense: ({ features }) => lotDense({ features }),
+  },
+  {
+    name: "bro",
+    title: "Block Reflector Orthogonal layer",
+    paper: "Lai et al. — ICML 2025",
+    orthogonal: true,
+    conv: ({ channels, kernel }) => broConv({ features: channels, kernel, padding: "circular" }),
+    dense: ({ features }) => broDense({ features }),
+  },
+  {
+    name: "sandwich",
+    title: "Sandwich layer (direct parameterisation)",
+    paper: "Wang & Manchester — ICML 2023",
+    orthogonal: false,
+    conv: ({ channels, kernel }) => sandwichConv({ features: channels, kernel }),
+    dense: ({ features }) => sandwichDense({ features }),
   },
 ];
 

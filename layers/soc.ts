@@ -220,3 +220,70 @@ export function socConv(config: SocConvConfig): Layer<SocParams> {
     },
   });
 }
+
+/** Configuration of {@linkcode socDense}. Input features are inferred from `inShape`. */
+export interface SocDenseConfig {
+  /** Output features. */
+  features: number;
+  /** Taylor terms of exp(L) (default 12; see {@linkcode SocConvConfig.terms}). */
+  terms?: number;
+  /** ‖L‖ is rescaled to at most this (default 0.7). */
+  correction?: number;
+  /** Add a bias (default true). */
+  bias?: boolean;
+}
+
+/**
+ * The dense form of SOC: y = Σ_{i=0}^{terms} Lⁱx/i! + b with L = c·(A − Aᵀ)/σ a skew-symmetric
+ * matrix, σ ≥ ‖A − Aᵀ‖₂ (the 1×1 case of {@linkcode socSkewKernel}), on m = max(D, features)
+ * features (input zero-padded, output cut). Orthogonal when features = D. Input [B, D].
+ *
+ * @example
+ * ```ts
+ * import { normal, randomKey, socDense } from "@sll/sll";
+ * const layer = socDense({ features: 8 });
+ * const { params } = layer.init(randomKey(0), [8]);
+ * const y = layer.apply(params, normal(randomKey(1), [4, 8]));
+ * ```
+ */
+export function socDense(config: SocDenseConfig): Layer<SocParams> {
+  const out = config.features;
+  const terms = config.terms ?? 12;
+  const correction = config.correction ?? 0.7;
+  const useBias = config.bias ?? true;
+  if (!(Number.isInteger(terms) && terms >= 1)) {
+    throw new RangeError(`socDense: terms must be a positive integer, got ${terms}`);
+  }
+  if (!(Number.isInteger(out) && out >= 1)) {
+    throw new RangeError(`socDense: features must be a positive integer, got ${out}`);
+  }
+  return defineLayer<SocParams>({
+    setup(inShape: readonly number[]): LayerSetup<SocParams> {
+      expectShape("socDense", inShape, [null]);
+      const m = Math.max(inShape[0], out);
+      return {
+        outShape: [out],
+        params: {
+          kernel: { shape: [m, m], init: xavierNormal },
+          bias: { shape: [out], init: zerosInit },
+        },
+      };
+    },
+    apply(params: SocParams, x: Tensor): Tensor {
+      const m = params.kernel.shape[0];
+      if (x.rank !== 2 || x.shape[1] > m) {
+        throw new TypeError(`socDense: input must be [B, D] with D ≤ ${m}, got [${x.shape}]`);
+      }
+      const z = x.shape[1] < m ? pad(x, [[0, 0], [0, m - x.shape[1]]]) : x;
+      const l = reshape(socSkewKernel(reshape(params.kernel, [m, m, 1, 1]), correction), [m, m]);
+      const lt = swapLast(l); // row vectors: term_i = term_{i−1}·Lᵀ/i
+      let term = z, y = z;
+      for (let i = 1; i <= terms; i++) {
+        term = div(matmul(term, lt), i);
+        y = add(y, term);
+      }
+      if (out < m) y = slice(y, [0, 0], [y.shape[0], out]);
+      return useBias ? add(y, params.bias) : y;
+    },
+  });
+}

@@ -3,7 +3,7 @@
  * the certified kernel-norm bound, gradients, CPU vs WebGPU, and the 1-Lipschitz property.
  */
 import assert from "node:assert/strict";
-import { fantasticFourBound, socConv, spaceToDepth } from "./soc.ts";
+import { fantasticFourBound, socConv, socDense, spaceToDepth } from "./soc.ts";
 import { arange, reshape } from "../tensor/ops.ts";
 import { normal, randomKey } from "../tensor/random.ts";
 import { scope } from "../tensor/scope.ts";
@@ -72,6 +72,7 @@ leakFreeTest(
 leakFreeTest("socConv: gradients match finite differences", () => {
   assertLayerGradients(socConv({ features: 3, terms: 4 }), [2, 4, 4]);
   assertLayerGradients(socConv({ features: 4, stride: 2, terms: 3 }), [1, 4, 4]);
+  assertLayerGradients(socDense({ features: 3, terms: 5 }), [4]);
 });
 
 leakFreeTest("socConv: CPU and WebGPU agree (forward and parameter gradients)", async () => {
@@ -83,6 +84,7 @@ for (
     ["socConv", socConv({ features: 3 }), [3, 5, 5]],
     ["socConv stride 2", socConv({ features: 4, stride: 2 }), [2, 4, 4]],
     ["socConv 4 terms, fewer outputs", socConv({ features: 2, terms: 4 }), [3, 4, 4]],
+    ["socDense", socDense({ features: 6 }), [6]],
   ] as const
 ) {
   leakFreeTest(`1-Lipschitz: ${name}`, async () => {

@@ -12,5 +12,20 @@ export * from "./ops.ts";
 export * from "./random.ts";
 export * from "./tree.ts";
 export type { DType, TypedArray } from "../kernels/dtype.ts";
-export type { BackendName, Pair } from "../kernels/prims.ts";
+export type { BackendName, FftNorm, Pair } from "../kernels/prims.ts";
 export type { AdapterDescription, WebGpuOptions } from "../kernels/webgpu/device.ts";
+export {
+  ceye,
+  cfrobenius,
+  cinverse,
+  cinvSqrtNewtonSchulz,
+  cmatmul,
+  cmul,
+  complex,
+  conj,
+  csolve,
+  ctranspose,
+  imag,
+  real,
+  realEmbedding,
+} from "./complex.ts";

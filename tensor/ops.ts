@@ -78,6 +78,8 @@ export {
 export { gather, scatterAdd } from "./prims/index.ts";
 export { conv2d, conv2dFilterGrad, type ConvOptions, convTranspose2d } from "./prims/conv.ts";
 export { avgPool2d, avgPool2dTranspose, type PoolOptions } from "./prims/pool.ts";
+export { type FftOptions, irfft2, rfft2 } from "./prims/fft.ts";
+export { inverse, solve, type SolveOptions } from "./prims/solve.ts";
 
 /** x². @example `square(tensor([3]))` */
 export function square(x: Tensor): Tensor {

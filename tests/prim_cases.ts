@@ -11,6 +11,8 @@ import fc from "fast-check";
 import type { BinaryName, PrimName, PrimParams, UnaryName } from "../kernels/prims.ts";
 import { sizeOf, stridesOf } from "../kernels/shape.ts";
 import { naiveConv2d } from "./conv_ref.ts";
+import { fftDraw, irfft2Ref, rfft2Ref } from "./fft_ref.ts";
+import { boostPermutedDiagonal, solveRef } from "./solve_ref.ts";
 
 /** One input: float values (float64 or float32 as the suite runs them) or int32. */
 export interface CaseInput {
@@ -481,6 +483,37 @@ export const PRIM_CASES: { [P in PrimName]: PrimRow<P> } = {
     params: { ...c.params, inSize: [c.h, c.w] },
     seed: c.seed,
   })),
+  rfft2: fftDraw().map((d) => ({
+    inputs: [inp([...d.batch, d.h, d.w], d.seed)],
+    params: { norm: d.norm },
+    seed: d.seed,
+    ref: (x) => rfft2Ref(x, d.h, d.w, d.norm),
+  })),
+  irfft2: fftDraw().map((d) => ({
+    inputs: [inp([...d.batch, d.h, Math.floor(d.w / 2) + 1, 2], d.seed)],
+    params: { size: [d.h, d.w], norm: d.norm },
+    seed: d.seed,
+    ref: (z) => irfft2Ref(z, d.h, d.w, d.norm),
+  })),
+  // batched systems with row swaps needed (a strong entry on a permuted diagonal)
+  solve: fc.tuple(shapeArb(0, 2, 3), dim(6), dim(3), fc.boolean(), seedArb).map((
+    [batch, n, k, transA, seed],
+  ) => {
+    const a = inp([...batch, n, n], seed);
+    return {
+      inputs: [
+        { ...a, values: boostPermutedDiagonal(a.values, n, rng(seed ^ 0x2545f491)) },
+        inp([
+          ...batch,
+          n,
+          k,
+        ], seed + 1),
+      ],
+      params: { transA },
+      seed,
+      ref: (av, bv) => solveRef(av, bv, n, k, transA),
+    };
+  }),
 };
 
 /** A one-line description of a case for failure messages. */

@@ -180,7 +180,19 @@ async function appendLine(path: string, obj: unknown): Promise<void> {
 /** Radii (×1/255) of the certified-accuracy curve stored with each epoch (for plots). */
 const CURVE_EPS: number[] = Array.from({ length: 52 }, (_, i) => i * 5);
 
-const yieldToEventLoop = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+/**
+ * One turn of the event loop (signals, file writes), through a message rather than
+ * `setTimeout(0)`: timers nested this deep are clamped to 4 ms, a step's worth of work here.
+ */
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 
 /**
  * The training batches of one epoch, exactly as the loop consumes them: shuffled by the run's
@@ -484,8 +496,11 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
           dispose([nextParams, nextState.slots]);
           throw new DivergedError(step + 1, lossValue, lastCheckpoint);
         }
+        // the slots first: on a backend that fuses (CPU, WebGPU) the new moments then run once
+        // and the new parameters read them, instead of recomputing them inline
+        const slots = swapKept(state.slots, nextState.slots);
         params = swapKept(params, nextParams);
-        state = { step: nextState.step, slots: swapKept(state.slots, nextState.slots) };
+        state = { step: nextState.step, slots };
         step++;
         lossSum += lossValue;
         lossCount++;

@@ -7,6 +7,7 @@
  * @module
  */
 import { certifiedCurveSvg } from "./chart.ts";
+import { $, action, className, fetchBytes, paint, r255, showError, shown } from "./page_util.ts";
 import { decodeImageSet, type ImageSet } from "./sample.ts";
 import type {
   Answers,
@@ -26,20 +27,6 @@ export const ASSETS = {
   sample: "assets/fmnist_test_200.bin",
   trainSet: "assets/fmnist_train_1000.bin.gz",
 } as const;
-
-/** Fashion-MNIST's classes. */
-export const CLASSES = [
-  "T-shirt/top",
-  "Trouser",
-  "Pullover",
-  "Dress",
-  "Coat",
-  "Sandal",
-  "Shirt",
-  "Sneaker",
-  "Bag",
-  "Ankle boot",
-];
 
 /** What the page exposes as `globalThis.sllApp` (documented in web/README.md). */
 export interface SllApp {
@@ -105,83 +92,10 @@ function call<K extends Request["op"]>(
   });
 }
 
-// ---- page helpers -------------------------------------------------------------------------------
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`the page has no #${id}`);
-  return el as T;
-};
-
-function showError(e: unknown): void {
-  const msg = e instanceof Error ? e.message : String(e);
-  const div = document.createElement("div");
-  div.className = "error";
-  div.textContent = msg;
-  const close = document.createElement("button");
-  close.textContent = "×";
-  close.style.float = "right";
-  close.onclick = () => div.remove();
-  div.prepend(close);
-  $("errors").append(div);
-}
-
-/** Runs a page action; its error is shown on the page and rethrown to the caller. */
-async function shown<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    showError(e);
-    throw e;
-  }
-}
-
-/** Runs a UI action: errors shown, never unhandled. */
-function action(f: () => Promise<unknown>): () => void {
-  return () => void shown(f).catch(() => {});
-}
-
-async function fetchBytes(path: string): Promise<Uint8Array> {
-  const url = new URL(path, document.baseURI);
-  let r: Response;
-  try {
-    r = await fetch(url);
-  } catch (e) {
-    throw new Error(`cannot fetch ${url} (${(e as Error).message})`);
-  }
-  if (!r.ok) {
-    throw new Error(
-      `cannot fetch ${url}: HTTP ${r.status}; rebuild the page (deno task build:web)`,
-    );
-  }
-  return new Uint8Array(await r.arrayBuffer());
-}
-
-function paint(canvas: HTMLCanvasElement, pixels: ArrayLike<number>, scale255: boolean): void {
-  const ctx = canvas.getContext("2d")!;
-  const img = ctx.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = scale255 ? pixels[i] : Math.round(Math.min(1, Math.max(0, pixels[i])) * 255);
-    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
-    img.data[4 * i + 3] = 255;
-  }
-  if (canvas.width === 28) ctx.putImageData(img, 0, 0);
-  else {
-    const tmp = document.createElement("canvas");
-    tmp.width = tmp.height = 28;
-    tmp.getContext("2d")!.putImageData(img, 0, 0);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(tmp, 0, 0, canvas.width, canvas.height);
-  }
-}
-
-const r255 = (r: number): string => (r * 255).toFixed(1);
-const className = (c: number): string => (c >= 0 ? CLASSES[c] ?? `class ${c}` : "none (NaN)");
-
 // ---- state -----------------------------------------------------------------------------------
 
 let sample: ImageSet;
-let capabilities: Capabilities;
+let capabilities: Capabilities | undefined;
 let current: BackendInfo = { name: "cpu", threads: 1, helperDispatches: 0 };
 let selected = 0;
 
@@ -200,18 +114,12 @@ function showBackend(b: BackendInfo): void {
   $("status").textContent = b.name === "webgpu"
     ? `WebGPU on ${b.adapter ?? "an adapter"}`
     : `CPU (WebAssembly SIMD) on ${b.threads} thread${b.threads > 1 ? "s" : ""}`;
+  renderNotice();
 }
 
-function setupBackendSwitch(): void {
-  const sel = $<HTMLSelectElement>("backend");
-  const opt = (v: string) => sel.querySelector<HTMLOptionElement>(`option[value="${v}"]`)!;
-  opt("cpu2").disabled = !capabilities.twoThreads;
-  opt("webgpu").disabled = !capabilities.webgpu;
-  if (capabilities.webgpu) {
-    opt("webgpu").textContent = `WebGPU (${capabilities.webgpu}${
-      capabilities.webgpuSoftware ? ", software" : ""
-    })`;
-  }
+/** The notes at the top: why there is one thread, what WebGPU is (or why there is none). */
+function renderNotice(): void {
+  if (!capabilities) return;
   const notes: string[] = [];
   if (!capabilities.crossOriginIsolated) {
     notes.push(
@@ -221,15 +129,35 @@ function setupBackendSwitch(): void {
   } else if (!capabilities.twoThreads) {
     notes.push("The CPU helper thread could not start here: the CPU backend runs on one thread.");
   }
-  if (!capabilities.webgpu) notes.push(`No WebGPU: ${capabilities.webgpuReason ?? "no adapter"}.`);
-  else if (capabilities.webgpuSoftware) {
+  if (!capabilities.webgpu) {
+    // the core's reason is written for Deno users (drivers, flags); a page needs one line
     notes.push(
-      "The WebGPU adapter is a software one, so the CPU was chosen (as autoBackend() does).",
+      "navigator" in globalThis && "gpu" in navigator
+        ? "This browser's WebGPU gave no adapter, so WebGPU is off."
+        : "This browser has no WebGPU (navigator.gpu), so WebGPU is off.",
+    );
+  } else if (capabilities.webgpuSoftware) {
+    notes.push(
+      current.name === "webgpu"
+        ? `WebGPU runs on a software adapter (${capabilities.webgpu}) here, emulated on the CPU.`
+        : `The only WebGPU adapter is a software one (${capabilities.webgpu}), slower than the ` +
+          "CPU backend, so the CPU was chosen (as autoBackend() does); pick WebGPU above to try it.",
     );
   }
   const notice = $("notice");
   notice.textContent = notes.join(" ");
   notice.hidden = notes.length === 0;
+}
+
+function setupBackendSwitch(caps: Capabilities): void {
+  const sel = $<HTMLSelectElement>("backend");
+  const opt = (v: string) => sel.querySelector<HTMLOptionElement>(`option[value="${v}"]`)!;
+  opt("cpu2").disabled = !caps.twoThreads;
+  opt("webgpu").disabled = !caps.webgpu;
+  if (caps.webgpu) {
+    opt("webgpu").textContent = `WebGPU (${caps.webgpu}${caps.webgpuSoftware ? ", software" : ""})`;
+  }
+  renderNotice();
   sel.disabled = false;
   sel.onchange = action(async () => {
     const v = sel.value;
@@ -388,10 +316,9 @@ function setupEditor(): void {
   });
   const noise = $<HTMLInputElement>("noise");
   noise.oninput = () => ($("noise-out").textContent = Number(noise.value).toFixed(2));
-  $("add-noise").onclick = action(async () => {
+  const addNoise = async (target: number) => {
     // Gaussian direction scaled to the chosen norm, added to the sample image, then clipped to
     // [0, 1] (the clip only shortens the perturbation: the box holds the original).
-    const target = Number(noise.value);
     const g = new Float32Array(784);
     let n = 0;
     for (let i = 0; i < 784; i++) {
@@ -402,6 +329,13 @@ function setupEditor(): void {
     const s = target / Math.sqrt(n);
     edited = original.map((x, i) => Math.min(1, Math.max(0, x + s * g[i])));
     await refreshEditor();
+  };
+  $("add-noise").onclick = action(() => addNoise(Number(noise.value)));
+  $("noise-inside").onclick = action(async () => {
+    const target = 0.99 * originalRadius;
+    noise.value = String(target);
+    $("noise-out").textContent = target.toFixed(2);
+    await addNoise(target);
   });
   $("attack").onclick = action(async () => {
     const log = $("attack-log");
@@ -517,7 +451,7 @@ async function start(): Promise<void> {
   const init = await call({ op: "init", sample: sampleBytes, trainSet: trainBytes });
   capabilities = init.capabilities;
   showBackend(init.backend);
-  setupBackendSwitch();
+  setupBackendSwitch(init.capabilities);
   setupDrop();
   setupEditor();
   setupTraining();

@@ -96,15 +96,16 @@ export function certifiedCurveSvg(
     }" text-anchor="middle">radius ε (×1/255, L2)</text>`,
     `<path d="${d}" class="curve" fill="none"/>`,
   );
-  for (const m of marks) {
+  marks.forEach((m, j) => {
     const f = certifiedAt(radii, correct, m / 255);
+    const dy = j % 2 ? 16 : -6; // alternate above and below: neighbouring marks stay legible
     parts.push(
       `<circle cx="${x(m)}" cy="${y(f)}" r="4" class="mark"><title>${
         esc(`ε = ${m}/255: ${(f * 100).toFixed(1)}%`)
       }</title></circle>`,
-      `<text x="${x(m) + 6}" y="${y(f) - 6}" class="mark-label">${(f * 100).toFixed(1)}%</text>`,
+      `<text x="${x(m) + 6}" y="${y(f) + dy}" class="mark-label">${(f * 100).toFixed(1)}%</text>`,
     );
-  }
+  });
   parts.push(`</svg>`);
   return parts.join("");
 }

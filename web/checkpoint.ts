@@ -217,7 +217,7 @@ export async function readHostModel(file: NamedBytes, meta?: NamedBytes): Promis
     try {
       raw = readPth(file.bytes, { source: name }).stateDict;
     } catch (e) {
-      throw new Error(`${name}: corrupt PyTorch checkpoint (${oneLine(e)})`);
+      throw new Error(`${name}: corrupt PyTorch checkpoint (${oneLine(e, name)})`);
     }
   } else if (lower.endsWith(".safetensors")) {
     if (meta) {
@@ -234,7 +234,7 @@ export async function readHostModel(file: NamedBytes, meta?: NamedBytes): Promis
     try {
       raw = readSafetensors(file.bytes).tensors;
     } catch (e) {
-      throw new Error(`${name}: corrupt safetensors file (${oneLine(e)})`);
+      throw new Error(`${name}: corrupt safetensors file (${oneLine(e, name)})`);
     }
   } else {
     throw new TypeError(
@@ -320,6 +320,8 @@ export function networkOf(m: HostModel): LipschitzNetwork {
   return lipschitzNetwork(m.config);
 }
 
-function oneLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n").join(" ").slice(0, 300);
+/** The error's message on one line, without a leading "<name>: " (the caller names the file). */
+function oneLine(e: unknown, name: string): string {
+  const m = (e instanceof Error ? e.message : String(e)).split("\n").join(" ");
+  return (m.startsWith(`${name}: `) ? m.slice(name.length + 2) : m).slice(0, 300);
 }

@@ -5,7 +5,16 @@
  * @module
  */
 import type { DType, TypedArray } from "../dtype.ts";
-import { allocArray, releaseArray } from "./host_pool.ts";
+import { allocUninit } from "./host_pool.ts";
+import { envVar } from "../env.ts";
+import {
+  type CpuStorage,
+  freeStorage,
+  fusableExpr,
+  materialize,
+  Pending,
+  record,
+} from "./fusion.ts";
 import {
   type Backend,
   type ConvGeom,
@@ -28,6 +37,9 @@ import {
 import { poolGeom } from "../shape.ts";
 import * as L from "./layout.ts";
 import * as M from "./linalg.ts";
+import * as F from "./fft.ts";
+import { solve as solveKernel } from "./solve.ts";
+import { fftGeom, fftScales } from "../fft.ts";
 
 type Arg = KernelArg<TypedArray>;
 type CpuKernel<P extends KernelName> = (
@@ -108,34 +120,85 @@ const KERNELS: { [P in KernelName]: CpuKernel<P> } = {
   avgPool2d: ([x], p, out) => M.avgPool2d(x.storage, poolGeom(x.shape, out.shape, p), out.dtype),
   avgPool2dTranspose: ([g], p, out) =>
     M.avgPool2dTranspose(g.storage, poolGeom(out.shape, g.shape, p), out.dtype),
+  rfft2: ([x], p, out) => {
+    const d = fftGeom(x.shape);
+    return F.rfft2(x.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[0], out.dtype);
+  },
+  irfft2: ([z], p, out) => {
+    const d = fftGeom(out.shape);
+    return F.irfft2(z.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[1], out.dtype);
+  },
+  solve: ([a, b], p, out) =>
+    solveKernel(
+      a.storage,
+      b.storage,
+      b.shape.slice(0, -2),
+      b.shape[b.shape.length - 2],
+      b.shape[b.shape.length - 1],
+      p.transA,
+      out.dtype,
+    ),
 };
 
+/** SLL_CPU_FUSION=off|0|false|no turns elementwise fusion off (on when unset). */
+function fusionFromEnv(): boolean {
+  return !["off", "0", "false", "no"].includes((envVar("SLL_CPU_FUSION") ?? "").toLowerCase());
+}
+
+let fusion: boolean | null = null;
+
+/**
+ * Turns the CPU backend's elementwise fusion (kernels/cpu/fusion.ts) on or off; returns the
+ * previous setting. On by default unless `SLL_CPU_FUSION=off`. Values already pending still run
+ * fused.
+ */
+export function setCpuFusion(on: boolean): boolean {
+  const was = fusion ??= fusionFromEnv();
+  fusion = on;
+  return was;
+}
+
+function unpended(x: KernelArg<CpuStorage>): Arg {
+  const s = x.storage;
+  return s instanceof Pending
+    ? { storage: materialize(s), shape: x.shape, dtype: x.dtype }
+    : x as Arg;
+}
+
 /** Creates the CPU backend. */
-export function createCpuBackend(): Backend<TypedArray> {
+export function createCpuBackend(): Backend<CpuStorage> {
+  fusion ??= fusionFromEnv();
   return {
     name: "cpu",
     dtypes: ["float32", "int32", "float64"],
     upload(data: TypedArray, dtype: DType): TypedArray {
-      const o = allocArray(dtype, data.length);
+      const o = allocUninit(dtype, data.length);
       o.set(data);
       return o;
     },
     run<P extends KernelName>(
       prim: P,
-      inputs: Arg[],
+      inputs: KernelArg<CpuStorage>[],
       params: PrimParams[P],
       out: OutInfo,
-    ): TypedArray {
-      return (KERNELS[prim] as CpuKernel<P>)(inputs, params, out);
+    ): CpuStorage {
+      if (fusion) {
+        const expr = fusableExpr(prim, params, out.dtype, inputs[0]?.dtype ?? out.dtype);
+        if (expr !== null) return record(prim, params, expr, inputs, out);
+      }
+      return (KERNELS[prim] as CpuKernel<P>)(inputs.map(unpended), params, out);
     },
-    read(storage: TypedArray): Promise<TypedArray> {
-      return Promise.resolve(storage.slice());
+    read(storage: CpuStorage): Promise<TypedArray> {
+      return Promise.resolve(materialize(storage).slice());
     },
-    readSync(storage: TypedArray): TypedArray {
-      return storage.slice();
+    readSync(storage: CpuStorage): TypedArray {
+      return materialize(storage).slice();
     },
-    free(storage: TypedArray): void {
-      releaseArray(storage);
+    free(storage: CpuStorage): void {
+      freeStorage(storage);
+    },
+    settle(storage: CpuStorage): void {
+      materialize(storage);
     },
   };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { DType, TypedArray } from "../dtype.ts";
-import { allocArray } from "./host_pool.ts";
+import { allocUninit } from "./host_pool.ts";
 import { broadcastStrides, sameShape, sizeOf } from "../shape.ts";
 import { planBroadcast } from "./strided.ts";
 import type { BinaryName, CompareOp, UnaryName } from "../prims.ts";
@@ -145,7 +145,7 @@ export function broadcastIndex(
 
 /** y = f(x) elementwise. */
 export function unary(expr: string, x: TypedArray, dtype: DType): TypedArray {
-  const o = allocArray(dtype, x.length);
+  const o = allocUninit(dtype, x.length);
   unaryLoop(expr, x.constructor.name + o.constructor.name)(x, o, x.length);
   return o;
 }
@@ -161,7 +161,7 @@ export function binary(
   outDType: DType,
 ): TypedArray {
   const n = sizeOf(outShape);
-  const o = allocArray(outDType, n);
+  const o = allocUninit(outDType, n);
   if (n === 0) return o;
   const p = planBroadcast([xShape, yShape], outShape);
   const key = x.constructor.name + y.constructor.name + o.constructor.name;
@@ -191,7 +191,7 @@ export function where(
   dtype: DType,
 ): TypedArray {
   const n = sizeOf(outShape);
-  const o = allocArray(dtype, n);
+  const o = allocUninit(dtype, n);
   if (n === 0) return o;
   const p = planBroadcast([cShape, aShape, bShape], outShape);
   const key = c.constructor.name + a.constructor.name + b.constructor.name + o.constructor.name;
@@ -282,7 +282,7 @@ function whereBits(
 export function cast(x: TypedArray, dtype: DType): TypedArray {
   const expr = ELEMENTWISE.cast.js(dtype, x instanceof Int32Array ? "int32" : "float32");
   if (expr !== "a") return unary(expr, x, dtype);
-  const o = allocArray(dtype, x.length);
+  const o = allocUninit(dtype, x.length);
   o.set(x);
   return o;
 }

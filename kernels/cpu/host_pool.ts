@@ -26,6 +26,31 @@ export function releaseArray(a: TypedArray): void {
 
 /** A zero-filled host array of `n` elements of `dtype`, reused from the pool when possible. */
 export function allocArray(dtype: DType, n: number): TypedArray {
+  const a = pooled(dtype, n);
+  return a ? a.fill(0) : fresh(dtype, n);
+}
+
+/**
+ * A host array of `n` elements of `dtype` whose contents are arbitrary (a pooled one is not
+ * cleared): for kernels that write every element, saving allocArray's memset.
+ */
+export function allocUninit(dtype: DType, n: number): TypedArray {
+  return pooled(dtype, n) ?? fresh(dtype, n);
+}
+
+/** Counts of large arrays allocated fresh (pool misses), for tests and benchmarks. */
+export const poolStats: { fresh: number; freshBytes: number } = { fresh: 0, freshBytes: 0 };
+
+function fresh(dtype: DType, n: number): TypedArray {
+  const a = newArray(dtype, n);
+  if (n >= POOL_MIN_ELEMENTS) {
+    poolStats.fresh++;
+    poolStats.freshBytes += a.byteLength;
+  }
+  return a;
+}
+
+function pooled(dtype: DType, n: number): TypedArray | undefined {
   if (n >= POOL_MIN_ELEMENTS) {
     const name = dtype === "float32"
       ? "Float32Array"
@@ -35,8 +60,8 @@ export function allocArray(dtype: DType, n: number): TypedArray {
     const a = pool.get(`${name}:${n}`)?.pop();
     if (a) {
       pooledBytes -= a.byteLength;
-      return a.fill(0);
+      return a;
     }
   }
-  return newArray(dtype, n);
+  return undefined;
 }

@@ -17,6 +17,8 @@ import {
   convTranspose2dKernel,
 } from "./conv.ts";
 import { elementwiseExpr } from "./fusion.ts";
+import { irfft2Kernel, rfft2Kernel } from "./fft.ts";
+import { solveKernel } from "./solve.ts";
 import { concatPartKernel, gatherKernel, padKernel, scatterAddKernel } from "./layout.wgsl.ts";
 import { broadcastView } from "./map.wgsl.ts";
 import { matmulRun } from "./matmul.ts";
@@ -121,4 +123,7 @@ export const KERNELS: { [P in KernelName]: GpuKernel<P> } = {
   conv2dFilterGrad: conv2dFilterGradKernel,
   avgPool2d: avgPool2dKernel,
   avgPool2dTranspose: avgPool2dTransposeKernel,
+  rfft2: rfft2Kernel,
+  irfft2: irfft2Kernel,
+  solve: solveKernel,
 };

@@ -9,11 +9,13 @@ import { binder, type RuleTable } from "../engine.ts";
 import type { Tensor } from "../tensor.ts";
 import { CONV_RULES } from "./conv.ts";
 import { ELEMENTWISE_RULES } from "./elementwise.ts";
+import { FFT_RULES } from "./fft.ts";
 import { INDEX_RULES } from "./index.ts";
 import { LAYOUT_RULES } from "./layout.ts";
 import { LINALG_RULES } from "./linalg.ts";
 import { POOL_RULES } from "./pool.ts";
 import { REDUCE_RULES } from "./reduce.ts";
+import { SOLVE_RULES } from "./solve.ts";
 
 /** Every primitive's rule, by name. */
 export const PRIMS: RuleTable<PrimName> = {
@@ -24,6 +26,8 @@ export const PRIMS: RuleTable<PrimName> = {
   ...INDEX_RULES,
   ...CONV_RULES,
   ...POOL_RULES,
+  ...FFT_RULES,
+  ...SOLVE_RULES,
 };
 
 /** Every primitive name, in table order (derived from `PRIMS`). */
