@@ -173,6 +173,7 @@ export {
   convLayer,
   type ConvSpec,
   denseLayer,
+  diracInit,
   firstChannels,
   getLayerEntry,
   hasRefresh,

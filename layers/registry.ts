@@ -6,13 +6,15 @@
  * lines only) and one PyTorch function in bench/layers_torch.py.
  * @module
  */
-import { pad, reshape, slice, transpose } from "../tensor/ops.ts";
+import { pad, reshape, slice, tensor, transpose } from "../tensor/ops.ts";
+import type { PRNGKey } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { type NoParams, paddingChannels } from "./basic.ts";
 import {
   type AnyLayer,
   defineLayer,
   expectShape,
+  type Initialized,
   type Layer,
   type LayerSetup,
   serial,
@@ -67,8 +69,10 @@ export const LAYER_REGISTRY: readonly LayerEntry[] = [
     title: "Almost-Orthogonal Layer",
     paper: "Prach & Lampert — ECCV 2022",
     orthogonal: false,
-    conv: ({ channels, kernel }) => aolConv({ features: channels, kernel }),
-    dense: ({ features }) => aolDense({ features }),
+    // Dirac init as the authors' AOLConv2d: the rescaled layer starts as the identity (Xavier
+    // makes each rescaled layer strongly contractive: ~1e-6 logits after a ConvNet's 10 layers)
+    conv: ({ channels, kernel }) => diracInit(aolConv({ features: channels, kernel })),
+    dense: ({ features }) => diracInit(aolDense({ features })),
   },
   {
     name: "cpl",
@@ -146,6 +150,34 @@ export const LAYER_REGISTRY: readonly LayerEntry[] = [
     dense: ({ features }) => sandwichDense({ features }),
   },
 ];
+
+/**
+ * `layer` with its `weight` drawn as the identity map (`nn.init.dirac_`): W[i, i, centre] = 1 for
+ * i < min(out, in), every other tap 0; the other parameters as `layer.init` draws them.
+ *
+ * @example
+ * ```ts
+ * import { aolConv, diracInit, randomKey } from "@sll/sll";
+ * const { params } = diracInit(aolConv({ features: 4 })).init(randomKey(0), [4, 6, 6]);
+ * ```
+ */
+export function diracInit<P extends { weight: Tensor }>(layer: Layer<P>): Layer<P> {
+  return {
+    ...layer,
+    init(key: PRNGKey, inShape: readonly number[]): Initialized<P> {
+      const r = layer.init(key, inShape);
+      const w = r.params.weight;
+      const [o, c] = w.shape, taps = w.shape.slice(2);
+      const centre = taps.reduce((acc, k) => acc * k + Math.floor(k / 2), 0);
+      const size = taps.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(o * c * size);
+      for (let i = 0; i < Math.min(o, c); i++) data[(i * c + i) * size + centre] = 1;
+      const weight = tensor(data, { shape: w.shape, dtype: w.dtype });
+      w.dispose();
+      return { outShape: r.outShape, params: { ...r.params, weight } };
+    },
+  };
+}
 
 /**
  * The names of the registered layers, in registry order.

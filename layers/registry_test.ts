@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   convLayer,
   denseLayer,
+  diracInit,
   firstChannels,
   getLayerEntry,
   hasRefresh,
@@ -17,6 +18,7 @@ import {
   spatialPad,
 } from "./registry.ts";
 import { cplDense } from "./cpl.ts";
+import { aolConv, aolDense } from "./aol.ts";
 import { serial } from "./layer.ts";
 import { sllDense } from "./sll.ts";
 import { normal, randomKey, split } from "../tensor/random.ts";
@@ -165,3 +167,25 @@ for (const e of LAYER_REGISTRY) {
     });
   }
 }
+
+leakFreeTest(
+  "diracInit: AOL starts as the identity map (conv and dense), as the authors' init",
+  async () => {
+    const [x, yc, xd, yd] = scope(() => {
+      const conv = diracInit(aolConv({ features: 3 }));
+      const dense = diracInit(aolDense({ features: 4 }));
+      const x = normal(randomKey(5), [2, 3, 4, 4]), xd = normal(randomKey(6), [2, 4]);
+      return [
+        x,
+        conv.apply(conv.init(randomKey(7), [3, 4, 4]).params, x),
+        xd,
+        dense.apply(dense.init(randomKey(8), [4]).params, xd),
+      ];
+    });
+    for (const [a, b] of [[x, yc], [xd, yd]]) {
+      const [av, bv] = [await a.data(), await b.data()];
+      av.forEach((v, i) => assert.ok(Math.abs(v - bv[i]) < 1e-6, `${i}: ${v} vs ${bv[i]}`));
+    }
+    dispose([x, yc, xd, yd]);
+  },
+);
