@@ -79,6 +79,14 @@ function backendInfo(): BackendInfo {
     : { name, threads: wasmThreads(), helperDispatches };
 }
 
+/**
+ * The wasm helper thread closes itself after a second without work; before a request's kernels
+ * run, bring it back up (and wait until it serves), or a short request would run on one thread.
+ */
+async function helperUp(): Promise<void> {
+  if (getBackend() !== "webgpu" && wasmThreads() === 2) await wasmThreadsReady();
+}
+
 function build(host: HostModel): Live {
   const network = lipschitzNetwork(host.config);
   const params = keep(scope(() => network.fromStateDict(host.leaves, { prefix: "" })));
@@ -388,6 +396,7 @@ async function handle(req: Request, progress: (f: number) => void): Promise<unkn
       if (!(Number.isInteger(limit) && limit >= 1)) {
         throw new RangeError(`certifySample: limit must be a positive integer, got ${limit}`);
       }
+      await helperUp();
       const r = await certifySet(live, set, Math.min(limit, set.n));
       return { ...r, backend: backendInfo() } satisfies Answers["certify"];
     }
