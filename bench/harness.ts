@@ -188,3 +188,32 @@ export function formatTable(rows: string[][]): string {
     ...rows.slice(1).map(line),
   ].join("\n");
 }
+
+/**
+ * Times `ours` against a competitor that runs in its own process, alternating: `warmup` runs of
+ * ours, then `repeats` rounds of one timed run of ours and one call of `theirs` (its timings
+ * returned by it), so background load falls on both. The first failure of `theirs` ends its
+ * rounds and is returned as `note`; `theirs` undefined times ours alone.
+ */
+export async function alternateRuns(
+  ours: { run(): Promise<unknown> },
+  theirs: (() => Promise<number[]>) | undefined,
+  opts: { warmup: number; repeats: number },
+): Promise<{ ours: number[]; theirs: number[]; note: string }> {
+  const mine: number[] = [], other: number[] = [];
+  let note = "";
+  for (let i = 0; i < opts.warmup; i++) await ours.run();
+  for (let i = 0; i < opts.repeats; i++) {
+    const t0 = performance.now();
+    await ours.run();
+    mine.push(performance.now() - t0);
+    if (theirs && !note) {
+      try {
+        other.push(...await theirs());
+      } catch (e) {
+        note = e instanceof Error ? e.message : String(e);
+      }
+    }
+  }
+  return { ours: mine, theirs: other, note };
+}

@@ -26,7 +26,7 @@ import {
 } from "../mod.ts";
 import { leaves } from "../tensor/tree.ts";
 import { cpuKernelsInUse } from "../kernels/cpu/fast.ts";
-import { formatTable, randomArray } from "./harness.ts";
+import { alternateRuns, formatTable, randomArray } from "./harness.ts";
 import { findTorch, type TorchRunner } from "./sll_step.ts";
 
 /** One layer workload: the layer's registry name, conv or dense, sizes and batch. */
@@ -170,26 +170,18 @@ export async function runLayersBench(opts: LayersBenchOptions): Promise<void> {
     "PyTorch ms",
   ]];
   for (const wl of layerWorkloads(opts.layers)) {
-    const ours: number[] = [], theirs: number[] = [];
-    let note = "";
     const p = prepareLayerStep(wl);
+    let timed: Awaited<ReturnType<typeof alternateRuns>>;
     try {
-      for (let i = 0; i < opts.warmup; i++) await p.run();
-      for (let i = 0; i < opts.repeats; i++) {
-        const t0 = performance.now();
-        await p.run();
-        ours.push(performance.now() - t0);
-        if (torch.python && !note) {
-          try {
-            theirs.push(...await runTorchLayer(torch, wl, 1, Math.max(1, opts.warmup)));
-          } catch (e) {
-            note = e instanceof Error ? e.message : String(e);
-          }
-        }
-      }
+      timed = await alternateRuns(
+        p,
+        torch.python ? () => runTorchLayer(torch, wl, 1, Math.max(1, opts.warmup)) : undefined,
+        opts,
+      );
     } finally {
       p.dispose();
     }
+    const { ours, theirs, note } = timed;
     const mo = median(ours), mt = theirs.length ? median(theirs) : NaN;
     const ips = (ms: number): string =>
       Number.isNaN(ms) ? "—" : (wl.batch / (ms / 1000)).toFixed(0);

@@ -25,7 +25,7 @@ import {
 } from "../mod.ts";
 import { leaves } from "../tensor/tree.ts";
 import { cpuKernelsInUse } from "../kernels/cpu/fast.ts";
-import { formatTable, randomArray } from "./harness.ts";
+import { alternateRuns, formatTable, randomArray } from "./harness.ts";
 
 /** One SLL workload: network sizes, batch, and whether it is a training step or certification. */
 export interface SllWorkload {
@@ -317,28 +317,19 @@ export async function runSllBench(opts: SllBenchOptions): Promise<void> {
   ]];
   for (const wl of SLL_WORKLOADS) {
     const images = wl.batch * (wl.mode === "certify" ? CERTIFY_BATCHES : 1);
-    const ours: number[] = [], theirs: number[] = [];
-    let note = "";
     const p = prepareOurs(wl);
+    let timed: Awaited<ReturnType<typeof alternateRuns>>;
     try {
-      for (let i = 0; i < opts.warmup; i++) await p.run();
-      // rounds: one run of ours, then PyTorch's (in its own process, its own warm-up), so
-      // both see the same background load
-      for (let i = 0; i < opts.repeats; i++) {
-        const t0 = performance.now();
-        await p.run();
-        ours.push(performance.now() - t0);
-        if (torch.python && !note) {
-          try {
-            theirs.push(...await runTorch(torch, wl, 1, Math.max(1, opts.warmup)));
-          } catch (e) {
-            note = e instanceof Error ? e.message : String(e);
-          }
-        }
-      }
+      // rounds: one run of ours, then PyTorch's (in its own process, its own warm-up)
+      timed = await alternateRuns(
+        p,
+        torch.python ? () => runTorch(torch, wl, 1, Math.max(1, opts.warmup)) : undefined,
+        opts,
+      );
     } finally {
       p.dispose();
     }
+    const { ours, theirs, note } = timed;
     const mo = median(ours), mt = theirs.length ? median(theirs) : NaN;
     const ips = (
       ms: number,
