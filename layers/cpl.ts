@@ -3,6 +3,9 @@
  * Perspective for Lipschitz Neural Networks", ICML 2022): y = x − (2/‖W‖₂²)·Wᵀσ(Wx + b), σ = ReLU.
  * ‖W‖₂ comes from power iteration whose vector `u` is EXPLICIT state in the parameter tree:
  * `apply` never mutates it; `layer.refresh(params, n)` returns new params with u advanced n steps.
+ * The estimate σ̂ is below ‖W‖₂ until u converges, and the layer's constant is then
+ * max(1, 2‖W‖₂²/σ̂² − 1): `lipschitzClaim` hands certify/ the W and the σ̂² `apply` uses, for a
+ * certified bound (never σ̂ alone).
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
@@ -30,7 +33,9 @@ import {
   type Layer,
   type LayerSetup,
   type LayerShapes,
+  type LipschitzClaim,
 } from "./layer.ts";
+import { scope } from "../tensor/scope.ts";
 
 /** Parameters of the CPL layers. `u` is power-iteration state, not trained (gradient 0). */
 export type CplParams = {
@@ -62,8 +67,17 @@ function makeCpl(
   adj: (w: Tensor, y: Tensor) => Tensor,
   setup: (inShape: readonly number[]) => LayerSetup<CplParams>,
   applyIterations: number,
+  operator: (w: Tensor, inShape: readonly number[]) => LipschitzClaim["operators"][number],
 ): CplLayer {
   const step = (w: Tensor, u: Tensor): Tensor => unit(adj(w, fwd(w, u)));
+  /** σ̂² = ‖W u‖² with u after `applyIterations` steps from the stored u: differentiable in W. */
+  const sigma2Of = (params: CplParams): Tensor => {
+    const w0 = stopGradient(params.weight);
+    let u = stopGradient(params.u);
+    for (let i = 0; i < applyIterations; i++) u = step(w0, u);
+    const wu = fwd(params.weight, stopGradient(u));
+    return sum(mul(wu, wu));
+  };
   const refresh = (params: CplParams, iterations = 1): CplParams => {
     const w = stopGradient(params.weight);
     let u = stopGradient(params.u);
@@ -78,14 +92,24 @@ function makeCpl(
     },
     shapes: (inShape: readonly number[]): LayerShapes<CplParams> => drawn.shapes!(inShape),
     apply(params: CplParams, x: Tensor): Tensor {
-      const w0 = stopGradient(params.weight);
-      let u = stopGradient(params.u);
-      for (let i = 0; i < applyIterations; i++) u = step(w0, u);
       // ‖W‖₂² ≈ ‖W u‖² for the converged unit u (a constant); differentiable in W.
-      const wu = fwd(params.weight, stopGradient(u));
-      const sigma2 = sum(mul(wu, wu));
+      const sigma2 = sigma2Of(params);
       const h = relu(add(fwd(params.weight, x), params.bias));
       return sub(x, mul(adj(params.weight, h), div(2, sigma2)));
+    },
+    // The Jacobian I − (2/σ̂²)·WᵀDW (0 ≤ D ≤ I) has eigenvalues in [1 − 2σ²/σ̂², 1], σ = ‖W‖₂:
+    // its norm is max(1, 2σ²/σ̂² − 1) for the σ̂² apply divides by (σ̂ ≤ σ unless converged).
+    lipschitzClaim(params: CplParams, inShape: readonly number[]): LipschitzClaim {
+      const sigma2 = scope(() => stopGradient(sigma2Of(params)));
+      return {
+        reason: `${name} power iteration`,
+        operators: [operator(params.weight, inShape)],
+        scalars: [sigma2],
+        bound: ([sigma], [s2]): number => {
+          if (!(s2 > 0 && Number.isFinite(s2) && Number.isFinite(sigma))) return Infinity;
+          return Math.max(1, ((2 * sigma * sigma) / s2) * (1 + 2 ** -50) - 1);
+        },
+      };
     },
     refresh(params: CplParams, iterations?: number): CplParams {
       if (!(params && params.u)) throw new TypeError(`${name}.refresh: params have no u state`);
@@ -135,6 +159,7 @@ export function cplDense(config: CplDenseConfig): CplLayer {
       };
     },
     config.iterations ?? 1,
+    (weight) => ({ kind: "dense", weight }),
   );
 }
 
@@ -185,5 +210,6 @@ export function cplConv(config: CplConvConfig): CplLayer {
       };
     },
     config.iterations ?? 1,
+    (weight, inShape) => ({ kind: "conv", weight, inSize: [inShape[1], inShape[2]] }),
   );
 }

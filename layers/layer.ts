@@ -68,6 +68,41 @@ export interface Layer<P = Params> {
    * disposes it when done. {@linkcode prepareLayer} falls back to `apply` without it.
    */
   prepare?(params: P): PreparedForward;
+  /**
+   * Optional, for a layer that is 1-Lipschitz only when an iteration has converged (CPL's and
+   * LiResNet's power iterations, SOC's truncated series): what a certified bound of its constant
+   * for `params` on inputs of per-example shape `inShape` needs. certify/'s
+   * `certifiedLipschitzBound` evaluates it; a layer without it is 1-Lipschitz by construction.
+   */
+  lipschitzClaim?(params: P, inShape: readonly number[]): LipschitzClaim;
+}
+
+/** A linear operator whose spectral norm a {@linkcode LipschitzClaim} needs bounded from above. */
+export type ClaimOperator =
+  | { /** A matrix W [out, in] (x ↦ Wx). */ kind: "dense"; weight: Tensor }
+  | {
+    /** A kernel [out, in, kh, kw] applied with zero padding ≤ k − 1 to inputs of `inSize`. */
+    kind: "conv";
+    weight: Tensor;
+    /** Spatial size [H, W] of the inputs. */
+    inSize: [number, number];
+  };
+
+/**
+ * A layer's declaration of what its certified Lipschitz bound is made of (layers/ states it,
+ * certify/ proves it): certified upper bounds `norms[i]` ≥ ‖operators[i]‖₂ and the exact values
+ * of `scalars` (one-element tensors read back) go into `bound`, which must be non-decreasing in
+ * every norm. The caller disposes every tensor in it.
+ */
+export interface LipschitzClaim {
+  /** What the bound is about, e.g. "CPL power iteration". */
+  reason: string;
+  /** Operators whose certified spectral norms `bound` takes (possibly none). */
+  operators: ClaimOperator[];
+  /** One-element tensors `bound` takes as numbers, e.g. the σ̂² `apply` divides by. */
+  scalars: Tensor[];
+  /** A bound of the layer's Lipschitz constant from the operators' norm bounds and scalars. */
+  bound(norms: readonly number[], scalars: readonly number[]): number;
 }
 
 /** A forward pass with parameter-only work done once; `dispose` frees the tensors it holds. */
@@ -127,6 +162,8 @@ export interface LayerDefinition<P> {
   lastWeight?(params: P): Tensor | null;
   /** See {@linkcode Layer.prepare}. */
   prepare?(params: P): PreparedForward;
+  /** See {@linkcode Layer.lipschitzClaim}. */
+  lipschitzClaim?(params: P, inShape: readonly number[]): LipschitzClaim;
 }
 
 /**
@@ -168,6 +205,7 @@ export function defineLayer<P>(definition: LayerDefinition<P>): Layer<P> {
     },
   };
   if (definition.lastWeight) layer.lastWeight = definition.lastWeight;
+  if (definition.lipschitzClaim) layer.lipschitzClaim = definition.lipschitzClaim;
   return layer;
 }
 

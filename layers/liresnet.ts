@@ -35,6 +35,7 @@ import {
   type Layer,
   type LayerSetup,
   type LayerShapes,
+  type LipschitzClaim,
 } from "./layer.ts";
 
 /** Parameters of the LiResNet blocks. `u` is power-iteration state (gradient 0). */
@@ -119,6 +120,11 @@ function makeBlock(ops: Ops, config: LiresnetConfig): LiresnetLayer {
     return norm(ops.fwd(a, u));
   };
   const drawn = defineLayer<LiresnetParams>({ setup: ops.setup, apply: (_p, x) => x });
+  const operator = (params: LiresnetParams): LiresnetOperator =>
+    scope(() => {
+      const a = ops.merged(params, scale);
+      return { kind: ops.kind, a, sigma: sigma(params, a) };
+    });
   const refresh = (params: LiresnetParams, n = 1): LiresnetParams => {
     const a = stopGradient(ops.merged(params, scale));
     return { ...params, u: advance(a, params.u, n) };
@@ -137,11 +143,23 @@ function makeBlock(ops: Ops, config: LiresnetConfig): LiresnetLayer {
       if (!(params && params.u)) throw new TypeError(`${ops.name}.refresh: params have no u state`);
       return refresh(params, n);
     },
-    operator(params: LiresnetParams): LiresnetOperator {
-      return scope(() => {
-        const a = ops.merged(params, scale);
-        return { kind: ops.kind, a, sigma: sigma(params, a) };
-      });
+    operator,
+    // y = A x/σ + b: Lipschitz constant ‖A‖₂/σ, above 1 while σ (power iteration) is below ‖A‖₂
+    lipschitzClaim(params: LiresnetParams, inShape: readonly number[]): LipschitzClaim {
+      const { a, sigma: s } = operator(params);
+      return {
+        reason: `${ops.name} power iteration`,
+        operators: [
+          ops.kind === "conv"
+            ? { kind: "conv", weight: a, inSize: [inShape[1], inShape[2]] }
+            : { kind: "dense", weight: a },
+        ],
+        scalars: [s],
+        bound: ([upper], [used]): number => {
+          if (!(used > 0 && Number.isFinite(used) && Number.isFinite(upper))) return Infinity;
+          return Math.max(1, (upper / used) * (1 + 2 ** -50));
+        },
+      };
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 export {
   type AnyLayer,
+  type ClaimOperator,
   defineLayer,
   expectShape,
   type Initialized,
@@ -13,6 +14,7 @@ export {
   type LayerSetup,
   type LayerShapes,
   layerShapes,
+  type LipschitzClaim,
   type Params,
   type ParamsOf,
   type ParamSpec,
@@ -23,6 +25,7 @@ export {
   type SerialParams,
   type ShapeTree,
 } from "./layer.ts";
+export { socTaylorBound } from "./soc_bound.ts";
 export { fanInUniform, fans, xavierNormal, zerosInit } from "./init.ts";
 export {
   type FromStateDictOptions,

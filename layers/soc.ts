@@ -27,7 +27,26 @@ import {
   transpose,
 } from "../tensor/ops.ts";
 import { xavierNormal, zerosInit } from "./init.ts";
-import { defineLayer, expectShape, type Layer, type LayerSetup } from "./layer.ts";
+import {
+  defineLayer,
+  expectShape,
+  type Layer,
+  type LayerSetup,
+  type LipschitzClaim,
+} from "./layer.ts";
+import { socTaylorBound } from "./soc_bound.ts";
+
+/** The claim of a truncated series that is not provably non-expansive (none when it is). */
+function taylorClaim(
+  name: string,
+  terms: number,
+  correction: number,
+): { lipschitzClaim?: () => LipschitzClaim } {
+  const b = socTaylorBound(terms, correction);
+  if (b <= 1) return {};
+  const reason = `${name} series truncated at ${terms} terms`;
+  return { lipschitzClaim: () => ({ reason, operators: [], scalars: [], bound: () => b }) };
+}
 
 /**
  * Invertible downsampling (space-to-depth, as SOC's `einops` rearrange
@@ -107,9 +126,11 @@ export interface SocConvConfig {
   stride?: 1 | 2;
   /**
    * Taylor terms of exp(L) (default 12, the evaluation terms of the authors' current code,
-   * lipnn's `eval_terms`; they train with 5). With n ≡ 0 or 3 (mod 4) terms and ‖L‖ ≤ 2 every
-   * |Σ_{i≤n}(iλ)^i/i!| ≤ 1, so the layer is provably 1-Lipschitz; other n exceed 1 by up to
-   * ‖L‖^(n+1)/(n+1)! (5 terms: ~1.3e-4 at the default correction).
+   * lipnn's `eval_terms`; they train with 5). When every |Σ_{i≤n}(iλ)^i/i!| ≤ 1 on
+   * λ ∈ [0, correction] (checked exactly by `socTaylorBound`: 12 terms at 0.7 are; n ≡ 0 or 3
+   * (mod 4) for small enough corrections) the layer is provably 1-Lipschitz; otherwise it
+   * declares the certified bound 1 + Σ_{k>n} c^k/k! (`lipschitzClaim`; 5 terms: ~1.8e-4 at the
+   * default correction).
    */
   terms?: number;
   /** ‖L‖ is rescaled to at most this (default 0.7, SOC's `correction`). */
@@ -180,6 +201,7 @@ export function socConv(config: SocConvConfig): Layer<SocParams> {
   }
   const pad0 = Math.floor(ks / 2);
   return defineLayer<SocParams>({
+    ...taylorClaim("socConv", terms, correction),
     setup(inShape: readonly number[]): LayerSetup<SocParams> {
       expectShape("socConv", inShape, [null, null, null]);
       const [c, h, w] = inShape;
@@ -258,6 +280,7 @@ export function socDense(config: SocDenseConfig): Layer<SocParams> {
     throw new RangeError(`socDense: features must be a positive integer, got ${out}`);
   }
   return defineLayer<SocParams>({
+    ...taylorClaim("socDense", terms, correction),
     setup(inShape: readonly number[]): LayerSetup<SocParams> {
       expectShape("socDense", inShape, [null]);
       const m = Math.max(inShape[0], out);
