@@ -1,12 +1,13 @@
 /**
  * The certified Lipschitz constant of a LiResNet block (layers/liresnet.ts): its power-iteration
  * σ approaches ‖A‖₂ from below, so the block's true constant ‖A‖₂/σ can exceed 1; this bounds it
- * from above with the Gram-iteration bound of ‖A‖₂ (gram.ts) and the σ the block divides by, and
- * `certifiedLipschitzFactor` multiplies these over a whole network for its certificate.
+ * from above with the Gram-iteration bound of ‖A‖₂ (gram.ts) and the σ the block divides by (the
+ * block's `lipschitzClaim` says the same to bound.ts, which every certificate uses).
  * @module
  */
 import type { LiresnetLayer, LiresnetParams } from "../layers/liresnet.ts";
-import { type AnyLayer, layerShapes } from "../layers/layer.ts";
+import type { AnyLayer } from "../layers/layer.ts";
+import { certifiedLipschitzBound } from "./bound.ts";
 import { convSpectralBound, denseSpectralBound } from "./gram.ts";
 
 /**
@@ -44,14 +45,13 @@ export async function liresnetLipschitz(
 }
 
 /**
- * The product of the certified constants of every LiResNet block in `layer` (walking nested
- * `serial`s, shapes propagated from `inShape`); 1 when it has none. The other layers are taken
- * as 1-Lipschitz, as their constructions prove. Pass it as `lipschitz` to `certifiedAccuracy`
- * (MarginOptions) so a block whose power iteration fell short cannot inflate a certificate.
+ * The certified Lipschitz bound of a whole network (every declaring layer, LiResNet blocks and
+ * CPL layers included): `certifiedLipschitzBound(layer, params, inShape).bound` (bound.ts), kept
+ * under this name for existing callers. Pass it as `lipschitz` to `certifiedAccuracy`.
  *
  * @example
  * ```ts
- * import { liresnetBlock, maxMin, randomKey, serial } from "@sll/sll";
+ * import { certifiedLipschitzFactor, liresnetBlock, maxMin, randomKey, serial } from "@sll/sll";
  * const net = serial(liresnetBlock(), maxMin(), liresnetBlock());
  * const { params } = net.init(randomKey(0), [2, 4, 4]);
  * const lip = await certifiedLipschitzFactor(net, params, [2, 4, 4]); // ≥ 1, ≈ 1
@@ -62,17 +62,5 @@ export async function certifiedLipschitzFactor(
   params: unknown,
   inShape: readonly number[],
 ): Promise<number> {
-  const l = layer as AnyLayer & Partial<LiresnetLayer> & { layers?: readonly AnyLayer[] };
-  if (typeof l.operator === "function") {
-    return await liresnetLipschitz(l as LiresnetLayer, params as LiresnetParams, inShape);
-  }
-  if (Array.isArray(l.layers) && Array.isArray(params)) {
-    let factor = 1, shape = [...inShape];
-    for (let i = 0; i < l.layers.length; i++) {
-      factor *= await certifiedLipschitzFactor(l.layers[i], params[i], shape);
-      shape = layerShapes(l.layers[i], shape).outShape;
-    }
-    return factor;
-  }
-  return 1;
+  return (await certifiedLipschitzBound(layer, params, inShape)).bound;
 }

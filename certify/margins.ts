@@ -21,7 +21,11 @@ export interface Margins {
 
 /** Options of {@linkcode margins} and {@linkcode certifiedAccuracy}. */
 export interface MarginOptions {
-  /** Lipschitz constant of the map up to the last layer (default 1, the reference's lip_cst). */
+  /**
+   * A certified bound of the Lipschitz constant of the map up to the last layer (default 1, the
+   * reference's lip_cst): `certifiedLipschitzBound(...).bound`. Must be finite and ≥ 1 (a
+   * RangeError otherwise; a network with no finite bound certifies nothing).
+   */
   lipschitz?: number;
 }
 
@@ -83,8 +87,10 @@ export async function margins(
 ): Promise<Margins> {
   const [f, b, k] = await hostRows(logits, "margins: logits");
   const lip = options.lipschitz ?? 1;
-  if (!(lip > 0 && Number.isFinite(lip))) {
-    throw new RangeError(`margins: lipschitz must be a positive finite number, got ${lip}`);
+  if (!(lip >= 1 && Number.isFinite(lip))) {
+    throw new RangeError(
+      `margins: lipschitz must be a certified bound, finite and ≥ 1 (certifiedLipschitzBound's), got ${lip}; a network without one certifies nothing`,
+    );
   }
   let dist: Float64Array | null = null;
   if (lastLayerWeight) {

@@ -33,3 +33,11 @@ export {
 } from "./lipschitz.ts";
 export { convSpectralBound, denseSpectralBound, type GramOptions } from "./gram.ts";
 export { certifiedLipschitzFactor, liresnetLipschitz } from "./liresnet.ts";
+export {
+  type BoundOptions,
+  type BoundTarget,
+  certifiedLipschitzBound,
+  type ClaimSummary,
+  describeLipschitzBound,
+  type LipschitzCertificate,
+} from "./bound.ts";
