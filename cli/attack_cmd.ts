@@ -7,6 +7,7 @@
 import { batches } from "../data/mod.ts";
 import { pgdL2 } from "../certify/pgd.ts";
 import { certifiedAccuracy } from "../certify/margins.ts";
+import { certifiedLipschitzBound } from "../certify/bound.ts";
 import { dispose, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { randomKey } from "../tensor/random.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
@@ -76,6 +77,9 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
     const key = randomKey((values.seed as number | undefined) ?? 0);
     const forward = (x: Tensor): Tensor => model.network.apply(model.params, x);
     const lastWeight = model.network.lastWeight(model.params);
+    // the network's certified Lipschitz bound, once: every certificate divides by it
+    const bound = await certifiedLipschitzBound(model.network, model.params, test.shape);
+    const lipschitz = Number.isFinite(bound.bound) ? bound.bound : null; // null: certify nothing
     const results: AttackResult[] = [];
     for (const e of epsList) {
       let clean = 0, robust = 0, cert = 0, done = 0;
@@ -86,7 +90,9 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
         const y = tensor(b.y, { shape: [b.size], dtype: "int32" });
         try {
           const logits = scope(() => forward(x));
-          const c = await certifiedAccuracy(logits, b.y, lastWeight, [e / 255]);
+          const c = await certifiedAccuracy(logits, b.y, lastWeight, lipschitz ? [e / 255] : [], {
+            lipschitz: lipschitz ?? 1,
+          });
           logits.dispose();
           const xAdv = pgdL2(forward, x, y, { eps: e / 255, steps, key });
           const advLogits = scope(() => forward(xAdv));
@@ -94,7 +100,7 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
           const adv = await certifiedAccuracy(advLogits, b.y, null, []);
           advLogits.dispose();
           clean += Math.round(c.accuracy * b.size);
-          cert += Math.round(c.certified[0] * b.size);
+          cert += Math.round((c.certified[0] ?? 0) * b.size);
           robust += Math.round(adv.accuracy * b.size);
         } finally {
           dispose([x, y]);
@@ -117,6 +123,7 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
     // the result on stdout: the lines, or with --json only the JSON line (the lines on stderr)
     const out = values.json ? console.error : console.log;
     out(`${model.path} on ${model.dataset} (${test.n} images, PGD L2 ${steps} steps):`);
+    out(`  Lipschitz bound ${bound.text}`);
     for (const r of results) {
       out(
         `  ε=${r.eps255}/255: clean ${(r.accuracy * 100).toFixed(2)}%, robust ${
@@ -126,7 +133,13 @@ export async function attackCommand(argv: readonly string[]): Promise<number> {
     }
     if (values.json) {
       console.log(
-        JSON.stringify({ n: test.n, steps, results, seconds: Math.round(seconds * 1000) / 1000 }),
+        JSON.stringify({
+          n: test.n,
+          steps,
+          results,
+          lipschitz: { bound: lipschitz, text: bound.text },
+          seconds: Math.round(seconds * 1000) / 1000,
+        }),
       );
     }
     return 0;

@@ -58,6 +58,7 @@ export async function certifyCommand(argv: readonly string[]): Promise<number> {
       eps255: (values.eps as number[] | undefined) ?? DEFAULT_CONFIG.eps255,
       batchSize: (values["batch-size"] as number | undefined) ?? DEFAULT_CONFIG.evalBatchSize,
       lastWeight: model.network.lastWeight(model.params),
+      network: model.network, // its certified Lipschitz bound, once, divides every margin
       world, // with several ranks: the batches are split and the counts summed
     });
     const seconds = (performance.now() - t0) / 1000;

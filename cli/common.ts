@@ -303,7 +303,9 @@ export function accuracyTable(r: EvalResult): string {
   const line = (cells: string[]): string =>
     "| " + cells.map((c, i) => c.padStart(w[i])).join(" | ") + " |";
   const sep = "+" + w.map((x) => "-".repeat(x + 2)).join("+") + "+";
-  return [sep, line(head), sep, line(vals), sep, `(${r.n} test images)`].join("\n");
+  const lines = [sep, line(head), sep, line(vals), sep, `(${r.n} test images)`];
+  if (r.lipschitz) lines.push(`Lipschitz bound ${r.lipschitz.text}`);
+  return lines.join("\n");
 }
 
 /** The `--json` result line of train and certify. */
@@ -312,6 +314,7 @@ export function resultJson(r: EvalResult, seconds: number): string {
     n: r.n,
     accuracy: r.accuracy,
     certified: r.certified,
+    ...(r.lipschitz ? { lipschitz: r.lipschitz } : {}),
     seconds: Math.round(seconds * 1000) / 1000,
   });
 }

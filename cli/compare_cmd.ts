@@ -105,6 +105,11 @@ export interface CompareRow {
   accuracy: number;
   /** Certified accuracy by radius (units of 1/255). */
   certified: Record<string, number>;
+  /**
+   * The certified Lipschitz bound the certificates divided by (null: none finite, nothing
+   * certified) and what it rests on, e.g. "1.0000 (by construction)".
+   */
+  lipschitz?: { bound: number | null; text: string };
   /** Training throughput, images per second. */
   trainImagesPerSecond: number;
   /** Inference (logits of the test set, parameters prepared once), images per second. */
@@ -313,6 +318,7 @@ export async function compareCommand(argv: readonly string[]): Promise<number> {
       trainSeconds: stepCount ? (stepTime / stepCount) * r.stepsRun : NaN,
       accuracy: final.accuracy,
       certified: final.certified,
+      lipschitz: final.lipschitz,
       trainImagesPerSecond: stepCount ? (stepCount * config.batchSize) / stepTime : NaN,
       inferenceImagesPerSecond: seen / inferSeconds,
       peakBytes: peak,
@@ -347,9 +353,11 @@ function flatShapes(tree: unknown): number[][] {
 function summary(r: CompareRow): string {
   return `${(r.accuracy * 100).toFixed(2)}% natural, ${
     Object.entries(r.certified).map(([k, v]) => `${(v * 100).toFixed(2)}% @${k}`).join(", ")
-  }; ${r.trainImagesPerSecond.toFixed(0)} img/s training, ${
-    r.inferenceImagesPerSecond.toFixed(0)
-  } img/s inference, peak ${(r.peakBytes / 2 ** 20).toFixed(0)} MiB`;
+  } (Lipschitz bound ${r.lipschitz?.text ?? "—"}); ${
+    r.trainImagesPerSecond.toFixed(0)
+  } img/s training, ${r.inferenceImagesPerSecond.toFixed(0)} img/s inference, peak ${
+    (r.peakBytes / 2 ** 20).toFixed(0)
+  } MiB`;
 }
 
 /**
@@ -369,6 +377,7 @@ export function compareTable(rows: readonly CompareRow[], budget: number): strin
     "steps (images)",
     "natural",
     ...keys.map((k) => `cert. ${k}/255`),
+    "Lipschitz bound",
     "train img/s",
     "inference img/s",
     "peak memory",
@@ -380,6 +389,7 @@ export function compareTable(rows: readonly CompareRow[], budget: number): strin
     `${r.steps} (${r.images})`,
     pct(r.accuracy),
     ...keys.map((k) => pct(r.certified[k] ?? NaN)),
+    r.lipschitz ? (r.lipschitz.bound === null ? "none" : r.lipschitz.bound.toFixed(4)) : "—",
     r.trainImagesPerSecond.toFixed(0),
     r.inferenceImagesPerSecond.toFixed(0),
     `${(r.peakBytes / 2 ** 20).toFixed(0)} MiB`,

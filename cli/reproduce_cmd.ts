@@ -167,12 +167,13 @@ export async function reproduceCommand(argv: readonly string[]): Promise<number>
         prepare: model.network.prepare,
         eps255: DEFAULT_EPS,
         lastWeight: model.network.lastWeight(model.params),
+        network: model.network, // certificates divide by its certified Lipschitz bound
       });
       const key = `${e.dataset}/${e.size}`;
       const g = groups.get(key) ?? { dataset: e.dataset, size: e.size, rows: [] };
       g.rows.push([r.accuracy, ...DEFAULT_EPS.map((x) => r.certified[String(x)])]);
       groups.set(key, g);
-      console.error(`evaluated ${e.path}`);
+      console.error(`evaluated ${e.path} (Lipschitz bound ${r.lipschitz?.text ?? "1"})`);
     } finally {
       dispose(model.params);
     }

@@ -1,12 +1,22 @@
 /**
  * Certifying a model from code: load a checkpoint written by `sll train` (or the reference's
  * `.pth` via `readPth` + `fromStateDict`), compute natural and certified accuracy on the test
- * set, and check with a PGD L2 attack that no certified image is broken.
+ * set (margins divided by the network's certified Lipschitz bound), and check with a PGD L2
+ * attack that no certified image is broken.
  *
  * Run: deno run -A examples/certify_from_code.ts <train-dir or checkpoint> [testImages=200]
  * @module
  */
-import { certifiedAccuracy, dispose, keep, pgdL2, scope, type Tensor, tensor } from "../mod.ts";
+import {
+  certifiedAccuracy,
+  certifiedLipschitzBound,
+  dispose,
+  keep,
+  pgdL2,
+  scope,
+  type Tensor,
+  tensor,
+} from "../mod.ts";
 import {
   buildNetwork,
   loadCheckpoint,
@@ -29,7 +39,14 @@ const x = tensor(test.images, { shape: [test.n, ...test.shape] });
 const y = tensor(test.labels, { dtype: "int32" });
 const eps = 36 / 255;
 const logits = scope(() => net.apply(params, x));
-const r = await certifiedAccuracy(logits, test.labels, net.lastWeight(params), [eps]);
+// the network's certified Lipschitz bound, once per model: 1 by construction for SLL, above 1
+// for a CPL or LiResNet network whose power iteration has not converged
+const bound = await certifiedLipschitzBound(net, params, test.shape);
+if (!Number.isFinite(bound.bound)) throw new Error(`nothing to certify: ${bound.text}`);
+console.log(`Lipschitz bound ${bound.text}`);
+const r = await certifiedAccuracy(logits, test.labels, net.lastWeight(params), [eps], {
+  lipschitz: bound.bound,
+});
 const xAdv = pgdL2((z: Tensor) => net.apply(params, z), x, y, { eps, steps: 20 });
 const advLogits = scope(() => net.apply(params, xAdv));
 const adv = await certifiedAccuracy(advLogits, test.labels, null, []);

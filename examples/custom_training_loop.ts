@@ -10,6 +10,7 @@
 import {
   adam,
   certifiedAccuracy,
+  certifiedLipschitzBound,
   dispose,
   interpSchedule,
   keep,
@@ -67,10 +68,13 @@ for (let epoch = 0; epoch < epochs; epoch++) {
 }
 
 const logits = scope(() => net.apply(params, tensor(test.images, { shape: [test.n, 1, 28, 28] })));
+// certificates divide the margins by the network's certified Lipschitz bound (1 for SLL)
+const bound = await certifiedLipschitzBound(net, params, [1, 28, 28]);
 const r = await certifiedAccuracy(logits, test.labels, net.lastWeight(params), [
   36 / 255,
   72 / 255,
-]);
+], { lipschitz: bound.bound });
+console.log(`Lipschitz bound ${bound.text}`);
 console.log(
   `natural ${(r.accuracy * 100).toFixed(1)}%, certified@36 ${
     (r.certified[0] * 100).toFixed(1)

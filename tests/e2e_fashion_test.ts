@@ -59,7 +59,15 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
     streams(t, FMNIST_FILES);
     assert.equal(t.stdout.trim().split("\n").length, 1, `--json: one stdout line:\n${t.stdout}`);
     const res = lastJson(t.stdout);
-    assert.deepEqual(Object.keys(res).sort(), ["accuracy", "certified", "n", "seconds"]);
+    assert.deepEqual(Object.keys(res).sort(), [
+      "accuracy",
+      "certified",
+      "lipschitz",
+      "n",
+      "seconds",
+    ]);
+    // the SLL network is 1-Lipschitz by construction: certificates divide by exactly 1
+    assert.deepEqual(res.lipschitz, { bound: 1, text: "1.0000 (by construction)" });
     assert.deepEqual(Object.keys(res.certified as object), ["36", "72", "108", "255"]);
     assert.equal(res.n, 200);
     assert.ok((res.accuracy as number) > 0.3, `accuracy ${res.accuracy}`);

@@ -31,6 +31,11 @@ export interface EvalResult {
   accuracy: number;
   /** Certified accuracy by ε in units of 1/255 (keys "36", "72", …). */
   certified: Record<string, number>;
+  /**
+   * The certified Lipschitz bound the certificates used (certify's `certifiedLipschitzBound`):
+   * `bound` null when none is finite (nothing certified), `text` what it rests on.
+   */
+  lipschitz?: { bound: number | null; text: string };
 }
 
 /** Everything needed to rebuild and evaluate a network without flags. */
@@ -89,6 +94,7 @@ const EvalSchema: z.ZodType<EvalResult> = z.object({
   n: z.number().int().nonnegative(),
   accuracy: z.number(),
   certified: z.record(z.string(), z.number()),
+  lipschitz: z.object({ bound: z.number().nullable(), text: z.string() }).optional(),
 });
 
 /**

@@ -1,14 +1,20 @@
 /**
  * Evaluation of a 1-Lipschitz classifier on a host dataset: natural accuracy and certified
  * accuracy at several radii (certify/'s `certifiedAccuracy`, the reference's rule: correct and
- * min_j (f_c − f_j)/‖ŵ_c − ŵ_j‖ > ε over the row-normalised last layer ŵ). Logits are computed
- * batch by batch, each in a scope, so memory stays flat.
+ * min_j (f_c − f_j)/(L·‖ŵ_c − ŵ_j‖) > ε over the row-normalised last layer ŵ, L the network's
+ * certified Lipschitz bound, computed once per call). Logits are computed batch by batch, each in
+ * a scope, so memory stays flat.
  * @module
  */
 import type { Dataset } from "../data/mod.ts";
 import { batches } from "../data/mod.ts";
 import { scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { certifiedAccuracy } from "../certify/margins.ts";
+import {
+  type BoundTarget,
+  certifiedLipschitzBound,
+  type LipschitzCertificate,
+} from "../certify/bound.ts";
 import type { EvalResult } from "./checkpoint.ts";
 import type { World } from "../distributed/world.ts";
 import type { PreparedForward } from "../layers/layer.ts";
@@ -33,6 +39,15 @@ export interface EvaluateOptions<P = unknown> {
    * rescalings); its forward replaces `forward` and is disposed at the end.
    */
   prepare?: (params: P) => PreparedForward;
+  /**
+   * The network `forward` applies (a layer, or anything with `layers` over a parameter array):
+   * its certified Lipschitz bound (certify's `certifiedLipschitzBound`) is computed once, before
+   * the batches, and every certificate divides by it. Without it (and without `lipschitz`) the
+   * forward is taken as 1-Lipschitz, the caller's claim, and the result says so.
+   */
+  network?: BoundTarget;
+  /** A bound already computed for these parameters (instead of `network`). */
+  lipschitz?: LipschitzCertificate;
   /** Called after each batch with (done, total). */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -57,9 +72,9 @@ export interface EvaluateOptions<P = unknown> {
  *   shape: [1, 2, 2] as [number, number, number], numClasses: 2,
  * };
  * const r = await evaluate(net.apply, params, test, {
- *   eps: [36 / 255, 72 / 255], lastWeight: net.lastWeight(params),
+ *   eps: [36 / 255, 72 / 255], lastWeight: net.lastWeight(params), network: net,
  * });
- * console.log(r.accuracy, r.certified["36"], r.certified["72"]);
+ * console.log(r.accuracy, r.certified["36"], r.certified["72"], r.lipschitz?.text);
  * ```
  */
 export async function evaluate<P>(
@@ -79,9 +94,13 @@ export async function evaluate<P>(
     ? [...opts.eps, ...grid.map((e) => e / 255)]
     : [...eps, ...grid].map((e) => e / 255);
   let correct = 0;
-  const cert = new Array<number>(all.length).fill(0);
+  const counts = new Array<number>(all.length).fill(0);
   let done = 0;
   const world = opts.world;
+  const cert = opts.lipschitz ??
+    (opts.network ? await certifiedLipschitzBound(opts.network, params, ds.shape) : undefined);
+  // no finite bound: natural accuracy only, nothing certified (the result's text says why)
+  const finite = cert === undefined || Number.isFinite(cert.bound);
   const prepared = opts.prepare?.(params);
   try {
     for (const batch of batches(ds, { batchSize: opts.batchSize ?? 500 })) {
@@ -89,9 +108,12 @@ export async function evaluate<P>(
       const x = (): Tensor => tensor(batch.x, { shape: batch.shape });
       const logits = scope(() => prepared ? prepared.apply(x()) : forward(params, x()));
       try {
-        const r = await certifiedAccuracy(logits, batch.y, opts.lastWeight ?? null, all);
+        const r = await certifiedAccuracy(logits, batch.y, opts.lastWeight ?? null, all, {
+          lipschitz: cert && finite ? cert.bound : 1,
+        });
+        if (!finite) r.certified.fill(0);
         correct += Math.round(r.accuracy * batch.size);
-        r.certified.forEach((c, j) => (cert[j] += Math.round(c * batch.size)));
+        r.certified.forEach((c, j) => (counts[j] += Math.round(c * batch.size)));
       } finally {
         logits.dispose();
       }
@@ -102,19 +124,22 @@ export async function evaluate<P>(
     prepared?.dispose();
   }
   if (world && world.size > 1) {
-    const counts = Float64Array.from([correct, ...cert]);
-    world.allReduce(counts, "sum");
-    correct = counts[0];
-    counts.subarray(1).forEach((c, j) => (cert[j] = c));
+    const summed = Float64Array.from([correct, ...counts]);
+    world.allReduce(summed, "sum");
+    correct = summed[0];
+    summed.subarray(1).forEach((c, j) => (counts[j] = c));
   }
   const n = ds.n;
   const frac = (c: number): number => (n ? c / n : 0);
   return {
     n,
     accuracy: frac(correct),
-    certified: Object.fromEntries(eps.map((e, j) => [label255(e), frac(cert[j])])),
+    certified: Object.fromEntries(eps.map((e, j) => [label255(e), frac(counts[j])])),
+    lipschitz: cert
+      ? { bound: finite ? cert.bound : null, text: cert.text }
+      : { bound: 1, text: "1 (the forward's own claim: no network given to bound)" },
     ...(grid.length
-      ? { curve: { eps255: grid, certified: grid.map((_, j) => frac(cert[eps.length + j])) } }
+      ? { curve: { eps255: grid, certified: grid.map((_, j) => frac(counts[eps.length + j])) } }
       : {}),
   };
 }

@@ -384,6 +384,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     try {
       return await evaluate(network.apply, evalParams, testSet, {
         prepare: network.prepare, // SLL rescalings once per evaluation, not per batch
+        network, // certificates divide by its certified Lipschitz bound (CPL, LiResNet: > 1)
         eps255: config.eps255,
         batchSize: config.evalBatchSize,
         lastWeight: network.lastWeight(evalParams),

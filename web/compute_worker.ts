@@ -9,6 +9,7 @@ import {
   adam,
   autoBackend,
   certifiedAccuracy,
+  certifiedLipschitzBound,
   dispose,
   flattenTree,
   getBackend,
@@ -16,6 +17,7 @@ import {
   initWebGpu,
   isSoftwareAdapter,
   keep,
+  type LipschitzCertificate,
   type LipschitzNetwork,
   lipschitzNetwork,
   type LipschitzParams,
@@ -156,12 +158,30 @@ function imagesTensor(set: ImageSet, from: number, to: number): Tensor {
   return tensor(x, { shape: [to - from, 1, set.rows, set.cols] });
 }
 
+/** Certified Lipschitz bounds, once per parameter set (a new set after loading or training). */
+const bounds = new WeakMap<object, Promise<LipschitzCertificate>>();
+
+/** The network's certified Lipschitz bound as a margin divisor; throws when none is finite. */
+async function lipschitzOf(live: Live): Promise<number> {
+  let b = bounds.get(live.params);
+  if (!b) {
+    b = certifiedLipschitzBound(live.network, live.params, PAGE_INPUT);
+    bounds.set(live.params, b);
+  }
+  const cert = await b;
+  if (!Number.isFinite(cert.bound)) {
+    throw new RangeError(`the model has no finite Lipschitz bound: ${cert.text}`);
+  }
+  return cert.bound;
+}
+
 async function certifySet(live: Live, set: ImageSet, n: number): Promise<CertifyResult> {
   const t0 = performance.now();
   const eps = RADII_255.map((e) => e / 255);
   let natural = 0;
   const counts = RADII_255.map(() => 0);
   const predictions: number[] = [], radii: number[] = [];
+  const lipschitz = await lipschitzOf(live);
   const prepared = live.network.prepare(live.params);
   try {
     for (let from = 0; from < n; from += EVAL_BATCH) {
@@ -173,6 +193,7 @@ async function certifySet(live: Live, set: ImageSet, n: number): Promise<Certify
           Array.from(set.labels.subarray(from, to)),
           live.network.lastWeight(live.params),
           eps,
+          { lipschitz },
         );
         natural += r.correct.reduce((s, c) => s + c, 0);
         r.certifiedMask.forEach((m, j) => (counts[j] += m.reduce((s, c) => s + c, 0)));
@@ -199,9 +220,10 @@ async function classify(
   live: Live,
   x: Tensor,
 ): Promise<{ pred: number; radius: number; logits: number[] }> {
+  const lipschitz = await lipschitzOf(live);
   const logits = scope(() => live.network.apply(live.params, x));
   try {
-    const m = await margins(logits, live.network.lastWeight(live.params));
+    const m = await margins(logits, live.network.lastWeight(live.params), { lipschitz });
     return { pred: m.pred[0], radius: m.radius[0], logits: Array.from(await logits.data()) };
   } finally {
     logits.dispose();
