@@ -1,10 +1,12 @@
 /**
  * `sll lipschitz --checkpoint …`: per-layer estimates of the Lipschitz constant of every layer of a
  * checkpoint's network — the power method (Jacobian at probe points) beside the gradient search
- * (best pair ratio) — as a table like the reference's compute_lip.py.
+ * (best pair ratio) — as a table like the reference's compute_lip.py, and the network's certified
+ * bound (certify's `certifiedLipschitzBound`) that its certificates divide by.
  * @module
  */
 import { lipschitzReport } from "../certify/lipschitz.ts";
+import { certifiedLipschitzBound } from "../certify/bound.ts";
 import { dispose } from "../tensor/mod.ts";
 import { type FlagSpec, helpText, parseFlags, UsageError } from "./args.ts";
 import { ARCH_FLAGS, loadModel, PTH_DEFAULT_DATASET, RUN_FLAGS, selectBackend } from "./common.ts";
@@ -56,8 +58,19 @@ export async function lipschitzCommand(argv: readonly string[]): Promise<number>
           `parameters overflow float32 arithmetic, so the model has no usable bound`,
       );
     }
+    // the proof beside the estimates: the bound every certificate of this model divides by
+    const cert = await certifiedLipschitzBound(
+      model.network,
+      model.params,
+      model.network.config.inputShape,
+    );
+    const bound = Number.isFinite(cert.bound) ? cert.bound : null;
     if (values.json) {
-      console.log(JSON.stringify({ checkpoint: model.path, layers: rows }));
+      console.log(JSON.stringify({
+        checkpoint: model.path,
+        layers: rows,
+        lipschitz: { bound, text: cert.text },
+      }));
       return 0;
     }
     const w = Math.max(5, ...rows.map((r) => r.name.length));
@@ -77,6 +90,7 @@ export async function lipschitzCommand(argv: readonly string[]): Promise<number>
         worst.toFixed(6)
       } (lower bounds of each layer's constant; ≤ 1 up to rounding for 1-Lipschitz layers)`,
     );
+    console.log(`certified network bound (what certificates divide by): ${cert.text}`);
     return 0;
   } finally {
     dispose(model.params);
