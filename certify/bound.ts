@@ -82,7 +82,7 @@ async function operatorNorm(op: ClaimOperator, options: GramOptions): Promise<nu
  * const net = serial(cplDense({}), maxMin(), cplDense({}));
  * const { params } = net.init(randomKey(0), [8]);
  * const cert = await certifiedLipschitzBound(net, params, [8]);
- * console.log(cert.text); // "1.0000 (cplDense power iteration ×1.0000 over 2 layers: converged …)"
+ * console.log(cert.text); // "1.0000 (cplDense power iteration ×1.0000 over 2 layers)"
  * ```
  */
 export async function certifiedLipschitzBound(
@@ -153,10 +153,9 @@ function describe(bound: number, claims: readonly ClaimSummary[]): string {
   if (over.length === 0) {
     return `${n} (by construction; ${claims.map((c) => `${c.reason} certified ≤ 1`).join(", ")})`;
   }
-  const converged = over.every((c) => c.factor < 1 + 1e-4);
-  return `${n} (${over.map(fmt).join(", ")}${
-    converged ? ": converged to within 1e-4" : ": not converged"
-  })`;
+  // above 1: a layer's scale (σ̂ of its power iteration) is below the certified norm of what it
+  // applies, by the iteration's shortfall and the bound's own slack (small feature maps)
+  return `${n} (${over.map(fmt).join(", ")})`;
 }
 
 /**

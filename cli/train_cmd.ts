@@ -214,13 +214,15 @@ async function runTrain(
         }`,
       ),
     onEpoch: (e) => {
-      const c = e.test.certified;
+      const c = e.test.certified, lip = e.test.lipschitz;
       bar.log(
         `epoch ${e.epoch + 1}/${config.epochs} (${formatDuration(e.seconds)}): train loss ${
           e.trainLoss.toFixed(4)
         }, test accuracy ${(e.test.accuracy * 100).toFixed(2)}%, certified ${
           Object.entries(c).map(([k, v]) => `${k}: ${(v * 100).toFixed(2)}%`).join(", ")
-        }`,
+        }${
+          // a bound other than 1 by construction (CPL, LiResNet) is said where it divides
+          lip && lip.text !== "1.0000 (by construction)" ? ` (Lipschitz bound ${lip.text})` : ""}`,
       );
     },
   });
