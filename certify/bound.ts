@@ -63,7 +63,7 @@ function collectLeaves(tree: unknown, into: Set<unknown>): Set<unknown> {
 
 async function operatorNorm(op: ClaimOperator, options: GramOptions): Promise<number> {
   return op.kind === "conv"
-    ? await convSpectralBound(op.weight, op.inSize, options)
+    ? await convSpectralBound(op.weight, op.inSize, { ...options, padding: op.padding })
     : await denseSpectralBound(op.weight, options);
 }
 
@@ -94,12 +94,14 @@ export async function certifiedLipschitzBound(
   const t0 = performance.now();
   const groups = new Map<string, ClaimSummary>();
   const own = collectLeaves(params, new Set());
+  // Gram iterations stop once they gain < 1e-9 relative: far below what a radius can show
+  const gram: GramOptions = { ...options, tolerance: options.tolerance ?? 1e-9 };
   const walk = async (l: AnyLayer, p: unknown, shape: readonly number[]): Promise<number> => {
     if (typeof l.lipschitzClaim === "function") {
       const claim = l.lipschitzClaim(p, shape);
       try {
         const norms: number[] = [];
-        for (const op of claim.operators) norms.push(await operatorNorm(op, options));
+        for (const op of claim.operators) norms.push(await operatorNorm(op, gram));
         const scalars: number[] = [];
         for (const s of claim.scalars) {
           if (s.size !== 1) {

@@ -22,7 +22,8 @@ import { maxMin } from "../layers/basic.ts";
 import { type AnyLayer, defineLayer, type Layer, serial } from "../layers/layer.ts";
 import { convNet } from "../layers/convnet.ts";
 import { layerNames, refreshLayers } from "../layers/registry.ts";
-import { add, div, mul, norm, tensor } from "../tensor/ops.ts";
+import { add, conv2d, div, mul, norm, reshape, tensor } from "../tensor/ops.ts";
+import { convSpectralBound, denseSpectralBound } from "./gram.ts";
 import { normal, randomKey } from "../tensor/random.ts";
 import { dispose, keep, scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -237,5 +238,57 @@ leakFreeTest(
     } finally {
       logits.dispose();
     }
+  },
+);
+
+leakFreeTest(
+  "convSpectralBound with the padding given: ≥ the explicit operator's norm",
+  async () => {
+    // the zero-padded convolution as an explicit matrix (rows: conv of each basis image), its norm
+    // bounded by the dense Gram bound; the smaller torus must never go below it
+    for (
+      const [c, h, w, ks, p] of [
+        [3, 1, 3, 3, 1],
+        [2, 2, 2, 3, 1],
+        [2, 5, 7, 3, 1],
+        [2, 4, 4, 3, 0],
+        [
+          2,
+          4,
+          5,
+          3,
+          2,
+        ],
+        [1, 6, 6, 5, 2],
+        [2, 3, 4, 5, 1],
+      ] as const
+    ) {
+      const k = normal(randomKey(c * 100 + h * 10 + w + p), [c, c, ks, ks], "float64");
+      const n = c * h * w;
+      const m = scope(() => {
+        const eye = tensor(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)), {
+          shape: [n, c, h, w],
+          dtype: "float64",
+        });
+        const rows = conv2d(eye, k, { padding: p });
+        return reshape(rows, [n, rows.size / n]);
+      });
+      try {
+        const exact = await denseSpectralBound(m);
+        const loose = await convSpectralBound(k, [h, w]);
+        const tight = await convSpectralBound(k, [h, w], { padding: [p, p] });
+        const what = `c ${c}, ${h}×${w}, k ${ks}, padding ${p}`;
+        assert.ok(tight >= exact * (1 - 1e-12), `${what}: ${tight} below the exact ${exact}`);
+        assert.ok(loose >= exact * (1 - 1e-12), `${what}: ${loose} below the exact ${exact}`);
+      } finally {
+        dispose([k, m]);
+      }
+    }
+    const k3 = tensor([[[[1, 2, 3]]]]);
+    await assert.rejects(
+      convSpectralBound(k3, [2, 2], { padding: [0, 3] }),
+      /padding must be two integers in \[0, k − 1\]/,
+    );
+    k3.dispose();
   },
 );

@@ -25,6 +25,14 @@ export interface GramOptions {
    * amount (default 1e-13; certificates use 1e-9: far below what a radius can show).
    */
   tolerance?: number;
+  /**
+   * convSpectralBound only: the convolution's zero padding [top, left] (stride 1), when known.
+   * The torus then needs only H + max(p, k − 1 − p) rows (and likewise columns) for the padded
+   * convolution to be a block of the circular one — H + 1 for a 3×3 "same" convolution instead
+   * of H + 2 — a coarser grid of frequencies whose maximum is often smaller. Default: any
+   * padding ≤ k − 1 (torus H + k − 1).
+   */
+  padding?: readonly [number, number];
 }
 
 /** A complex matrix, row-major, rows × cols. */
@@ -229,7 +237,21 @@ export async function convSpectralBound(
   }
   const k = await hostValues(kernel, "convSpectralBound");
   const [o, c, kh, kw] = kernel.shape;
-  const n1 = inSize[0] + kh - 1, n2 = inSize[1] + kw - 1;
+  // the torus on which the zero-padded convolution is a block of the circular one: with left
+  // padding p the input taps reach [−p, H − 1 + k − 1 − p]; wrapping must never land in [0, H)
+  const pad = options.padding;
+  if (
+    pad && !(pad.length === 2 && pad.every((v, i) =>
+      Number.isInteger(v) && v >= 0 &&
+      v <= [kh, kw][i] - 1
+    ))
+  ) {
+    throw new RangeError(
+      `convSpectralBound: padding must be two integers in [0, k − 1] for a [${kh}, ${kw}] kernel, got [${pad}]`,
+    );
+  }
+  const n1 = inSize[0] + (pad ? Math.max(pad[0], kh - 1 - pad[0]) : kh - 1);
+  const n2 = inSize[1] + (pad ? Math.max(pad[1], kw - 1 - pad[1]) : kw - 1);
   const iterations = options.iterations ?? 30;
   const tol = options.tolerance ?? 1e-13;
   // DFT rounding: each entry sums kh·kw products with twiddles accurate to a few ulps.
@@ -240,11 +262,27 @@ export async function convSpectralBound(
     slack2 += s * s;
   }
   const slack = 16 * (kh * kw + 4) * U * Math.sqrt(slack2);
-  let best = 0;
   if (kh === 1 && kw === 1) {
     // a 1×1 kernel is the same matrix at every frequency (no DFT, no DFT rounding)
     return gramBound({ re: k, im: new Float64Array(k.length), rows: o, cols: c }, iterations, tol);
   }
+  return torusBound(k, o, c, kh, kw, n1, n2, iterations, tol, slack);
+}
+
+/** max over the frequencies of an n1 × n2 torus of the per-frequency Gram bounds (+ slack). */
+function torusBound(
+  k: Float64Array,
+  o: number,
+  c: number,
+  kh: number,
+  kw: number,
+  n1: number,
+  n2: number,
+  iterations: number,
+  tol: number,
+  slack: number,
+): number {
+  let best = 0;
   // every K̂(ω) first, then the Gram bounds from the largest Frobenius norm down: a frequency
   // stops iterating as soon as its bound falls below the largest one found (most do at once)
   const mats: { m: CMat; fro: number }[] = [];

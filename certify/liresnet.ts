@@ -32,7 +32,9 @@ export async function liresnetLipschitz(
   const { kind, a, sigma } = layer.operator(params);
   try {
     const upper = kind === "conv"
-      ? await convSpectralBound(a, [inShape[1], inShape[2]])
+      ? await convSpectralBound(a, [inShape[1], inShape[2]], {
+        padding: [(a.shape[2] - 1) / 2, (a.shape[3] - 1) / 2], // "same" zero padding
+      })
       : await denseSpectralBound(a);
     const used = (await sigma.data())[0];
     if (!(used > 0 && Number.isFinite(used) && Number.isFinite(upper))) return Infinity;

@@ -210,6 +210,11 @@ export function cplConv(config: CplConvConfig): CplLayer {
       };
     },
     config.iterations ?? 1,
-    (weight, inShape) => ({ kind: "conv", weight, inSize: [inShape[1], inShape[2]] }),
+    (weight, inShape) => ({
+      kind: "conv",
+      weight,
+      inSize: [inShape[1], inShape[2]],
+      padding: [pad, pad],
+    }),
   );
 }

@@ -86,6 +86,8 @@ export type ClaimOperator =
     weight: Tensor;
     /** Spatial size [H, W] of the inputs. */
     inSize: [number, number];
+    /** The zero padding [top, left] when known (a tighter bound); any ≤ k − 1 otherwise. */
+    padding?: [number, number];
   };
 
 /**

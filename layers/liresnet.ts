@@ -96,6 +96,8 @@ interface Ops {
   adj(a: Tensor, y: Tensor): Tensor;
   setup(inShape: readonly number[]): LayerSetup<LiresnetParams>;
   kind: "conv" | "dense";
+  /** The conv's zero padding (for a tighter certified bound). */
+  padding?: [number, number];
 }
 
 function makeBlock(ops: Ops, config: LiresnetConfig): LiresnetLayer {
@@ -151,7 +153,7 @@ function makeBlock(ops: Ops, config: LiresnetConfig): LiresnetLayer {
         reason: `${ops.name} power iteration`,
         operators: [
           ops.kind === "conv"
-            ? { kind: "conv", weight: a, inSize: [inShape[1], inShape[2]] }
+            ? { kind: "conv", weight: a, inSize: [inShape[1], inShape[2]], padding: ops.padding }
             : { kind: "dense", weight: a },
         ],
         scalars: [s],
@@ -226,6 +228,7 @@ export function liresnetBlock(config: LiresnetConfig = {}): LiresnetLayer {
       };
     },
     kind: "conv",
+    padding: [p0, p0],
   }, config);
 }
 
