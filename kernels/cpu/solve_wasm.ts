@@ -9,7 +9,7 @@
 import { singularError } from "./solve.ts";
 import { J, JobKind } from "./wasm/driver.ts";
 import { arena, dispatch, getRuntime, threadCount } from "./wasm/runtime.ts";
-import { SJ } from "./wasm/solve_kernels.ts";
+import { SJ } from "./wasm/solve_driver.ts";
 
 /** Below this many multiply-adds a solve runs on one thread (a helper wake-up costs ~50 µs). */
 const PARALLEL_MACS = 1 << 20;

@@ -8,7 +8,7 @@
 
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { type FftKernels, runFft } from "./fft_driver.ts";
-import { runSolve, type SolveKernels } from "./solve_kernels.ts";
+import { runSolve, type SolveKernels } from "./solve_driver.ts";
 
 /** Tile and cache-block sizes shared by the planner (main thread) and the drivers. */
 export const TILE = {
