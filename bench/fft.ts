@@ -112,6 +112,7 @@ export async function runFftBench(opts: FftBenchOptions): Promise<void> {
     await setBackend("webgpu");
     console.log(`ours: WebGPU backend, adapter "${a.description || a.device}" (${a.backend})`);
   } else {
+    await setBackend("cpu"); // loads the CPU kernels, so the line below names them
     const k = cpuKernelsInUse();
     console.log(
       `ours: CPU backend, ${k?.kind ?? "default"} kernels: ${
