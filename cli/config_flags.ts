@@ -123,9 +123,9 @@ export function configFromFlags(v: Record<string, unknown>): TrainConfig {
 
 /**
  * The config of a resumed run: the checkpoint's `stored` config, with the flags the schema marks
- * `resumable` (epochs, save-every, log-every, eval-batch-size, data-dir, train-dir) taken from
- * `v`. Any other given config flag must equal the stored value; else a UsageError names the flag
- * and both values.
+ * `resumable` (epochs, save-every, log-every, eval-batch-size, eval-every, data-dir, train-dir)
+ * taken from `v`. Any other given config flag must equal the stored value; else a UsageError
+ * names the flag and both values.
  */
 export function resumeConfig(stored: TrainConfig, v: Record<string, unknown>): TrainConfig {
   const wanted = configFromFlags(v);

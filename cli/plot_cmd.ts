@@ -18,10 +18,12 @@ interface EpochLine {
   type: "epoch";
   epoch: number;
   trainLoss: number;
-  test: { accuracy: number; certified: Record<string, number> };
+  /** Absent for an epoch that `--eval-every` did not evaluate. */
+  test?: { accuracy: number; certified: Record<string, number> };
   /** `eps` in metrics written before the rename to `eps255` (both in units of 1/255). */
   curve?: { eps255?: number[]; eps?: number[]; certified: number[] };
 }
+type Evaluated = EpochLine & Required<Pick<EpochLine, "test">>;
 interface StepLine {
   type: "step";
   epoch: number;
@@ -85,13 +87,15 @@ export async function plotRun(trainDir: string, outDir = trainDir): Promise<stri
     "loss.svg",
     lineChart(lossSeries, { title: "Training loss", xLabel: "epoch", yLabel: "loss" }),
   );
-  if (epochs.length) {
-    const keys = Object.keys(epochs[0].test.certified);
+  // accuracy charts of the evaluated epochs (--eval-every may skip some)
+  const evaluated = epochs.filter((e): e is Evaluated => e.test !== undefined);
+  if (evaluated.length) {
+    const keys = Object.keys(evaluated[0].test.certified);
     const acc: Series[] = [
-      { label: "natural", points: epochs.map((e) => [e.epoch, e.test.accuracy * 100]) },
+      { label: "natural", points: evaluated.map((e) => [e.epoch, e.test.accuracy * 100]) },
       ...keys.map((k) => ({
         label: `certified ε=${k}/255`,
-        points: epochs.map((e) => [e.epoch, (e.test.certified[k] ?? NaN) * 100] as const),
+        points: evaluated.map((e) => [e.epoch, (e.test.certified[k] ?? NaN) * 100] as const),
       })),
     ];
     await write(
@@ -103,7 +107,7 @@ export async function plotRun(trainDir: string, outDir = trainDir): Promise<stri
         yRange: [0, 100],
       }),
     );
-    const last = epochs[epochs.length - 1];
+    const last = evaluated[evaluated.length - 1];
     const curve: [number, number][] = last.curve
       ? (last.curve.eps255 ?? last.curve.eps ?? []).map((
         e,

@@ -32,7 +32,7 @@ export const TRAIN_FLAGS: readonly FlagSpec[] = [
     kind: "bool",
     help: "continue the run in --train-dir from its latest checkpoint; other config flags " +
       "must match it, except the resumable ones (epochs, save-every, log-every, eval-batch-size, " +
-      "data-dir)",
+      "eval-every, data-dir)",
   },
   { name: "quiet", kind: "bool", help: "no progress bar" },
   OFFLINE_FLAG,
@@ -214,11 +214,13 @@ async function runTrain(
         }`,
       ),
     onEpoch: (e) => {
+      const head = `epoch ${e.epoch + 1}/${config.epochs} (${
+        formatDuration(e.seconds)
+      }): train loss ${e.trainLoss.toFixed(4)}`;
+      if (e.test === undefined) return bar.log(`${head} (no evaluation: --eval-every)`);
       const c = e.test.certified, lip = e.test.lipschitz;
       bar.log(
-        `epoch ${e.epoch + 1}/${config.epochs} (${formatDuration(e.seconds)}): train loss ${
-          e.trainLoss.toFixed(4)
-        }, test accuracy ${(e.test.accuracy * 100).toFixed(2)}%, certified ${
+        `${head}, test accuracy ${(e.test.accuracy * 100).toFixed(2)}%, certified ${
           Object.entries(c).map(([k, v]) => `${k}: ${(v * 100).toFixed(2)}%`).join(", ")
         }${
           // a bound other than 1 by construction (CPL, LiResNet) is said where it divides

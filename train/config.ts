@@ -125,6 +125,11 @@ export interface TrainConfig {
   augment: boolean;
   /** Batch size of evaluation. */
   evalBatchSize: number;
+  /**
+   * Evaluate the test set after every this many epochs, and always after the last; 0 (or absent
+   * in configurations written before the field existed: 1) evaluates after the last epoch only.
+   */
+  evalEvery?: number;
 }
 
 /**
@@ -321,6 +326,12 @@ const TRAIN_CONFIG_FIELDS = z.object({
     help: "images per evaluation batch",
     resumable: true,
   }),
+  evalEvery: flag(z.number().int().nonnegative().optional(), {
+    flag: "eval-every",
+    help: "certify the test set after every N epochs and after the last; 0: after the last " +
+      "only (each evaluation costs about a twentieth of a default epoch)",
+    resumable: true,
+  }),
 });
 
 /**
@@ -399,15 +410,7 @@ export function configSettings(): ConfigSetting[] {
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   dataset: "fashion-mnist",
   trainDir: "runs/default",
-  arch: {
-    name: "fmnist",
-    nConv: 2,
-    nDense: 4,
-    width: 8,
-    convInnerDim: 8,
-    denseInnerDim: 512,
-    qMode: "paper",
-  },
+  arch: { name: "fmnist", ...presets.fmnist, qMode: "paper" }, // sizes: layers/network.ts
   epochs: 12,
   batchSize: 256,
   lr: 0.01,
@@ -430,6 +433,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   logEvery: 10,
   augment: false,
   evalBatchSize: 500,
+  evalEvery: 0,
 } as TrainConfig);
 
 /**

@@ -85,8 +85,8 @@ export interface EpochInfo {
   step: number;
   /** Mean training loss over the epoch's batches run in this process. */
   trainLoss: number;
-  /** Test evaluation (natural and certified accuracy). */
-  test: EvalResult;
+  /** Test evaluation (natural and certified accuracy); absent when `evalEvery` skips this epoch. */
+  test?: EvalResult;
   /** Seconds spent in this epoch's training steps. */
   seconds: number;
   /** Checkpoint written after the epoch, if any. */
@@ -542,9 +542,13 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       }
       trainSeconds += (performance.now() - tEpoch) / 1000;
       await checkInSync(world, params, step);
-      const { curve, ...test } = await evalTest();
-      final = test;
       const isLast = epoch + 1 === config.epochs;
+      const every = config.evalEvery ?? 1;
+      let test: EvalResult | undefined, curve: unknown;
+      if (isLast || (every > 0 && (epoch + 1) % every === 0)) {
+        ({ curve, ...test } = await evalTest());
+        final = test;
+      }
       let ckpt: string | undefined;
       if ((epoch + 1) % config.saveEvery === 0 || isLast) {
         ckpt = await save(isLast ? "final" : "epoch", test);

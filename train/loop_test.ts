@@ -104,6 +104,41 @@ leakFreeTest(
   },
 );
 
+leakFreeTest(
+  "train: --eval-every certifies the test set after every N epochs and always after the last",
+  async () => {
+    const root = await Deno.makeTempDir();
+    try {
+      const data = toyData();
+      for (const [every, want] of [[2, [2, 3]], [0, [3]], [1, [1, 2, 3]]] as const) {
+        const dir = join(root, `e${every}`);
+        const seen: number[] = [];
+        const r = await train(toyConfig(dir, { epochs: 3, evalEvery: every }), {
+          data,
+          onEpoch: (e) => e.test && seen.push(e.epoch + 1),
+        });
+        dispose(r.params);
+        assert.deepEqual(seen, want, `evalEvery ${every}: epochs evaluated (onEpoch)`);
+        assert.equal(r.final?.n, 16);
+        const epochs = (await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n")
+          .map((l) => JSON.parse(l)).filter((l) => l.type === "epoch");
+        assert.deepEqual(epochs.map((l) => l.epoch), [1, 2, 3]);
+        assert.deepEqual(epochs.filter((l) => l.test).map((l) => l.epoch), want);
+        const metas = await Promise.all(
+          (await listCheckpoints(dir)).map(async (f) => (await loadCheckpoint(f)).meta),
+        );
+        assert.deepEqual(
+          metas.filter((m) => m.metrics !== undefined).map((m) => m.step / 3),
+          want,
+          `evalEvery ${every}: checkpoints holding metrics`,
+        );
+      }
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+);
+
 Deno.test("train batches: --augment changes the pixels (not labels or order); off, they are the plain ones", () => {
   const data = toyData();
   for (const dataset of ["fashion-mnist", "mnist", "cifar10"] as const) {
