@@ -146,6 +146,9 @@ const CHUNK_FLOATS = 1 << 18;
 /** Below this many output values a transform runs on one thread (a helper wake-up costs ~50 µs). */
 const PARALLEL_VALUES = 1 << 14;
 
+/** Inputs and outputs above this many bytes in all go to the TypeScript kernels instead. */
+export const WASM_MAX_BYTES = 1 << 30;
+
 /** Whether the wasm FFT can run here. */
 export function wasmFftAvailable(): boolean {
   return getRuntime() !== null;
@@ -169,6 +172,8 @@ export function wasmRfft2(
   if (!rt) return null;
   const wh = Math.floor(w / 2) + 1, inLen = batch * h * (inverse ? wh * 2 : w);
   const outLen = batch * h * (inverse ? w : wh * 2);
+  // the kernels' memory is addressed by i32: far larger calls take the TypeScript path
+  if ((inLen + outLen) * 4 > WASM_MAX_BYTES) return null;
   const out = allocArray("float32", outLen) as Float32Array;
   if (batch === 0) return out;
   const pw = wasmFftPlan(w, bluestein), ph = wasmFftPlan(h, bluestein);

@@ -10,6 +10,7 @@ import { singularError } from "./solve.ts";
 import { J, JobKind } from "./wasm/driver.ts";
 import { arena, dispatch, getRuntime, threadCount } from "./wasm/runtime.ts";
 import { SJ } from "./wasm/solve_driver.ts";
+import { WASM_MAX_BYTES } from "./fft_wasm.ts";
 
 /** Below this many multiply-adds a solve runs on one thread (a helper wake-up costs ~50 µs). */
 const PARALLEL_MACS = 1 << 20;
@@ -32,6 +33,8 @@ export function wasmSolve(
   const out = new Float32Array(batch * n * k);
   if (batch === 0 || n === 0 || k === 0) return out;
   const groups = Math.ceil(batch / 4);
+  // the kernels' memory is addressed by i32: far larger batches take the TypeScript path
+  if (groups * n * (n + k) * 16 > WASM_MAX_BYTES) return null;
   arena.reset();
   const aAt = arena.alloc(groups * n * n * 16), bAt = arena.alloc(groups * n * k * 16);
   const infoAt = arena.alloc(groups * 16), counter = arena.alloc(64);

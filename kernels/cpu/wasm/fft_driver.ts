@@ -24,6 +24,81 @@ export interface FftKernels {
   ) => void;
   /** y[k][c] = x[k][c]·w_k for k < n, c < count. */
   fft_cmul(xr: number, xi: number, yr: number, yi: number, w: number, n: number, c: number): void;
+  /** Rows two at a time into complex lines [w][cnt] (fft_layout.ts); scale unused. */
+  fft_rows_in(
+    x: number,
+    rr: number,
+    ri: number,
+    p: number,
+    h: number,
+    w: number,
+    cnt: number,
+    hp: number,
+    scale: number,
+  ): void;
+  /** Lines back to rows, times scale. */
+  fft_rows_out(
+    x: number,
+    rr: number,
+    ri: number,
+    p: number,
+    h: number,
+    w: number,
+    cnt: number,
+    hp: number,
+    scale: number,
+  ): void;
+  /** The Hermitian split of row spectra into column lines. */
+  fft_split(
+    rr: number,
+    ri: number,
+    sr: number,
+    si: number,
+    p: number,
+    h: number,
+    w: number,
+    cnt: number,
+    cols: number,
+    hp: number,
+    wh: number,
+  ): void;
+  /** Its inverse over the full Hermitian extension (nyq = w/2, or −1 for odd w). */
+  fft_join(
+    sr: number,
+    si: number,
+    rr: number,
+    ri: number,
+    p: number,
+    h: number,
+    w: number,
+    cnt: number,
+    cols: number,
+    hp: number,
+    wh: number,
+    nyq: number,
+  ): void;
+  /** Column lines to the interleaved half spectrum, times scale. */
+  fft_spec_out(
+    z: number,
+    sr: number,
+    si: number,
+    p: number,
+    h: number,
+    wh: number,
+    cols: number,
+    scale: number,
+  ): void;
+  /** The interleaved half spectrum to column lines; scale unused. */
+  fft_spec_in(
+    z: number,
+    sr: number,
+    si: number,
+    p: number,
+    h: number,
+    wh: number,
+    cols: number,
+    scale: number,
+  ): void;
   /** dst[i] = 0 for i < n floats. */
   zero(dst: number, n: number): void;
   /** Returns the i32 at addr and increments it (atomically on shared memory). */
@@ -155,163 +230,25 @@ export function runFft(kx: FftKernels, job: Int32Array, t: number): void {
   const specR = rowI + w * L.cnt * 4, specI = specR + h * L.cols * 4;
   const work = specI + h * L.cols * 4;
   const tickets = Math.ceil(batch / chunk);
+  const hp = Math.ceil(h / 2), wh = Math.floor(w / 2) + 1, nyq = w % 2 === 0 ? w / 2 : -1;
+  const x = job[FJ.x], out = job[FJ.out];
   for (let u = kx.next(job[FJ.counter]); u < tickets; u = kx.next(job[FJ.counter])) {
     const b0 = u * chunk, P = Math.min(chunk, batch - b0);
-    const g: Chunk = {
-      F,
-      b0,
-      P,
-      h,
-      w,
-      cnt: L.cnt,
-      cols: L.cols,
-      rowR: rowR >> 2,
-      rowI: rowI >> 2,
-      specR: specR >> 2,
-      specI: specI >> 2,
-    };
+    // padding lines and columns stay zero (finite) through the transforms
+    if (P * hp < L.cnt) kx.zero(rowR, 2 * w * L.cnt);
+    if (P * wh < L.cols) kx.zero(specR, 2 * h * L.cols);
     if (!inverse) {
-      gatherRows(g, job[FJ.x] >> 2);
+      kx.fft_rows_in(x + b0 * h * w * 4, rowR, rowI, P, h, w, L.cnt, hp, 1);
       fftLines(kx, words, words[info + FI.rowDesc], rowR, rowI, L.cnt, work);
-      splitRows(g);
+      kx.fft_split(rowR, rowI, specR, specI, P, h, w, L.cnt, L.cols, hp, wh);
       fftLines(kx, words, words[info + FI.colDesc], specR, specI, L.cols, work);
-      scatterSpectrum(g, job[FJ.out] >> 2, scale);
+      kx.fft_spec_out(out + b0 * h * wh * 8, specR, specI, P, h, wh, L.cols, scale);
     } else {
-      gatherSpectrum(g, job[FJ.x] >> 2);
+      kx.fft_spec_in(x + b0 * h * wh * 8, specR, specI, P, h, wh, L.cols, 1);
       fftLines(kx, words, words[info + FI.colDesc], specR, specI, L.cols, work);
-      joinRows(g);
+      kx.fft_join(specR, specI, rowR, rowI, P, h, w, L.cnt, L.cols, hp, wh, nyq);
       fftLines(kx, words, words[info + FI.rowDesc], rowR, rowI, L.cnt, work);
-      scatterRows(g, job[FJ.out] >> 2, scale);
-    }
-  }
-}
-
-/** One chunk's geometry and buffers (float indices into F). */
-interface Chunk {
-  F: Float32Array;
-  b0: number;
-  P: number;
-  h: number;
-  w: number;
-  cnt: number;
-  cols: number;
-  rowR: number;
-  rowI: number;
-  specR: number;
-  specI: number;
-}
-
-/** Rows two at a time as one complex line (x[2r] + i·x[2r+1]), laid out [w][cnt]; pads zeroed. */
-function gatherRows(g: Chunk, x: number): void {
-  const { F, b0, P, h, w, cnt, rowR, rowI } = g, hp = Math.ceil(h / 2);
-  for (let pl = 0; pl < P; pl++) {
-    const xo = x + (b0 + pl) * h * w;
-    for (let r = 0; r < hp; r++) {
-      const line = pl * hp + r, two = 2 * r + 1 < h, a = xo + 2 * r * w, b = a + w;
-      for (let j = 0; j < w; j++) {
-        F[rowR + j * cnt + line] = F[a + j];
-        F[rowI + j * cnt + line] = two ? F[b + j] : 0;
-      }
-    }
-  }
-  for (let line = P * hp; line < cnt; line++) {
-    for (let j = 0; j < w; j++) F[rowR + j * cnt + line] = F[rowI + j * cnt + line] = 0;
-  }
-}
-
-/** A_k = (Z_k + conj Z_{−k})/2, B_k = (Z_k − conj Z_{−k})/(2i), into the columns [h][cols]. */
-function splitRows(g: Chunk): void {
-  const { F, P, h, w, cnt, cols, rowR, rowI, specR, specI } = g;
-  const hp = Math.ceil(h / 2), wh = Math.floor(w / 2) + 1;
-  for (let pl = 0; pl < P; pl++) {
-    for (let r = 0; r < hp; r++) {
-      const line = pl * hp + r, two = 2 * r + 1 < h;
-      for (let k = 0; k < wh; k++) {
-        const zi = k * cnt + line, ni = ((w - k) % w) * cnt + line;
-        const zr = F[rowR + zi], zm = F[rowI + zi], cr = F[rowR + ni], cm = -F[rowI + ni];
-        const o = 2 * r * cols + pl * wh + k;
-        F[specR + o] = (zr + cr) * 0.5;
-        F[specI + o] = (zm + cm) * 0.5;
-        if (two) (F[specR + o + cols] = (zm - cm) * 0.5, F[specI + o + cols] = (cr - zr) * 0.5);
-      }
-    }
-  }
-  zeroPadColumns(g);
-}
-
-function zeroPadColumns(g: Chunk): void {
-  const { F, P, h, w, cols, specR, specI } = g, used = P * (Math.floor(w / 2) + 1);
-  if (used === cols) return;
-  for (let r = 0; r < h; r++) {
-    F.fill(0, specR + r * cols + used, specR + (r + 1) * cols);
-    F.fill(0, specI + r * cols + used, specI + (r + 1) * cols);
-  }
-}
-
-function scatterSpectrum(g: Chunk, out: number, scale: number): void {
-  const { F, b0, P, h, w, cols, specR, specI } = g, wh = Math.floor(w / 2) + 1;
-  for (let pl = 0; pl < P; pl++) {
-    const oo = out + (b0 + pl) * h * wh * 2;
-    for (let r = 0; r < h; r++) {
-      for (let k = 0; k < wh; k++) {
-        const s = r * cols + pl * wh + k, o = oo + (r * wh + k) * 2;
-        F[o] = F[specR + s] * scale;
-        F[o + 1] = F[specI + s] * scale;
-      }
-    }
-  }
-}
-
-function gatherSpectrum(g: Chunk, z: number): void {
-  const { F, b0, P, h, w, cols, specR, specI } = g, wh = Math.floor(w / 2) + 1;
-  for (let pl = 0; pl < P; pl++) {
-    const zo = z + (b0 + pl) * h * wh * 2;
-    for (let r = 0; r < h; r++) {
-      for (let k = 0; k < wh; k++) {
-        const s = r * cols + pl * wh + k, i = zo + (r * wh + k) * 2;
-        F[specR + s] = F[i];
-        F[specI + s] = F[i + 1];
-      }
-    }
-  }
-  zeroPadColumns(g);
-}
-
-/**
- * Z = A + i·B over the rows' full Hermitian extensions (DC/Nyquist imaginary parts dropped, as
- * numpy's irfft), two rows per complex line, [w][cnt]; pads zeroed.
- */
-function joinRows(g: Chunk): void {
-  const { F, P, h, w, cnt, cols, rowR, rowI, specR, specI } = g;
-  const hp = Math.ceil(h / 2), wh = Math.floor(w / 2) + 1, nyq = w % 2 === 0 ? w / 2 : -1;
-  for (let pl = 0; pl < P; pl++) {
-    for (let r = 0; r < hp; r++) {
-      const line = pl * hp + r, two = 2 * r + 1 < h;
-      for (let k = 0; k < w; k++) {
-        const src = k < wh ? k : w - k, cj = k < wh ? 1 : -1;
-        const real = k === 0 || k === nyq, s = 2 * r * cols + pl * wh + src;
-        const ar = F[specR + s], ai = real ? 0 : cj * F[specI + s];
-        const br = two ? F[specR + s + cols] : 0, bi = two && !real ? cj * F[specI + s + cols] : 0;
-        F[rowR + k * cnt + line] = ar - bi;
-        F[rowI + k * cnt + line] = ai + br;
-      }
-    }
-  }
-  for (let line = P * hp; line < cnt; line++) {
-    for (let j = 0; j < w; j++) F[rowR + j * cnt + line] = F[rowI + j * cnt + line] = 0;
-  }
-}
-
-function scatterRows(g: Chunk, out: number, scale: number): void {
-  const { F, b0, P, h, w, cnt, rowR, rowI } = g, hp = Math.ceil(h / 2);
-  for (let pl = 0; pl < P; pl++) {
-    const xo = out + (b0 + pl) * h * w;
-    for (let r = 0; r < hp; r++) {
-      const line = pl * hp + r, two = 2 * r + 1 < h;
-      for (let j = 0; j < w; j++) {
-        F[xo + 2 * r * w + j] = F[rowR + j * cnt + line] * scale;
-        if (two) F[xo + (2 * r + 1) * w + j] = F[rowI + j * cnt + line] * scale;
-      }
+      kx.fft_rows_out(out + b0 * h * w * 4, rowR, rowI, P, h, w, L.cnt, hp, scale);
     }
   }
 }

@@ -7,6 +7,7 @@
  */
 
 import { type FuncBuilder, type ModuleBuilder, Op, Simd, T } from "./emit.ts";
+import { addFftLayoutKernels } from "./fft_layout.ts";
 
 /** The odd radices emitted as unrolled butterflies; other primes go through Bluestein. */
 export const FFT_ODD_RADICES = [3, 5, 7, 11, 13] as const;
@@ -198,4 +199,5 @@ export function addFftKernels(m: ModuleBuilder): void {
     m.func(`fft_r${p}`, [i32, i32, i32, i32, i32, i32, i32, T.f32], [], (f) => emitStage(f, p));
   }
   m.func("fft_cmul", [i32, i32, i32, i32, i32, i32, i32], [], emitCmul);
+  addFftLayoutKernels(m);
 }
