@@ -9,30 +9,20 @@ import { applyFourier, cayley, ccayley, fourierKernel } from "./fourier.ts";
 import { spaceToDepth } from "./soc.ts";
 import { concat, conv2d, matmul, slice, swapLast } from "../tensor/ops.ts";
 import { cmatmul, ctranspose } from "../tensor/complex.ts";
-import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { randomKey } from "../tensor/random.ts";
-import { isOneLipschitz } from "../testing.ts";
-import { assertClose, leakFreeTest } from "../tests/helpers.ts";
+import { assertClose } from "../tests/helpers.ts";
 import {
-  assertCpuWebGpuAgree,
+  arr,
   assertNormPreserving,
+  cpuWebGpuTest,
   drawParams,
+  eyeValues,
   f64,
   layerGradCheck,
+  lipschitzTests,
+  scopedTest,
 } from "../tests/spectral_helpers.ts";
-
-const arr = (x: Tensor): number[] => Array.from(x.dataSync());
-function t(name: string, fn: () => void): void {
-  leakFreeTest(name, () => scope(fn));
-}
-const eyeValues = (n: number, complex = false): number[] => {
-  const v: number[] = [];
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) complex ? v.push(i === j ? 1 : 0, 0) : v.push(i === j ? 1 : 0);
-  }
-  return v;
-};
 
 /** x padded circularly by p on both spatial axes. */
 function circularPad(x: Tensor, p: number): Tensor {
@@ -50,7 +40,7 @@ function circularPad(x: Tensor, p: number): Tensor {
   ], 3);
 }
 
-t(
+scopedTest(
   "fourier: per-frequency kernel reproduces circular conv2d (odd/even sizes, k 1, 3, 5; kernels larger than the grid fold)",
   () => {
     for (const [k, h, w] of [[3, 6, 5], [3, 4, 4], [1, 3, 4], [5, 3, 3], [3, 2, 2]]) {
@@ -62,13 +52,16 @@ t(
   },
 );
 
-t("fourier: zero padding (pad k//2, FFT, crop) reproduces conv2d with padding k//2", () => {
-  const weight = f64(3, [2, 3, 3, 3]), x = f64(4, [2, 3, 5, 6]);
-  const got = applyFourier(fourierKernel(weight, [7, 8]), x, 1);
-  assertClose(arr(got), arr(conv2d(x, weight, { padding: 1 })), { rtol: 1e-10, atol: 1e-12 });
-});
+scopedTest(
+  "fourier: zero padding (pad k//2, FFT, crop) reproduces conv2d with padding k//2",
+  () => {
+    const weight = f64(3, [2, 3, 3, 3]), x = f64(4, [2, 3, 5, 6]);
+    const got = applyFourier(fourierKernel(weight, [7, 8]), x, 1);
+    assertClose(arr(got), arr(conv2d(x, weight, { padding: 1 })), { rtol: 1e-10, atol: 1e-12 });
+  },
+);
 
-t(
+scopedTest(
   "soc's space-to-depth (the FFT layers' stride 2) is the reference's einops b c (h k1) (w k2) -> b (c k1 k2) h w",
   () => {
     const x = f64(5, [1, 2, 4, 6]);
@@ -88,7 +81,7 @@ t(
   },
 );
 
-t("cayley: QᵀQ = I (tall, square), QQᵀ = I (wide); complex: Q*Q = I", () => {
+scopedTest("cayley: QᵀQ = I (tall, square), QQᵀ = I (wide); complex: Q*Q = I", () => {
   for (const [m, n] of [[5, 3], [4, 4], [2, 5]]) {
     const q = cayley(f64(6, [2, m, n], 2));
     const gram = m >= n ? matmul(swapLast(q), q) : matmul(q, swapLast(q));
@@ -103,7 +96,7 @@ t("cayley: QᵀQ = I (tall, square), QQᵀ = I (wide); complex: Q*Q = I", () => 
   }
 });
 
-t("cayleyDense: orthogonal weight, α from the drawn weight, shapes and errors", () => {
+scopedTest("cayleyDense: orthogonal weight, α from the drawn weight, shapes and errors", () => {
   const layer = cayleyDense({ features: 4 });
   const p = drawParams(layer, [4], 0, "float64");
   const q = cayleyDenseWeight(p);
@@ -114,7 +107,7 @@ t("cayleyDense: orthogonal weight, α from the drawn weight, shapes and errors",
   assert.throws(() => layer.init(randomKey(0), [2, 3]), /cayleyDense: input shape must be \[\*\]/);
 });
 
-t("cayleyConv: shapes for stride 1/2 and both paddings, clear errors", () => {
+scopedTest("cayleyConv: shapes for stride 1/2 and both paddings, clear errors", () => {
   assert.deepEqual(cayleyConv({ features: 5 }).shapes!([3, 8, 8]), {
     outShape: [5, 8, 8],
     params: { weight: [5, 3, 3, 3], bias: [5], alpha: [] },
@@ -132,7 +125,7 @@ t("cayleyConv: shapes for stride 1/2 and both paddings, clear errors", () => {
   );
 });
 
-t(
+scopedTest(
   "cayleyConv: norm preserving (‖f(x)−f(y)‖ = ‖x−y‖, ‖Jᵀv‖ = ‖v‖) for cout = cin, isometry for cout > cin",
   () => {
     assertNormPreserving(cayleyConv({ features: 3 }), [3, 6, 5]);
@@ -144,36 +137,27 @@ t(
   },
 );
 
-t("cayleyConv: gradients (weight, bias, α, input) match finite differences in float64", () => {
-  layerGradCheck(cayleyConv({ features: 3 }), [2, 4, 3]);
-  layerGradCheck(cayleyConv({ features: 2, padding: "zero" }), [3, 3, 4]);
-  layerGradCheck(cayleyDense({ features: 3 }), [5]);
-});
+scopedTest(
+  "cayleyConv: gradients (weight, bias, α, input) match finite differences in float64",
+  () => {
+    layerGradCheck(cayleyConv({ features: 3 }), [2, 4, 3]);
+    layerGradCheck(cayleyConv({ features: 2, padding: "zero" }), [3, 3, 4]);
+    layerGradCheck(cayleyDense({ features: 3 }), [5]);
+  },
+);
 
-for (
-  const [name, layer, inShape] of [
-    ["cayleyConv square", cayleyConv({ features: 3 }), [3, 4, 4]],
-    ["cayleyConv cout < cin, zero padding", cayleyConv({ features: 2, padding: "zero" }), [
-      3,
-      4,
-      4,
-    ]],
-    ["cayleyConv stride 2", cayleyConv({ features: 4, stride: 2 }), [2, 4, 4]],
-    ["cayleyDense wide", cayleyDense({ features: 3 }), [6]],
-  ] as const
-) {
-  leakFreeTest(`1-Lipschitz: ${name}`, async () => {
-    const r = await isOneLipschitz(layer as ReturnType<typeof cayleyDense>, {
-      inShape,
-      seed: 20261202,
-      numRuns: 3,
-      name,
-    });
-    console.log(`  ${r.verdict}: ${r.summary}`);
-  });
-}
+lipschitzTests([
+  ["cayleyConv square", cayleyConv({ features: 3 }), [3, 4, 4]],
+  ["cayleyConv cout < cin, zero padding", cayleyConv({ features: 2, padding: "zero" }), [
+    3,
+    4,
+    4,
+  ]],
+  ["cayleyConv stride 2", cayleyConv({ features: 4, stride: 2 }), [2, 4, 4]],
+  ["cayleyDense wide", cayleyDense({ features: 3 }), [6]],
+]);
 
-leakFreeTest("cayley: CPU and WebGPU agree (forward and input gradient)", async () => {
-  await assertCpuWebGpuAgree(cayleyConv({ features: 3 }), [2, 4, 4]);
-  await assertCpuWebGpuAgree(cayleyDense({ features: 4 }), [3]);
-});
+cpuWebGpuTest("cayley", [
+  [cayleyConv({ features: 3 }), [2, 4, 4]],
+  [cayleyDense({ features: 4 }), [3]],
+]);

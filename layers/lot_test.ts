@@ -6,22 +6,18 @@
 import assert from "node:assert/strict";
 import { lotConv, lotDense, lotOrthogonalize } from "./lot.ts";
 import { cmatmul, ctranspose } from "../tensor/complex.ts";
-import { scope } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { isOneLipschitz } from "../testing.ts";
-import { assertClose, leakFreeTest } from "../tests/helpers.ts";
+import { assertClose } from "../tests/helpers.ts";
 import {
-  assertCpuWebGpuAgree,
+  arr,
   assertNormPreserving,
+  cpuWebGpuTest,
   drawParams,
   f64,
   layerGradCheck,
+  lipschitzTests,
+  scopedTest,
 } from "../tests/spectral_helpers.ts";
-
-const arr = (x: Tensor): number[] => Array.from(x.dataSync());
-function t(name: string, fn: () => void): void {
-  leakFreeTest(name, () => scope(fn));
-}
 
 /** Largest singular value of each host complex matrix via the power method on Q*Q. */
 function maxSingular(q: Tensor, iters = 200): number {
@@ -50,7 +46,7 @@ function maxSingular(q: Tensor, iters = 200): number {
   return worst;
 }
 
-t("lotOrthogonalize: unitary once converged, never expanding after 1–10 steps", () => {
+scopedTest("lotOrthogonalize: unitary once converged, never expanding after 1–10 steps", () => {
   const w = f64(1, [6, 3, 3, 2], 3);
   const q = lotOrthogonalize(w, 40, 0);
   const eye: number[] = [];
@@ -64,7 +60,7 @@ t("lotOrthogonalize: unitary once converged, never expanding after 1–10 steps"
   }
 });
 
-t("lotConv: the reference's identity init for cin = cout, shapes, errors", () => {
+scopedTest("lotConv: the reference's identity init for cin = cout, shapes, errors", () => {
   const layer = lotConv({ features: 3 });
   assert.deepEqual(layer.shapes!([3, 8, 8]), {
     outShape: [3, 8, 8],
@@ -84,15 +80,18 @@ t("lotConv: the reference's identity init for cin = cout, shapes, errors", () =>
   assert.throws(() => lotConv({ features: 2, init: "zero" as "random" }), /init must be/);
 });
 
-t("lotConv: norm preserving with circular padding, cin = cout, converged (ε = 0, 30 steps)", () => {
-  assertNormPreserving(
-    lotConv({ features: 3, padding: "circular", eps: 0, iterations: 30, init: "random" }),
-    [3, 5, 4],
-  );
-  assertNormPreserving(lotDense({ features: 5, eps: 0, iterations: 30, init: "random" }), [5]);
-});
+scopedTest(
+  "lotConv: norm preserving with circular padding, cin = cout, converged (ε = 0, 30 steps)",
+  () => {
+    assertNormPreserving(
+      lotConv({ features: 3, padding: "circular", eps: 0, iterations: 30, init: "random" }),
+      [3, 5, 4],
+    );
+    assertNormPreserving(lotDense({ features: 5, eps: 0, iterations: 30, init: "random" }), [5]);
+  },
+);
 
-t("lotConv: gradients (weight, bias, input) match finite differences in float64", () => {
+scopedTest("lotConv: gradients (weight, bias, input) match finite differences in float64", () => {
   layerGradCheck(lotConv({ features: 3, init: "random", iterations: 6 }), [3, 3, 4]);
   layerGradCheck(lotConv({ features: 2, init: "random", padding: "circular", iterations: 4 }), [
     3,
@@ -101,25 +100,18 @@ t("lotConv: gradients (weight, bias, input) match finite differences in float64"
   ]);
 });
 
-for (
-  const [name, layer, inShape] of [
-    ["lotConv square", lotConv({ features: 3, init: "random" }), [3, 4, 4]],
-    ["lotConv cout > cin, 3 steps", lotConv({ features: 4, iterations: 3, padding: "circular" }), [
-      2,
-      4,
-      4,
-    ]],
-    ["lotConv stride 2", lotConv({ features: 3, stride: 2 }), [1, 4, 4]],
-    ["lotDense", lotDense({ features: 4 }), [5]],
-  ] as const
-) {
-  leakFreeTest(`1-Lipschitz: ${name}`, async () => {
-    const r = await isOneLipschitz(layer, { inShape, seed: 20261202, numRuns: 3, name });
-    console.log(`  ${r.verdict}: ${r.summary}`);
-  });
-}
+lipschitzTests([
+  ["lotConv square", lotConv({ features: 3, init: "random" }), [3, 4, 4]],
+  ["lotConv cout > cin, 3 steps", lotConv({ features: 4, iterations: 3, padding: "circular" }), [
+    2,
+    4,
+    4,
+  ]],
+  ["lotConv stride 2", lotConv({ features: 3, stride: 2 }), [1, 4, 4]],
+  ["lotDense", lotDense({ features: 4 }), [5]],
+]);
 
-leakFreeTest("lot: CPU and WebGPU agree (forward and input gradient)", async () => {
-  await assertCpuWebGpuAgree(lotConv({ features: 3, init: "random" }), [3, 4, 4]);
-  await assertCpuWebGpuAgree(lotDense({ features: 4, init: "random" }), [3]);
-});
+cpuWebGpuTest("lot", [
+  [lotConv({ features: 3, init: "random" }), [3, 4, 4]],
+  [lotDense({ features: 4, init: "random" }), [3]],
+]);

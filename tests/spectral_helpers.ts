@@ -1,7 +1,9 @@
 /**
  * Helpers of the spectral suites (tensor/complex_test.ts, the FFT- and inverse-based layers):
  * a directional gradient check in float64 (⟨u, J v⟩ by central differences against the vjp's
- * ⟨Jᵀu, v⟩), deterministic host arrays, and host complex matrices for float64 references.
+ * ⟨Jᵀu, v⟩), deterministic host arrays, host complex matrices for float64 references, and the
+ * setup the layer suites share (scoped tests, identity values, the 1-Lipschitz and CPU/WebGPU
+ * rows).
  * @module
  */
 import assert from "node:assert/strict";
@@ -16,6 +18,8 @@ import { flattenTree, mapTree, unflattenTree } from "../tensor/tree.ts";
 import { sizeOf } from "../kernels/shape.ts";
 import type { DType } from "../kernels/dtype.ts";
 import type { Layer } from "../layers/layer.ts";
+import { isOneLipschitz } from "../testing.ts";
+import { leakFreeTest } from "./helpers.ts";
 
 /** Deterministic pseudo-random values in [−1, 1) (a small LCG: tests need no key plumbing). */
 export function hostValues(seed: number, n: number): number[] {
@@ -244,4 +248,54 @@ function assertCloseTo(a: number[], b: number[], rtol: number, atol: number, wha
   a.forEach((v, i) =>
     assert.ok(Math.abs(v - b[i]) <= atol + rtol * Math.abs(b[i]), `${what}: [${i}] ${v} vs ${b[i]}`)
   );
+}
+
+/** A tensor's values on the host. */
+export function arr(x: Tensor): number[] {
+  return Array.from(x.dataSync());
+}
+
+/** A leak-checked test whose synchronous body runs in a scope (its tensors freed at the end). */
+export function scopedTest(name: string, fn: () => void): void {
+  leakFreeTest(name, () => scope(fn));
+}
+
+/** The n×n identity's values, row-major (complex: interleaved re, im per entry). */
+export function eyeValues(n: number, complex = false): number[] {
+  const v: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) complex ? v.push(i === j ? 1 : 0, 0) : v.push(i === j ? 1 : 0);
+  }
+  return v;
+}
+
+/**
+ * One leak-checked test per row `[name, layer, inShape]`, "1-Lipschitz: <name>": the layer
+ * passes isOneLipschitz (fast-check seeded 20261202, 3 runs; the seed is in any failure), and
+ * its verdict is printed.
+ */
+export function lipschitzTests(
+  // deno-lint-ignore no-explicit-any
+  rows: readonly (readonly [string, Layer<any>, readonly number[]])[],
+): void {
+  for (const [name, layer, inShape] of rows) {
+    leakFreeTest(`1-Lipschitz: ${name}`, async () => {
+      const r = await isOneLipschitz(layer, { inShape, seed: 20261202, numRuns: 3, name });
+      console.log(`  ${r.verdict}: ${r.summary}`);
+    });
+  }
+}
+
+/**
+ * The leak-checked test "<family>: CPU and WebGPU agree (forward and input gradient)" over
+ * `[layer, inShape]` rows (assertCpuWebGpuAgree on each, in order).
+ */
+export function cpuWebGpuTest(
+  family: string,
+  // deno-lint-ignore no-explicit-any
+  rows: readonly (readonly [Layer<any>, number[]])[],
+): void {
+  leakFreeTest(`${family}: CPU and WebGPU agree (forward and input gradient)`, async () => {
+    for (const [layer, inShape] of rows) await assertCpuWebGpuAgree(layer, inShape);
+  });
 }
