@@ -259,7 +259,8 @@ export interface SllDenseConfig {
 /**
  * SLL dense layer (Araujo et al., ICLR 2023): y = x − 2·Wᵀ(t ⊙ relu(Wx + b)),
  * t_i = 1/Σ_j |WWᵀ|_ij·exp(q_j − q_i) (the paper's formula, which the reference's dense layer
- * also follows, so it has no q mode); computed as x + relu(Wx + b)·{@linkcode sllFold}(W, t).
+ * also follows, so it has no q mode); computed as x + (relu(Wx + b) ⊙ −2t)·W in training and
+ * as x + relu(Wx + b)·{@linkcode sllFold}(W, t) in a prepared forward (t folded into W once).
  * Lipschitz constant ≤ 1 for every W, b, q.
  * Init as the reference: W Xavier-normal, b U(±1/√D), q N(0, 1). Input [B, D] → [B, D].
  *
@@ -288,8 +289,15 @@ export function sllDense(config: SllDenseConfig): Layer<SllDenseParams> {
         },
       };
     },
+    // training: −2t scales the activations h [B, inner] rather than W [inner, D] (a batch is
+    // smaller than W here), so no folded weight is built forward and, backward, the gradients
+    // of W and t take no pass over W-sized arrays (W·diag-scaling and Σ_j dF_ij·W_ij are gone)
     apply(params: SllDenseParams, x: Tensor): Tensor {
-      return applyFolded(params, sllFold(params.weight, sllDenseT(params)), x);
+      const w = params.weight;
+      expectShape(name, x.shape, [null, w.shape[1]], "input");
+      const s = reshape(mul(sllDenseT(params), -2), [1, w.shape[0]]);
+      const h = relu(add(matmulT(x, w, false, true), params.bias));
+      return add(x, matmul(mul(h, s), w));
     },
     // evaluation: t (the Gram matrix W·Wᵀ, most of a forward's work) once for every batch
     prepare: (params: SllDenseParams): PreparedForward =>
