@@ -21,6 +21,8 @@ import {
   neg,
   relu,
   reshape,
+  stopGradient,
+  sub,
   sum,
   where,
 } from "../tensor/ops.ts";
@@ -34,6 +36,7 @@ import {
   type PreparedForward,
 } from "./layer.ts";
 import { keep, scope } from "../tensor/scope.ts";
+import { recording } from "../tensor/trace.ts";
 
 /**
  * How q enters the SLL rescaling. `"paper"`: t_i = 1/Σ_j A_ij·exp(q_j − q_i) (Theorem 3 of the
@@ -125,8 +128,19 @@ export function sllConvT(params: SllConvParams, qMode: QMode = "paper"): Tensor 
  */
 export function sllDenseT(params: SllDenseParams): Tensor {
   const w = params.weight;
-  const a = abs(matmulT(w, w, false, true));
-  return safeInverse(weightedRowSums(a, params.q));
+  if (!recording()) return safeInverse(weightedRowSums(abs(matmulT(w, w, false, true)), params.q));
+  // Under autodiff, the Gram matrix's cotangent is made symmetric where it arises, so the
+  // Gram's own vjp is one product dG·W with no [n, n] transpose and sum: G = W·sg(W)ᵀ (the
+  // second factor cut from the trace; the same storage, so still one triangle), and the row
+  // sums A·e, A = |G|, get the term Aᵀ·e − sg(Aᵀ·e): exactly 0 in value (G is symmetric, so
+  // Aᵀ·e = A·e), whose cotangent e·uᵀ is the mirror of A·e's u·eᵀ — together (S + Sᵀ), the
+  // cotangent W·Wᵀ's vjp needs. Tested against the plain formula's gradients.
+  const n = w.shape[0];
+  const a = abs(matmulT(w, stopGradient(w), false, true));
+  const e = exp(reshape(params.q, [n, 1]));
+  const mirror = matmulT(a, stopGradient(e), true, false);
+  const rows = add(matmul(a, e), sub(mirror, stopGradient(mirror)));
+  return safeInverse(mul(exp(neg(params.q)), reshape(rows, [n])));
 }
 
 function checkPositiveInt(name: string, what: string, v: unknown): number {
