@@ -21,6 +21,8 @@ import {
   neg,
   relu,
   reshape,
+  stopGradient,
+  sub,
   sum,
   where,
 } from "../tensor/ops.ts";
@@ -34,6 +36,7 @@ import {
   type PreparedForward,
 } from "./layer.ts";
 import { keep, scope } from "../tensor/scope.ts";
+import { recording } from "../tensor/trace.ts";
 
 /**
  * How q enters the SLL rescaling. `"paper"`: t_i = 1/Σ_j A_ij·exp(q_j − q_i) (Theorem 3 of the
@@ -125,8 +128,19 @@ export function sllConvT(params: SllConvParams, qMode: QMode = "paper"): Tensor 
  */
 export function sllDenseT(params: SllDenseParams): Tensor {
   const w = params.weight;
-  const a = abs(matmulT(w, w, false, true));
-  return safeInverse(weightedRowSums(a, params.q));
+  if (!recording()) return safeInverse(weightedRowSums(abs(matmulT(w, w, false, true)), params.q));
+  // Under autodiff, the Gram matrix's cotangent is made symmetric where it arises, so the
+  // Gram's own vjp is one product dG·W with no [n, n] transpose and sum: G = W·sg(W)ᵀ (the
+  // second factor cut from the trace; the same storage, so still one triangle), and the row
+  // sums A·e, A = |G|, get the term Aᵀ·e − sg(Aᵀ·e): exactly 0 in value (G is symmetric, so
+  // Aᵀ·e = A·e), whose cotangent e·uᵀ is the mirror of A·e's u·eᵀ — together (S + Sᵀ), the
+  // cotangent W·Wᵀ's vjp needs. Tested against the plain formula's gradients.
+  const n = w.shape[0];
+  const a = abs(matmulT(w, stopGradient(w), false, true));
+  const e = exp(reshape(params.q, [n, 1]));
+  const mirror = matmulT(a, stopGradient(e), true, false);
+  const rows = add(matmul(a, e), sub(mirror, stopGradient(mirror)));
+  return safeInverse(mul(exp(neg(params.q)), reshape(rows, [n])));
 }
 
 function checkPositiveInt(name: string, what: string, v: unknown): number {
@@ -259,7 +273,8 @@ export interface SllDenseConfig {
 /**
  * SLL dense layer (Araujo et al., ICLR 2023): y = x − 2·Wᵀ(t ⊙ relu(Wx + b)),
  * t_i = 1/Σ_j |WWᵀ|_ij·exp(q_j − q_i) (the paper's formula, which the reference's dense layer
- * also follows, so it has no q mode); computed as x + relu(Wx + b)·{@linkcode sllFold}(W, t).
+ * also follows, so it has no q mode); computed as x + (relu(Wx + b) ⊙ −2t)·W in training and
+ * as x + relu(Wx + b)·{@linkcode sllFold}(W, t) in a prepared forward (t folded into W once).
  * Lipschitz constant ≤ 1 for every W, b, q.
  * Init as the reference: W Xavier-normal, b U(±1/√D), q N(0, 1). Input [B, D] → [B, D].
  *
@@ -288,8 +303,15 @@ export function sllDense(config: SllDenseConfig): Layer<SllDenseParams> {
         },
       };
     },
+    // training: −2t scales the activations h [B, inner] rather than W [inner, D] (a batch is
+    // smaller than W here), so no folded weight is built forward and, backward, the gradients
+    // of W and t take no pass over W-sized arrays (W·diag-scaling and Σ_j dF_ij·W_ij are gone)
     apply(params: SllDenseParams, x: Tensor): Tensor {
-      return applyFolded(params, sllFold(params.weight, sllDenseT(params)), x);
+      const w = params.weight;
+      expectShape(name, x.shape, [null, w.shape[1]], "input");
+      const s = reshape(mul(sllDenseT(params), -2), [1, w.shape[0]]);
+      const h = relu(add(matmulT(x, w, false, true), params.bias));
+      return add(x, matmul(mul(h, s), w));
     },
     // evaluation: t (the Gram matrix W·Wᵀ, most of a forward's work) once for every batch
     prepare: (params: SllDenseParams): PreparedForward =>

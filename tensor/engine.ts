@@ -165,6 +165,23 @@ export function fromHost(
 }
 
 /**
+ * @internal Wraps `storage`, made by the backend that holds `like` (a CPU fast path's output
+ * array), as a new tensor of `shape` and `dtype`, registered in the innermost scope; the
+ * tensor owns the storage from then on.
+ */
+export function fromStorage(
+  like: Tensor,
+  storage: unknown,
+  shape: readonly number[],
+  dtype: DType,
+  op: string,
+): Tensor {
+  const b = like.ref(op).backend;
+  const ref = newStorage(b, storage, sizeOf(shape) * itemSize(dtype));
+  return register(new Tensor(ref, shape, dtype, op));
+}
+
+/**
  * Copies every tensor of a tree to backend `name` (reading back from the GPU when needed);
  * tensors already there are returned as they are. The originals are left alone.
  *

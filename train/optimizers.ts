@@ -7,6 +7,7 @@
  */
 import { add, div, mul, sqrt, sub, type Tensor, zerosLike } from "../tensor/mod.ts";
 import { mapTree } from "../tensor/tree.ts";
+import { adamCpuApplies, adamCpuStep, type AdamStepConstants } from "./adam_cpu.ts";
 
 /** Optimizer state: the step count plus named moment trees shaped like the parameters. */
 export interface OptState<P = unknown> {
@@ -90,13 +91,30 @@ function makeAdam(name: "adam" | "adamw", opts: AdamOptions): Optimizer {
       const v0 = leafMap(state.slots.exp_avg_sq);
       const newM: Record<string, Tensor> = {};
       const newV: Record<string, Tensor> = {};
+      const fast: AdamStepConstants = {
+        b1,
+        b2,
+        eps,
+        stepSize,
+        sqrtBc2,
+        l2: name === "adam" ? wd : 0,
+        decay: name === "adamw" && wd !== 0 ? 1 - lr * wd : null,
+      };
       const newP = zipTrees(params, grads, (p, g, path) => {
+        const mOld = m0.get(path)!, vOld = v0.get(path)!;
+        if (adamCpuApplies([p, g, mOld, vOld])) {
+          // CPU: one pass over p, g, m, v instead of one fused loop per new tree
+          const [pNew, mNew, vNew] = adamCpuStep(p, g, mOld, vOld, fast);
+          newM[path] = mNew;
+          newV[path] = vNew;
+          return pNew;
+        }
         let grad = g;
         let param = p;
         if (wd !== 0 && name === "adam") grad = add(grad, mul(p, wd));
         if (wd !== 0 && name === "adamw") param = mul(p, 1 - lr * wd);
-        const m = add(mul(m0.get(path)!, b1), mul(grad, 1 - b1));
-        const v = add(mul(v0.get(path)!, b2), mul(mul(grad, grad), 1 - b2));
+        const m = add(mul(mOld, b1), mul(grad, 1 - b1));
+        const v = add(mul(vOld, b2), mul(mul(grad, grad), 1 - b2));
         newM[path] = m;
         newV[path] = v;
         const denom = add(div(sqrt(v), sqrtBc2), eps);

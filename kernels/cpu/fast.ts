@@ -19,6 +19,7 @@ import type { ConvGeom, KernelArg, OutInfo, Pair } from "../prims.ts";
 import { sizeOf } from "../shape.ts";
 import type { FastCpuKernels } from "./backend.ts";
 import { batchOffsets } from "./linalg.ts";
+import { allocUninit } from "./host_pool.ts";
 import { LAPACK_MIN_N, lapackSolve } from "./solve_lapack.ts";
 import * as W from "./wasm/mod.ts";
 import { wasmRfft2 } from "./fft_wasm.ts";
@@ -36,6 +37,20 @@ function convOpts(d: ConvGeom): W.Conv2dOptions | null {
   return { b: d.b, c: d.c, h: d.h, w: d.w, o: d.o, kh: d.kh, kw: d.kw, stride, padding };
 }
 
+/**
+ * An outer product a·bᵀ (k = 1: a, b are vectors whatever the transpose flags), as the cotangents
+ * of matrix–vector products make it: one multiply per element, the same float32 result as a
+ * product kernel, without its packing.
+ */
+function outerProduct(a: Float32Array, b: Float32Array, m: number, n: number): Float32Array {
+  const o = allocUninit("float32", m * n) as Float32Array;
+  for (let i = 0; i < m; i++) {
+    const ai = a[i], row = i * n;
+    for (let j = 0; j < n; j++) o[row + j] = ai * b[j];
+  }
+  return o;
+}
+
 /** The wasm-backed kernels, or an empty set when WebAssembly SIMD is unavailable. */
 export function wasmCpuKernels(): FastCpuKernels {
   if (!W.wasmAvailable()) return {};
@@ -47,6 +62,7 @@ export function wasmCpuKernels(): FastCpuKernels {
       const aB = a.shape.slice(0, -2), bB = b.shape.slice(0, -2), oB = out.shape.slice(0, -2);
       const nb = sizeOf(oB), na = sizeOf(aB), nbb = sizeOf(bB);
       const A = a.storage as Float32Array, B = b.storage as Float32Array;
+      if (k === 1 && nb === 1) return outerProduct(A, B, m, n);
       // a Gram matrix A·Aᵀ (the same tensor on both sides) is symmetric: one triangle
       if (nb === 1 && A === B && !transA && transB) return W.gram(A, { n: m, k });
       if ((na === nb || na === 1) && (nbb === nb || nbb === 1)) {
@@ -179,7 +195,10 @@ export function blasCpuKernels(blas: NativeBlas, wasm: FastCpuKernels): FastCpuK
         return wasm.matmul?.(a, b, out, transA, transB) ?? null;
       }
       const A = a.storage as Float32Array, B = b.storage as Float32Array;
-      const o = new Float32Array(nb * m * n);
+      if (k === 1 && nb === 1) return outerProduct(A, B, m, n);
+      // every element is written (sgemm and ssyrk with β = 0, the mirrored triangle): a pooled
+      // array saves the page faults of a fresh one (24 MB per weight gradient of small)
+      const o = allocUninit("float32", nb * m * n) as Float32Array;
       if (nb === 1 && A === B && !transA && transB) {
         blas.gram(A, o, m, k);
         return o;

@@ -172,3 +172,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test("outer products (k = 1, every transpose flag): exact products on wasm and BLAS", () => {
+  const sels = [selectCpuKernels("wasm"), ...(noBlas === null ? [selectCpuKernels("blas")] : [])];
+  try {
+    // 2048 × 2048 × 1 is past BLAS_MIN_MACS: both sizes of the dispatch
+    for (const [m, n] of [[3, 5], [1, 7], [2048, 2048]]) {
+      const a = randomArray(m, m + 1), b = randomArray(n, n + 2);
+      for (const sel of sels) {
+        for (const tA of [false, true]) {
+          for (const tB of [false, true]) {
+            const c = run(sel, a, tA ? [1, m] : [m, 1], b, tB ? [n, 1] : [1, n], [m, n], tA, tB);
+            for (let i = 0; i < m; i++) {
+              for (let j = 0; j < n; j++) {
+                const want = Math.fround(a[i] * b[j]);
+                if (c[i * n + j] !== want) {
+                  assert.fail(
+                    `${sel.kind} ${m}×${n} tA ${tA} tB ${tB} [${i},${j}]: ${c[i * n + j]}`,
+                  );
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    shutdownWasmThreads();
+  }
+});

@@ -7,7 +7,9 @@
 import { type DType, newArray, type TypedArray } from "../dtype.ts";
 
 const POOL_MIN_ELEMENTS = 16384;
-const POOL_MAX_BYTES = 512 * 1024 * 1024;
+// `small`'s training step (41M parameters, Adam) frees and reallocates gigabytes of 12–24 MB
+// arrays: with 512 MB of pool, 2.2 GB of them were fresh (page faults) every step
+const POOL_MAX_BYTES = 3 * 1024 * 1024 * 1024;
 const pool = new Map<string, TypedArray[]>();
 let pooledBytes = 0;
 
