@@ -7,6 +7,7 @@
  */
 
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
+import { WINO_OB, winogradLayout } from "./winograd.ts";
 
 /** Tile and cache-block sizes shared by the planner (main thread) and the drivers. */
 export const TILE = {
@@ -115,6 +116,40 @@ export interface Kernels {
     dps: number,
     sps: number,
   ): void;
+  /** V[ξ][c][t] = (Bᵀ d B)_ξ of one padded image (winograd.ts). */
+  wino_input(
+    xp: number,
+    v: number,
+    c: number,
+    nTy: number,
+    nTxv: number,
+    r: number,
+    wpad: number,
+    ldv: number,
+    xiBytes: number,
+  ): void;
+  /** M[ξ][o][t] = Σ_c U[ξ][o][c]·V[ξ][c][t] (winograd.ts). */
+  wino_gemm(
+    up: number,
+    v: number,
+    m: number,
+    c: number,
+    nob: number,
+    ntp: number,
+    ldv: number,
+    vXi: number,
+    mXi: number,
+  ): void;
+  /** y[o] tiles = Aᵀ M A (winograd.ts). */
+  wino_output(
+    m: number,
+    y: number,
+    o: number,
+    nTy: number,
+    nTxv: number,
+    ldv: number,
+    mXi: number,
+  ): void;
   /** Returns the i32 at addr and increments it (atomically on shared memory). */
   next(addr: number): number;
 }
@@ -127,6 +162,7 @@ export const JobKind = {
   conv2dFilterGrad: 4,
   directForward: 5,
   directFilter: 6,
+  winograd: 7,
 } as const;
 
 /** Field indices of a job record (Int32). Addresses are in bytes, strides in elements. */
@@ -308,6 +344,9 @@ export function runJob(kx: Kernels, p: Int32Array, t: number, T: number): void {
     case JobKind.directFilter:
       runDirect(kx, p, scratch);
       return;
+    case JobKind.winograd:
+      runWinograd(kx, p, scratch);
+      return;
     default:
       throw new RangeError(`Unknown wasm job kind ${p[J.kind]}`);
   }
@@ -386,6 +425,37 @@ function runDirect(kx: Kernels, p: Int32Array, scratch: number): void {
       const dw = p[J.c] + group * p[J.groupStride];
       kx.direct_filter(xp, buf, dw, C, L.wp, plane, L.ld / 4, L.nobFilter, L.ld);
     }
+  });
+}
+
+/**
+ * Winograd F(2×2, 3×3) forward (winograd.ts), one image per ticket: xp = pad(x_b) (its padding
+ * stays zero from the first image on), V = input transform, M = U·V per ξ, y tiles = output
+ * transform, y_b = the tiles without the padding rows/columns. a = x, b = packed U, c = y.
+ */
+function runWinograd(kx: Kernels, p: Int32Array, scratch: number): void {
+  const C = p[J.cc], H = p[J.ch], W = p[J.cw], O = p[J.co], pad = p[J.cp];
+  const L = winogradLayout(C, H, W, O, pad);
+  const plane = L.R * L.WP, v = scratch + L.vAt, m = scratch + L.mAt, yt = scratch + L.yAt;
+  const vXi = C * L.ldv * 4, mXi = L.nob * WINO_OB * L.ldv * 4, rowT = 2 * L.nTxP;
+  kx.zero(scratch, C * plane);
+  forEachTicket(kx, p, false, (bi) => {
+    kx.copy_planes(
+      scratch + (pad * L.WP + pad) * 4,
+      p[J.a] + bi * C * H * W * 4,
+      C,
+      H,
+      W,
+      L.WP,
+      W,
+      plane,
+      H * W,
+    );
+    kx.wino_input(scratch, v, C, L.nTy, L.nTxv, L.R, L.WP, L.ldv, vXi);
+    kx.wino_gemm(p[J.b], v, m, C, L.nob, L.ldv / 8, L.ldv, vXi, mXi);
+    kx.wino_output(m, yt, O, L.nTy, L.nTxv, L.ldv, mXi);
+    const y = p[J.c] + bi * O * L.ho * L.wo * 4;
+    kx.copy_planes(y, yt, O, L.ho, L.wo, L.wo, rowT, L.ho * L.wo, 2 * L.nTy * rowT);
   });
 }
 
