@@ -150,6 +150,28 @@ export interface Kernels {
     ldv: number,
     mXi: number,
   ): void;
+  /** GM[ξ][o][t] = (A dY Aᵀ)_ξ of one tile-shaped gy (winograd.ts). */
+  wino_grad_y(
+    gyt: number,
+    gm: number,
+    o: number,
+    nTy: number,
+    nTxv: number,
+    ldv: number,
+    mXi: number,
+  ): void;
+  /** dU[ξ][o][c] += Σ_t GM[ξ][o][t]·V[ξ][c][t] (winograd.ts). */
+  wino_filter(
+    gm: number,
+    v: number,
+    du: number,
+    cPad: number,
+    nob: number,
+    ntv: number,
+    ldv: number,
+    vXi: number,
+    mXi: number,
+  ): void;
   /** Returns the i32 at addr and increments it (atomically on shared memory). */
   next(addr: number): number;
 }
@@ -163,6 +185,7 @@ export const JobKind = {
   directForward: 5,
   directFilter: 6,
   winograd: 7,
+  winogradFilter: 8,
 } as const;
 
 /** Field indices of a job record (Int32). Addresses are in bytes, strides in elements. */
@@ -347,6 +370,9 @@ export function runJob(kx: Kernels, p: Int32Array, t: number, T: number): void {
     case JobKind.winograd:
       runWinograd(kx, p, scratch);
       return;
+    case JobKind.winogradFilter:
+      runWinogradFilter(kx, p, scratch);
+      return;
     default:
       throw new RangeError(`Unknown wasm job kind ${p[J.kind]}`);
   }
@@ -456,6 +482,32 @@ function runWinograd(kx: Kernels, p: Int32Array, scratch: number): void {
     kx.wino_output(m, yt, O, L.nTy, L.nTxv, L.ldv, mXi);
     const y = p[J.c] + bi * O * L.ho * L.wo * 4;
     kx.copy_planes(y, yt, O, L.ho, L.wo, L.wo, rowT, L.ho * L.wo, 2 * L.nTy * rowT);
+  });
+}
+
+/**
+ * Winograd F(2×2, 3×3) filter gradient, one of J.groups fixed image groups per ticket:
+ * xp = pad(x_b), V = input transform; gy_b into the tile-shaped buffer, GM = its gradient
+ * transform; dU_group += Σ_t GM·V per ξ (the caller sums the groups in order and applies Gᵀ·G).
+ * Buffers are zeroed once per job: padding, slack tiles and padded channels then stay zero.
+ * a = x, b = gy, c = the per-group dU partials.
+ */
+function runWinogradFilter(kx: Kernels, p: Int32Array, scratch: number): void {
+  const C = p[J.cc], H = p[J.ch], W = p[J.cw], O = p[J.co], pad = p[J.cp];
+  const L = winogradLayout(C, H, W, O, pad);
+  const plane = L.R * L.WP, v = scratch + L.vAt, gm = scratch + L.mAt, gyt = scratch + L.yAt;
+  const vXi = L.cPad * L.ldv * 4, mXi = L.nob * WINO_OB * L.ldv * 4, rowT = 2 * L.nTxP;
+  kx.zero(scratch, L.scratchBytes / 4);
+  const P = L.ho * L.wo;
+  forEachTicket(kx, p, true, (bi, group) => {
+    const x = p[J.a] + bi * C * H * W * 4;
+    kx.copy_planes(scratch + (pad * L.WP + pad) * 4, x, C, H, W, L.WP, W, plane, H * W);
+    kx.wino_input(scratch, v, C, L.nTy, L.nTxv, L.R, L.WP, L.ldv, vXi);
+    const gy = p[J.b] + bi * O * P * 4;
+    kx.copy_planes(gyt, gy, O, L.ho, L.wo, rowT, L.wo, 2 * L.nTy * rowT, P);
+    kx.wino_grad_y(gyt, gm, O, L.nTy, L.nTxv, L.ldv, mXi);
+    const du = p[J.c] + group * p[J.groupStride];
+    kx.wino_filter(gm, v, du, L.cPad, L.nob, L.ldv / 4, L.ldv, vXi, mXi);
   });
 }
 

@@ -16,7 +16,13 @@ import {
   emitFetchAdd,
 } from "./direct.ts";
 import { type FuncBuilder, ModuleBuilder, Op, Simd, T } from "./emit.ts";
-import { emitWinoGemm, emitWinoInput, emitWinoOutput } from "./winograd.ts";
+import {
+  emitWinoFilter,
+  emitWinoGemm,
+  emitWinoGradY,
+  emitWinoInput,
+  emitWinoOutput,
+} from "./winograd.ts";
 
 /** Micro-tile geometry shared by the packers and the macro-kernel. */
 export interface TileConfig {
@@ -227,6 +233,8 @@ export function buildKernelModule(
   m.func("wino_input", nine, [], emitWinoInput);
   m.func("wino_gemm", nine, [], (f) => emitWinoGemm(f, cfg.relaxed));
   m.func("wino_output", [i32, i32, i32, i32, i32, i32, i32], [], emitWinoOutput);
+  m.func("wino_grad_y", [i32, i32, i32, i32, i32, i32, i32], [], emitWinoGradY);
+  m.func("wino_filter", nine, [], (f) => emitWinoFilter(f, cfg.relaxed));
   m.func("next", [i32], [i32], (f) => emitFetchAdd(f, shared));
   // zero(dst, n): memory.fill(dst, 0, 4n)
   m.func("zero", [i32, i32], [], (f) => {

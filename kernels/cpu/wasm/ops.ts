@@ -10,7 +10,7 @@ import { mirrorLower } from "../linalg.ts";
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { directLayout, J, JobKind, packScratchBytes, TILE } from "./driver.ts";
 import { arena, dispatch, getRuntime, threadCount } from "./runtime.ts";
-import { packWinograd, winogradLayout } from "./winograd.ts";
+import { packWinograd, unpackWinogradFilter, WINO_OB, winogradLayout } from "./winograd.ts";
 
 /** Below this many flops a call runs on one thread (waking the helper costs ~50 µs). */
 const PARALLEL_FLOPS = 1 << 22;
@@ -547,25 +547,40 @@ export function conv2dFilterGrad(
   if (g.B === 0) return new Float32Array(g.O * g.K);
   const rt = requireRuntime();
   const direct = directFits(g, Math.max(g.C, g.O));
+  const wino = direct && Math.min(g.C, g.O) >= winogradMinChannels;
   const L = directLayout(g.C, g.H, g.W, g.O, g.p);
-  const oPad = direct ? L.nobFilter * DIRECT_TILE.obFilter : roundUp(g.O, TILE.mr);
-  const kPad = direct ? g.K : roundUp(g.K, TILE.nr);
+  const WL = wino ? winogradLayout(g.C, g.H, g.W, g.O, g.p) : null;
+  // Winograd: the partials are dU [16][nob·4][cPad], rows of cPad
+  const oPad = WL
+    ? 16 * WL.nob * WINO_OB
+    : direct
+    ? L.nobFilter * DIRECT_TILE.obFilter
+    : roundUp(g.O, TILE.mr);
+  const kPad = WL ? WL.cPad : direct ? g.K : roundUp(g.K, TILE.nr);
   const partialBytes = roundUp(oPad * kPad * 4, 64), groups = filterGroups(g.B, partialBytes);
   const threads = Math.min(convThreads(g), groups);
   arena.reset();
   const xAt = arena.alloc(g.B * g.C * g.H * g.W * 4), gyAt = arena.alloc(g.B * g.O * g.P * 4);
   const dwAt = arena.alloc(groups * partialBytes), counter = allocCounter();
-  const stride = direct ? L.scratchBytes : convScratchBytes(g);
+  const stride = WL ? WL.scratchBytes : direct ? L.scratchBytes : convScratchBytes(g);
   const scratch = arena.alloc(stride * threads);
   arena.commit(rt.memory);
   put(rt.memory, xAt, x.subarray(0, g.B * g.C * g.H * g.W));
   put(rt.memory, gyAt, gy.subarray(0, g.B * g.O * g.P));
   zeroBytes(rt.memory, dwAt, groups * partialBytes);
   zeroCounter(rt.memory, counter);
-  const kind = direct ? JobKind.directFilter : JobKind.conv2dFilterGrad;
+  const kind = wino
+    ? JobKind.winogradFilter
+    : direct
+    ? JobKind.directFilter
+    : JobKind.conv2dFilterGrad;
   const job = convJob(kind, g, xAt, gyAt, dwAt);
   job[J.scratch] = scratch, job[J.scratchStride] = stride, job[J.counter] = counter;
   job[J.groups] = groups, job[J.groupStride] = partialBytes;
   dispatch(rt, job, threads);
+  if (WL) {
+    const du = sumPartials(rt.memory, dwAt, groups, partialBytes, oPad, kPad, kPad);
+    return unpackWinogradFilter(du, g.O, g.C);
+  }
   return sumPartials(rt.memory, dwAt, groups, partialBytes, g.O, g.K, kPad);
 }

@@ -34,6 +34,8 @@ export interface WinogradLayout {
   ldv: number;
   /** Output channel blocks of WINO_OB. */
   nob: number;
+  /** Input channels padded to even (V's channel rows; the filter gradient takes them in pairs). */
+  cPad: number;
   /** Bytes of per-thread scratch: padded image, V, M, the tile-shaped output. */
   scratchBytes: number;
   /** Byte offsets of V, M and the tile-shaped output inside the scratch. */
@@ -53,9 +55,10 @@ export function winogradLayout(
   const ho = H + 2 * p - 2, wo = W + 2 * p - 2;
   const nTy = Math.ceil(ho / 2), nTxP = roundUp(Math.ceil(wo / 2), 4), nTxv = nTxP / 4;
   const R = 2 * nTy + 2, WP = 2 * nTxP + 4;
-  const ldv = roundUp(nTy * nTxP, 8), nob = Math.ceil(O / WINO_OB);
+  const ldv = roundUp(nTy * nTxP, 8), nob = Math.ceil(O / WINO_OB), cPad = roundUp(C, 2);
   const xpBytes = roundUp(C * R * WP * 4, 64);
-  const vBytes = roundUp(16 * C * ldv * 4, 64), mBytes = roundUp(16 * nob * WINO_OB * ldv * 4, 64);
+  const vBytes = roundUp(16 * cPad * ldv * 4, 64);
+  const mBytes = roundUp(16 * nob * WINO_OB * ldv * 4, 64);
   const yBytes = roundUp(O * 2 * nTy * 2 * nTxP * 4, 64);
   return {
     ho,
@@ -67,6 +70,7 @@ export function winogradLayout(
     WP,
     ldv,
     nob,
+    cPad,
     vAt: xpBytes,
     mAt: xpBytes + vBytes,
     yAt: xpBytes + vBytes + mBytes,
@@ -293,4 +297,160 @@ export function emitWinoOutput(f: FuncBuilder): void {
       });
     });
   });
+}
+
+/**
+ * Gradient transform, the adjoint of emitWinoOutput: GM[ξ][o][t] = (A·dY_{o,t}·Aᵀ)_ξ with dY the
+ * 2×2 block of gy at tile t, read from the tile-shaped buffer gyt [O][2·nTy][2·4·nTxv] (zero
+ * outside the output). A·(u0, u1) = (u0, u0 + u1, u0 − u1, −u1) along rows, then columns.
+ * Work split: per (o, ty, tv) one f32x4 of 4 tiles; each gy row is de-interleaved by shuffles.
+ * Params: gyt, gm (bytes), O, nTy, nTxv, ldv (elements), mXi (bytes between GM's ξ).
+ */
+export function emitWinoGradY(f: FuncBuilder): void {
+  const [gyt, gm, O, nTy, nTxv, ldv, mXi] = [0, 1, 2, 3, 4, 5, 6];
+  const o = f.local(T.i32), ty = f.local(T.i32), tv = f.local(T.i32);
+  const src = f.local(T.i32), dst = f.local(T.i32), rowBytes = f.local(T.i32);
+  const lo = f.local(T.v128), hi = f.local(T.v128), u0 = f.local(T.v128), u1 = f.local(T.v128);
+  const r: number[][] = [0, 1].map(() => [0, 1, 2, 3].map(() => f.local(T.v128)));
+  const s = f.local(T.v128);
+  f.get(nTxv).i32(5).op(Op.i32_shl).set(rowBytes);
+  f.forRange(o, () => f.i32(0), O, 1, () => {
+    f.forRange(ty, () => f.i32(0), nTy, 1, () => {
+      f.forRange(tv, () => f.i32(0), nTxv, 1, () => {
+        // src = gyt + ((o·nTy + ty)·2·rowFloats + 8tv)·4
+        f.get(gyt).get(o).get(nTy).op(Op.i32_mul).get(ty).op(Op.i32_add).i32(1).op(Op.i32_shl)
+          .get(rowBytes).op(Op.i32_mul).op(Op.i32_add).get(tv).i32(5).op(Op.i32_shl)
+          .op(Op.i32_add).set(src);
+        for (let a = 0; a < 2; a++) {
+          f.get(src).simdMem(Simd.v128_load, 0, 2).set(lo);
+          f.get(src).simdMem(Simd.v128_load, 16, 2).set(hi);
+          shuffle(f.get(lo).get(hi), [0, 2, 4, 6]).set(u0);
+          shuffle(f.get(lo).get(hi), [1, 3, 5, 7]).set(u1);
+          f.get(u0).set(r[a][0]);
+          binop(f, Simd.f32x4_add, u0, u1, r[a][1]);
+          binop(f, Simd.f32x4_sub, u0, u1, r[a][2]);
+          f.f32x4Const(0).get(u1).simd(Simd.f32x4_sub).set(r[a][3]);
+          if (a === 0) f.get(src).get(rowBytes).op(Op.i32_add).set(src);
+        }
+        // dst = gm + (o·ldv + ty·4·nTxv + 4tv)·4; ξ = 4i + j at dst + ξ·mXi
+        f.get(gm).get(o).get(ldv).op(Op.i32_mul).get(ty).get(nTxv).op(Op.i32_mul).get(tv)
+          .op(Op.i32_add).i32(2).op(Op.i32_shl).op(Op.i32_add).i32(2).op(Op.i32_shl)
+          .op(Op.i32_add).set(dst);
+        for (let i = 0; i < 4; i++) {
+          for (let j = 0; j < 4; j++) {
+            if (i === 0) f.get(r[0][j]).set(s);
+            else if (i === 1) binop(f, Simd.f32x4_add, r[0][j], r[1][j], s);
+            else if (i === 2) binop(f, Simd.f32x4_sub, r[0][j], r[1][j], s);
+            else f.f32x4Const(0).get(r[1][j]).simd(Simd.f32x4_sub).set(s);
+            f.get(dst).get(s).simdMem(Simd.v128_store, 0, 2);
+            if (i * 4 + j < 15) f.get(dst).get(mXi).op(Op.i32_add).set(dst);
+          }
+        }
+      });
+    });
+  });
+}
+
+/**
+ * Transformed-domain filter gradient of one image, accumulated into the partial
+ * dU[ξ][o][c] += Σ_t GM[ξ][o][t]·V[ξ][c][t] (dU [16][nob·4][cPad]).
+ * Work split: per ξ, blocks of 4 output × 2 input channels keep 8 f32x4 accumulators along the
+ * tiles (4 GM and 2 V loads per 8 multiply-adds); lanes are summed at the end of the block.
+ * Params: gm, v, du (bytes), cPad, nob, ntv (f32x4 steps along t), ldv (elements), vXi, mXi
+ * (bytes between V's and GM's ξ).
+ */
+export function emitWinoFilter(f: FuncBuilder, relaxed: boolean): void {
+  const OB = WINO_OB, CB = 2;
+  const [gm, v, du, cPad, nob, ntv, ldv, vXi, mXi] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const xi = f.local(T.i32), b = f.local(T.i32), c = f.local(T.i32), t = f.local(T.i32);
+  const gq = f.local(T.i32), vq = f.local(T.i32), ld4 = f.local(T.i32), sixteen = f.local(T.i32);
+  const vx = f.local(T.i32), mx = f.local(T.i32), out = f.local(T.i32), addr = f.local(T.i32);
+  const acc: number[] = [];
+  for (let q = 0; q < OB * CB; q++) acc.push(f.local(T.v128));
+  const vv = [0, 1].map(() => f.local(T.v128));
+  const g = f.local(T.v128);
+  f.get(ldv).i32(2).op(Op.i32_shl).set(ld4);
+  f.i32(16).set(sixteen);
+  f.get(v).set(vx);
+  f.get(gm).set(mx);
+  f.get(du).set(out);
+  f.forRange(xi, () => f.i32(0), sixteen, 1, () => {
+    f.forRange(b, () => f.i32(0), nob, 1, () => {
+      f.forRange(c, () => f.i32(0), cPad, CB, () => {
+        for (const q of acc) f.f32x4Const(0).set(q);
+        // gq = GM[ξ][4b][0], vq = V[ξ][c][0]
+        f.get(mx).get(b).i32(OB).op(Op.i32_mul).get(ld4).op(Op.i32_mul).op(Op.i32_add).set(gq);
+        f.get(vx).get(c).get(ld4).op(Op.i32_mul).op(Op.i32_add).set(vq);
+        f.forRange(t, () => f.i32(0), ntv, 1, () => {
+          for (let k = 0; k < CB; k++) {
+            f.get(vq);
+            if (k > 0) f.get(ld4).op(Op.i32_add);
+            f.simdMem(Simd.v128_load, 0, 2).set(vv[k]);
+          }
+          for (let o = 0; o < OB; o++) {
+            f.get(gq);
+            if (o > 0) f.get(ld4).i32(o).op(Op.i32_mul).op(Op.i32_add);
+            f.simdMem(Simd.v128_load, 0, 2).set(g);
+            for (let k = 0; k < CB; k++) {
+              const a = acc[o * CB + k];
+              if (relaxed) f.get(g).get(vv[k]).get(a).simd(Simd.f32x4_relaxed_madd).set(a);
+              else f.get(a).get(g).get(vv[k]).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(a);
+            }
+          }
+          f.get(gq).i32(16).op(Op.i32_add).set(gq);
+          f.get(vq).i32(16).op(Op.i32_add).set(vq);
+        });
+        // dU[ξ][4b + o][c + k] += lane sum of acc[o][k]
+        for (let o = 0; o < OB; o++) {
+          for (let k = 0; k < CB; k++) {
+            // addr = out + ((4b + o)·cPad + c + k)·4
+            f.get(out).get(b).i32(OB).op(Op.i32_mul).i32(o).op(Op.i32_add).get(cPad)
+              .op(Op.i32_mul).get(c).op(Op.i32_add).i32(2).op(Op.i32_shl).op(Op.i32_add)
+              .tee(addr);
+            f.get(addr).mem(Op.f32_load, k * 4);
+            for (let lane = 0; lane < 4; lane++) {
+              f.get(acc[o * CB + k]).op(0xfd, Simd.f32x4_extract_lane, lane);
+              if (lane > 0) f.op(Op.f32_add);
+            }
+            f.op(Op.f32_add).mem(Op.f32_store, k * 4);
+          }
+        }
+      });
+    });
+    f.get(vx).get(vXi).op(Op.i32_add).set(vx);
+    f.get(mx).get(mXi).op(Op.i32_add).set(mx);
+    // next ξ's partial: out += nob·4·cPad·4
+    f.get(out).get(nob).i32(OB * 4).op(Op.i32_mul).get(cPad).op(Op.i32_mul).op(Op.i32_add)
+      .set(out);
+  });
+}
+
+/**
+ * The filter gradient from the summed transformed-domain partial dU [16][nob·4][cPad]:
+ * dW[o][c][i][j] = (Gᵀ·dU_{o,c}·G)_{ij} in float64, rounded once; dW [outC][inC][3][3].
+ */
+export function unpackWinogradFilter(du: Float32Array, outC: number, inC: number): Float32Array {
+  const nob = Math.ceil(outC / WINO_OB), cPad = roundUp(inC, 2), oPad = nob * WINO_OB;
+  const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+  const dw = new Float32Array(outC * inC * 9);
+  const t = new Float64Array(12);
+  for (let o = 0; o < outC; o++) {
+    for (let c = 0; c < inC; c++) {
+      const at = (xi: number): number => du[(xi * oPad + o) * cPad + c];
+      // t = Gᵀ·dU (3×4), then dW = t·G (3×3)
+      for (let i = 0; i < 3; i++) {
+        for (let e = 0; e < 4; e++) {
+          t[i * 4 + e] = G[0][i] * at(e) + G[1][i] * at(4 + e) + G[2][i] * at(8 + e) +
+            G[3][i] * at(12 + e);
+        }
+      }
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          dw[(o * inC + c) * 9 + i * 3 + j] = t[i * 4] * G[0][j] + t[i * 4 + 1] * G[1][j] +
+            t[i * 4 + 2] * G[2][j] + t[i * 4 + 3] * G[3][j];
+        }
+      }
+    }
+  }
+  return dw;
 }

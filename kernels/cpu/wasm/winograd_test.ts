@@ -1,10 +1,17 @@
-// Tests of the Winograd F(2×2, 3×3) path of the wasm convolutions (winograd.ts): the forward and
-// the input gradient (a transposed convolution, run as Winograd on the flipped kernel) against
+// Tests of the Winograd F(2×2, 3×3) path of the wasm convolutions (winograd.ts): the forward, the
+// input gradient (a transposed convolution, run as Winograd on the flipped kernel) and the filter
+// gradient against
 // float64 loops on odd, non-square sizes, batch 1, both threads, with the measured error bound
 // asserted; the weight transform against its definition; the path choice by channel count.
 import assert from "node:assert/strict";
 import { randomArray } from "../../../bench/harness.ts";
-import { conv2d, convTranspose2d, setWasmThreads, shutdownWasmThreads } from "./mod.ts";
+import {
+  conv2d,
+  conv2dFilterGrad,
+  convTranspose2d,
+  setWasmThreads,
+  shutdownWasmThreads,
+} from "./mod.ts";
 import { setWinogradMinChannels } from "./ops.ts";
 import { packWinograd, WINO_OB } from "./winograd.ts";
 
@@ -76,6 +83,35 @@ function referenceT(gy: Float32Array, w: Float32Array, k: Case): [Float64Array, 
   return [dx, mag];
 }
 
+/** dW = Σ gy ⊗ x over the conv's terms in float64 (the filter gradient), and Σ|terms|. */
+function referenceW(x: Float32Array, gy: Float32Array, k: Case): [Float64Array, Float64Array] {
+  const ho = k.h + 2 * k.p - 2, wo = k.w + 2 * k.p - 2;
+  const dw = new Float64Array(k.o * k.c * 9), mag = new Float64Array(dw.length);
+  for (let b = 0; b < k.b; b++) {
+    for (let o = 0; o < k.o; o++) {
+      for (let i = 0; i < ho; i++) {
+        for (let j = 0; j < wo; j++) {
+          const g = gy[((b * k.o + o) * ho + i) * wo + j];
+          for (let c = 0; c < k.c; c++) {
+            for (let u = 0; u < 3; u++) {
+              const ih = i + u - k.p;
+              if (ih < 0 || ih >= k.h) continue;
+              for (let v = 0; v < 3; v++) {
+                const iw = j + v - k.p;
+                if (iw < 0 || iw >= k.w) continue;
+                const t = g * x[((b * k.c + c) * k.h + ih) * k.w + iw];
+                const at = ((o * k.c + c) * 3 + u) * 3 + v;
+                dw[at] += t, mag[at] += Math.abs(t);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return [dw, mag];
+}
+
 /** max |got − ref| / max Σ|terms|: the error in units of the f32 rounding scale's base. */
 function relError(got: Float32Array, ref: Float64Array, mag: Float64Array): number {
   assert.equal(got.length, ref.length);
@@ -106,7 +142,7 @@ const CASES: Case[] = [
 ];
 
 for (const threads of [1, 2]) {
-  Deno.test(`winograd: forward and input gradient vs float64 loops (${threads} thread(s))`, () => {
+  Deno.test(`winograd: forward, input and filter gradients vs float64 loops (${threads} thread(s))`, () => {
     const prevT = setWasmThreads(threads), prevW = setWinogradMinChannels(0);
     let worst = 0;
     try {
@@ -118,9 +154,11 @@ for (const threads of [1, 2]) {
         const geom = { b: k.b, c: k.c, h: k.h, w: k.w, o: k.o, kh: 3, kw: 3, padding: k.p };
         const e1 = relError(conv2d(x, w, geom), ...reference(x, w, k));
         const e2 = relError(convTranspose2d(gy, w, geom), ...referenceT(gy, w, k));
+        const e3 = relError(conv2dFilterGrad(x, gy, geom), ...referenceW(x, gy, k));
         assert.ok(e1 <= WINO_BOUND, `conv2d ${JSON.stringify(k)}: error ${e1}`);
         assert.ok(e2 <= WINO_BOUND, `convTranspose2d ${JSON.stringify(k)}: error ${e2}`);
-        worst = Math.max(worst, e1, e2);
+        assert.ok(e3 <= WINO_BOUND, `conv2dFilterGrad ${JSON.stringify(k)}: error ${e3}`);
+        worst = Math.max(worst, e1, e2, e3);
       });
       console.log(`winograd: worst error ${worst.toExponential(2)} (bound ${WINO_BOUND})`);
     } finally {
@@ -130,15 +168,21 @@ for (const threads of [1, 2]) {
   });
 }
 
-Deno.test("winograd: two threads give the bits of one", () => {
+Deno.test("winograd: two threads give the bits of one (all three convolutions)", () => {
   const prevT = setWasmThreads(2), prevW = setWinogradMinChannels(0);
   try {
     // above the flop count that wakes the second thread (ops.ts PARALLEL_FLOPS)
     const geom = { b: 7, c: 16, h: 22, w: 9, o: 16, kh: 3, kw: 3, padding: 1 };
     const x = randomArray(7 * 16 * 22 * 9, 5), w = randomArray(16 * 16 * 9, 6);
-    const two = [conv2d(x, w, geom), convTranspose2d(x, w, geom)];
+    const run = (): Float32Array[] => [
+      conv2d(x, w, geom),
+      convTranspose2d(x, w, geom),
+      // fixed image groups summed in order: the same bits whoever ran them
+      conv2dFilterGrad(x, x, geom),
+    ];
+    const two = run();
     setWasmThreads(1);
-    const one = [conv2d(x, w, geom), convTranspose2d(x, w, geom)];
+    const one = run();
     assert.deepEqual(two, one);
   } finally {
     setWasmThreads(prevT), setWinogradMinChannels(prevW);
@@ -175,18 +219,27 @@ Deno.test("winograd: the packed weight transform is G·g·Gᵀ", () => {
   }
 });
 
-Deno.test("winograd: runs from the channel threshold on and matches the direct kernels", () => {
+Deno.test("winograd: runs from the channel threshold on, matching the direct kernels", () => {
   const prevW = setWinogradMinChannels(Infinity);
   try {
     const geom = { b: 2, c: 8, h: 9, w: 10, o: 8, kh: 3, kw: 3, padding: 1 };
     const x = randomArray(2 * 8 * 90, 7), w = randomArray(8 * 8 * 9, 8);
-    const direct = conv2d(x, w, geom);
+    const gy = randomArray(2 * 8 * 90, 9);
+    const run = (): Float32Array[] => [
+      conv2d(x, w, geom),
+      convTranspose2d(gy, w, geom),
+      conv2dFilterGrad(x, gy, geom),
+    ];
+    const direct = run();
     setWinogradMinChannels(8);
-    const wino = conv2d(x, w, geom);
+    const wino = run();
     // different rounding proves the other path ran; agreement within f32 tolerance proves it right
-    assert.notDeepEqual(wino, direct);
-    for (let i = 0; i < direct.length; i++) {
-      assert.ok(Math.abs(wino[i] - direct[i]) <= 1e-5 * (1 + Math.abs(direct[i])), `y[${i}]`);
+    for (let k = 0; k < 3; k++) {
+      assert.notDeepEqual(wino[k], direct[k]);
+      for (let i = 0; i < direct[k].length; i++) {
+        const d = direct[k][i];
+        assert.ok(Math.abs(wino[k][i] - d) <= 1e-5 * (1 + Math.abs(d)), `out ${k}[${i}]`);
+      }
     }
   } finally {
     setWinogradMinChannels(prevW);
