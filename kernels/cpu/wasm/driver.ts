@@ -7,7 +7,7 @@
  */
 
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
-import { WINO_OB, winogradLayout } from "./winograd.ts";
+import { WINO_NV, WINO_OB, winogradLayout } from "./winograd.ts";
 
 /** Tile and cache-block sizes shared by the planner (main thread) and the drivers. */
 export const TILE = {
@@ -478,7 +478,7 @@ function runWinograd(kx: Kernels, p: Int32Array, scratch: number): void {
       H * W,
     );
     kx.wino_input(scratch, v, C, L.nTy, L.nTxv, L.R, L.WP, L.ldv, vXi);
-    kx.wino_gemm(p[J.b], v, m, C, L.nob, L.ldv / 8, L.ldv, vXi, mXi);
+    kx.wino_gemm(p[J.b], v, m, C, L.nob, L.ldv / (4 * WINO_NV), L.ldv, vXi, mXi);
     kx.wino_output(m, yt, O, L.nTy, L.nTxv, L.ldv, mXi);
     const y = p[J.c] + bi * O * L.ho * L.wo * 4;
     kx.copy_planes(y, yt, O, L.ho, L.wo, L.wo, rowT, L.ho * L.wo, 2 * L.nTy * rowT);

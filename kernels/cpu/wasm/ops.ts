@@ -5,7 +5,7 @@
  * @module
  */
 
-import { allocArray } from "../host_pool.ts";
+import { allocArray, allocUninit } from "../host_pool.ts";
 import { mirrorLower } from "../linalg.ts";
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { directLayout, J, JobKind, packScratchBytes, TILE } from "./driver.ts";
@@ -373,7 +373,8 @@ function directForward(
 ): Float32Array {
   const L = directLayout(C, H, W, O, p);
   const scratchBytes = winograd ? winogradLayout(C, H, W, O, p).scratchBytes : L.scratchBytes;
-  const out = allocArray("float32", B * O * L.ho * L.wo) as Float32Array;
+  // every element is written by the copy-out below
+  const out = allocUninit("float32", B * O * L.ho * L.wo) as Float32Array;
   const rt = requireRuntime();
   const threads = B >= 2 && 2 * B * O * C * 9 * L.ho * L.wo >= PARALLEL_FLOPS ? threadCount() : 1;
   arena.reset();

@@ -16,6 +16,9 @@ import { type FuncBuilder, Op, Simd, T } from "./emit.ts";
 /** Output channels per register block of the transformed-domain product. */
 export const WINO_OB = 4;
 
+/** f32x4 vectors of tiles per register block of the transformed-domain product. */
+export const WINO_NV = 2;
+
 const roundUp = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /** Layout of one image for the Winograd kernels (elements unless said). */
@@ -30,7 +33,7 @@ export interface WinogradLayout {
   /** Rows and row width of the padded copy (the tiles read rows < 2·nTy + 2, cols < 2·nTxP + 2). */
   R: number;
   WP: number;
-  /** Elements between the channel rows of V and M (the tiles nTy·nTxP, padded to 8). */
+  /** Elements between the channel rows of V and M (the tiles nTy·nTxP, padded to 4·WINO_NV). */
   ldv: number;
   /** Output channel blocks of WINO_OB. */
   nob: number;
@@ -55,7 +58,7 @@ export function winogradLayout(
   const ho = H + 2 * p - 2, wo = W + 2 * p - 2;
   const nTy = Math.ceil(ho / 2), nTxP = roundUp(Math.ceil(wo / 2), 4), nTxv = nTxP / 4;
   const R = 2 * nTy + 2, WP = 2 * nTxP + 4;
-  const ldv = roundUp(nTy * nTxP, 8), nob = Math.ceil(O / WINO_OB), cPad = roundUp(C, 2);
+  const ldv = roundUp(nTy * nTxP, 4 * WINO_NV), nob = Math.ceil(O / WINO_OB), cPad = roundUp(C, 2);
   const xpBytes = roundUp(C * R * WP * 4, 64);
   const vBytes = roundUp(16 * cPad * ldv * 4, 64);
   const mBytes = roundUp(16 * nob * WINO_OB * ldv * 4, 64);
@@ -188,19 +191,20 @@ export function emitWinoInput(f: FuncBuilder): void {
 /**
  * Transformed-domain product: M[ξ][o][t] = Σ_c U[ξ][o][c]·V[ξ][c][t] for the 16 ξ.
  * Work split: per ξ, output channels in blocks of 4 (packed U, one splat each), tiles in runs
- * of 8; a block keeps 4×2 f32x4 accumulators over the C-long reduction.
- * Params: up, v, m (bytes), C, nob, ntp (runs of 8 tiles), ldv (elements), vXi, mXi (bytes
+ * of 4·WINO_NV; a block keeps 4×WINO_NV f32x4 accumulators over the C-long reduction.
+ * Params: up, v, m (bytes), C, nob, ntp (runs of 4·WINO_NV tiles), ldv (elements), vXi, mXi (bytes
  * between V's and M's ξ).
  */
 export function emitWinoGemm(f: FuncBuilder, relaxed: boolean): void {
-  const OB = WINO_OB, NV = 2;
+  const OB = WINO_OB, NV = WINO_NV;
   const [up, v, m, C, nob, ntp, ldv, vXi, mXi] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const xi = f.local(T.i32), b = f.local(T.i32), tp = f.local(T.i32), c = f.local(T.i32);
   const ub = f.local(T.i32), uq = f.local(T.i32), vq = f.local(T.i32), mq = f.local(T.i32);
   const vx = f.local(T.i32), mx = f.local(T.i32), ld4 = f.local(T.i32), sixteen = f.local(T.i32);
   const acc: number[] = [];
   for (let q = 0; q < OB * NV; q++) acc.push(f.local(T.v128));
-  const xv = [0, 1].map(() => f.local(T.v128));
+  const xv: number[] = [];
+  for (let k = 0; k < NV; k++) xv.push(f.local(T.v128));
   const s = f.local(T.v128);
   f.get(ldv).i32(2).op(Op.i32_shl).set(ld4);
   f.i32(16).set(sixteen);
@@ -212,7 +216,7 @@ export function emitWinoGemm(f: FuncBuilder, relaxed: boolean): void {
       f.forRange(tp, () => f.i32(0), ntp, 1, () => {
         for (const q of acc) f.f32x4Const(0).set(q);
         f.get(ub).set(uq);
-        f.get(vx).get(tp).i32(32 * NV / 2).op(Op.i32_mul).op(Op.i32_add).set(vq);
+        f.get(vx).get(tp).i32(16 * NV).op(Op.i32_mul).op(Op.i32_add).set(vq);
         f.forRange(c, () => f.i32(0), C, 1, () => {
           for (let k = 0; k < NV; k++) f.get(vq).simdMem(Simd.v128_load, k * 16, 2).set(xv[k]);
           for (let o = 0; o < OB; o++) {
@@ -226,8 +230,8 @@ export function emitWinoGemm(f: FuncBuilder, relaxed: boolean): void {
           f.get(uq).i32(OB * 4).op(Op.i32_add).set(uq);
           f.get(vq).get(ld4).op(Op.i32_add).set(vq);
         });
-        // M[ξ][b·4 + o][8tp ..] = acc[o]
-        f.get(mx).get(b).i32(OB).op(Op.i32_mul).get(ldv).op(Op.i32_mul).get(tp).i32(8)
+        // M[ξ][b·4 + o][4·NV·tp ..] = acc[o]
+        f.get(mx).get(b).i32(OB).op(Op.i32_mul).get(ldv).op(Op.i32_mul).get(tp).i32(4 * NV)
           .op(Op.i32_mul).op(Op.i32_add).i32(2).op(Op.i32_shl).op(Op.i32_add).set(mq);
         for (let o = 0; o < OB; o++) {
           for (let k = 0; k < NV; k++) {
