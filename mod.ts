@@ -40,30 +40,7 @@ export {
   type LogitAnnealingOptions,
   pairLipschitz,
 } from "./train/losses_lipschitz.ts";
-export {
-  adam,
-  type AdamOptions,
-  adamw,
-  makeOptimizer,
-  type Optimizer,
-  OPTIMIZER_NAMES,
-  type OptimizerSettings,
-  type OptState,
-  sgd,
-  type SgdOptions,
-} from "./train/optimizers.ts";
-export {
-  constantSchedule,
-  cosineSchedule,
-  interpSchedule,
-  makeSchedule,
-  multistepSchedule,
-  type Schedule,
-  SCHEDULER_NAMES,
-  type ScheduleSettings,
-  withWarmup,
-} from "./train/schedules.ts";
-export { clipByGlobalNorm, clipByValue, globalNorm } from "./train/clip.ts";
+export * from "./train/pure.ts";
 export {
   bfloat16ToNumber,
   halfToNumber,
@@ -77,7 +54,6 @@ export { readSafetensors, type Safetensors, writeSafetensors } from "./io/safete
 export { type PthCheckpoint, readPth, type ReadPthOptions } from "./io/pth.ts";
 export { writePth, type WritePthOptions } from "./io/pth_write.ts";
 export { loadParams, type LoadParamsOptions, saveParams } from "./io/params.ts";
-export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./train/leak_check.ts";
 export {
   setWasmThreads,
   shutdownWasmThreads,

@@ -20,6 +20,8 @@ import {
 } from "../mod.ts";
 import type { Tensor } from "../mod.ts";
 import { formatTable, randomArray } from "./harness.ts";
+import { cpuKernelsInUse } from "../kernels/cpu/fast.ts";
+import { LAPACK_MIN_N } from "../kernels/cpu/solve_lapack.ts";
 import { findTorch, type TorchRunner } from "./sll_step.ts";
 
 /** One workload: an FFT round trip of `shape`, or `solve` of a batch of n × n systems. */
@@ -109,7 +111,19 @@ export async function runFftBench(opts: FftBenchOptions): Promise<void> {
     const a = await initWebGpu();
     await setBackend("webgpu");
     console.log(`ours: WebGPU backend, adapter "${a.description || a.device}" (${a.backend})`);
-  } else console.log("ours: CPU backend (TypeScript FFT and LU kernels, one thread)");
+  } else {
+    await setBackend("cpu"); // loads the CPU kernels, so the line below names them
+    const k = cpuKernelsInUse();
+    console.log(
+      `ours: CPU backend, ${k?.kind ?? "default"} kernels: ${
+        k?.kind === "reference"
+          ? "TypeScript FFT and LU, one thread"
+          : `wasm SIMD FFT (2 threads), solve by ${
+            k?.kind === "blas" ? `LAPACK sgesv for n ≥ ${LAPACK_MIN_N}, ` : ""
+          }the wasm SIMD LU (four systems per vector, 2 threads)`
+      }`,
+    );
+  }
   console.log(
     torch.python
       ? `PyTorch: ${torch.python}, 2 threads`

@@ -2,9 +2,10 @@
 solve, on the CPU with 2 threads; prints "ms t1 t2 ..." (argv[2] timed runs after argv[3] warm-up)."""
 import json
 import sys
-import time
 
 import torch
+
+from torch_timing import print_step_times
 
 torch.set_num_threads(2)
 wl = json.loads(sys.argv[1])
@@ -25,11 +26,4 @@ else:
     def run():
         return torch.linalg.solve(a, b)
 
-for _ in range(warmup):
-    run()
-times = []
-for _ in range(repeats):
-    t0 = time.perf_counter()
-    run()
-    times.append((time.perf_counter() - t0) * 1000)
-print("ms " + " ".join(f"{t:.3f}" for t in times))
+print_step_times(run, repeats, warmup)

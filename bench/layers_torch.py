@@ -12,10 +12,11 @@ Usage: python3 layers_torch.py SPEC REPEATS WARMUP, SPEC a JSON object from benc
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from torch_timing import print_step_times
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -456,14 +457,7 @@ def main():
         opt.step()
         float(loss)
 
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1000)
-    print("ms " + " ".join(f"{t:.3f}" for t in times), flush=True)
+    print_step_times(step, repeats, warmup)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ prints one line `ms <t1> <t2> ...` with the timed runs in milliseconds.
 import json
 import math
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
+
+from torch_timing import print_step_times
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -109,14 +110,7 @@ def main():
         opt.step()
         float(loss)
 
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1000)
-    print("ms " + " ".join(f"{t:.3f}" for t in times), flush=True)
+    print_step_times(step, repeats, warmup)
 
 
 if __name__ == "__main__":

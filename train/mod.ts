@@ -23,30 +23,7 @@
  * ```
  * @module
  */
-export {
-  adam,
-  type AdamOptions,
-  adamw,
-  makeOptimizer,
-  type Optimizer,
-  OPTIMIZER_NAMES,
-  type OptimizerSettings,
-  type OptState,
-  sgd,
-  type SgdOptions,
-} from "./optimizers.ts";
-export {
-  constantSchedule,
-  cosineSchedule,
-  interpSchedule,
-  makeSchedule,
-  multistepSchedule,
-  type Schedule,
-  SCHEDULER_NAMES,
-  type ScheduleSettings,
-  withWarmup,
-} from "./schedules.ts";
-export { clipByGlobalNorm, clipByValue, globalNorm } from "./clip.ts";
+export * from "./pure.ts";
 export {
   type Arch,
   DEFAULT_CONFIG,
@@ -77,7 +54,6 @@ export { lockTrainDir, type TrainDirLock, TrainDirLockedError } from "./lock.ts"
 export { augmentFor } from "./augment_select.ts";
 export { isPthPath, leavesFromStateDict, loadModelFile, type ModelFile } from "./load_model.ts";
 export { evaluate, type EvaluateOptions, type Forward } from "./evaluate.ts";
-export { type LeakCheck, leakCheck, type LeakCheckOptions } from "./leak_check.ts";
 export { type LossFn, makeLoss } from "./loss_select.ts";
 export {
   archFromPreset,

@@ -54,6 +54,12 @@ export interface FastCpuKernels {
   conv2d?(x: Arg, w: Arg, d: ConvGeom): Float32Array | null;
   convTranspose2d?(y: Arg, w: Arg, d: ConvGeom, outputPadding: Pair): Float32Array | null;
   conv2dFilterGrad?(x: Arg, gy: Arg, d: ConvGeom): Float32Array | null;
+  /** x = op(a)⁻¹·b per matrix (a [..., n, n], b [..., n, k]); singular: solve.ts's RangeError. */
+  solve?(a: Arg, b: Arg, transA: boolean): Float32Array | null;
+  /** rfft2 of x [..., h, w] times `scale` (see fft.ts). */
+  rfft2?(x: Arg, batch: number, h: number, w: number, scale: number): Float32Array | null;
+  /** irfft2 into [..., h, w] times `scale` (see fft.ts). */
+  irfft2?(z: Arg, batch: number, h: number, w: number, scale: number): Float32Array | null;
 }
 
 let fast: FastCpuKernels = {};
@@ -121,14 +127,17 @@ const KERNELS: { [P in KernelName]: CpuKernel<P> } = {
   avgPool2dTranspose: ([g], p, out) =>
     M.avgPool2dTranspose(g.storage, poolGeom(out.shape, g.shape, p), out.dtype),
   rfft2: ([x], p, out) => {
-    const d = fftGeom(x.shape);
-    return F.rfft2(x.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[0], out.dtype);
+    const d = fftGeom(x.shape), scale = fftScales(p.norm, d.h * d.w)[0];
+    return (out.dtype === "float32" && fast.rfft2?.(x, d.batch, d.h, d.w, scale)) ||
+      F.rfft2(x.storage, d.batch, d.h, d.w, scale, out.dtype);
   },
   irfft2: ([z], p, out) => {
-    const d = fftGeom(out.shape);
-    return F.irfft2(z.storage, d.batch, d.h, d.w, fftScales(p.norm, d.h * d.w)[1], out.dtype);
+    const d = fftGeom(out.shape), scale = fftScales(p.norm, d.h * d.w)[1];
+    return (out.dtype === "float32" && fast.irfft2?.(z, d.batch, d.h, d.w, scale)) ||
+      F.irfft2(z.storage, d.batch, d.h, d.w, scale, out.dtype);
   },
   solve: ([a, b], p, out) =>
+    (out.dtype === "float32" && fast.solve?.(a, b, p.transA)) ||
     solveKernel(
       a.storage,
       b.storage,

@@ -9,6 +9,7 @@
 import { envVar } from "../env.ts";
 import { denoHost, type HostLibrary, hostOs } from "../host.ts";
 import { mirrorLower } from "./linalg.ts";
+import { keepLoaded } from "./native_pin.ts";
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, LOWER = 122;
 
@@ -61,6 +62,11 @@ export interface NativeBlas {
   readonly library: string;
   /** Threads the library uses (set to match the wasm kernels' 2 where it can be set). */
   readonly threads: number | null;
+  /**
+   * True when the library stays loaded for the process life (workers that end do not unload
+   * it), else why not.
+   */
+  readonly resident: true | string;
   /**
    * C[m×n] = op(A)·op(B) + β·C, row-major, op = transpose when the flag is set; A is m×k (k×m
    * when transA), B is k×n (n×k when transB); β defaults to 0 (C is overwritten). Writes `c`.
@@ -149,6 +155,8 @@ export function loadNativeBlas(
       tried.push(library);
       continue;
     }
+    // before anything else runs in it: a worker that ends must not unload it (see native_pin.ts)
+    const pin = keepLoaded(deno!, library, hostOs());
     let threads: number | null = null;
     try {
       const t = dlopen(library, THREAD_SYMBOLS);
@@ -161,6 +169,7 @@ export function loadNativeBlas(
     return {
       library,
       threads,
+      resident: pin === true ? true : pin.error,
       sgemm(a, b, c, m, n, k, transA, transB, beta = 0): void {
         fits("sgemm A", a, m * k);
         fits("sgemm B", b, k * n);

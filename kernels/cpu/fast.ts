@@ -19,7 +19,10 @@ import type { ConvGeom, KernelArg, OutInfo, Pair } from "../prims.ts";
 import { sizeOf } from "../shape.ts";
 import type { FastCpuKernels } from "./backend.ts";
 import { batchOffsets } from "./linalg.ts";
+import { LAPACK_MIN_N, lapackSolve } from "./solve_lapack.ts";
 import * as W from "./wasm/mod.ts";
+import { wasmRfft2 } from "./fft_wasm.ts";
+import { wasmSolve } from "./solve_wasm.ts";
 
 type Arg = KernelArg<TypedArray>;
 
@@ -85,6 +88,23 @@ export function wasmCpuKernels(): FastCpuKernels {
       return opts &&
         W.conv2dFilterGrad(x.storage as Float32Array, gy.storage as Float32Array, opts);
     },
+    solve(a: Arg, b: Arg, transA: boolean): Float32Array | null {
+      const r = b.shape.length;
+      return wasmSolve(
+        a.storage as Float32Array,
+        b.storage as Float32Array,
+        b.shape.slice(0, -2),
+        b.shape[r - 2],
+        b.shape[r - 1],
+        transA,
+      );
+    },
+    rfft2(x: Arg, batch: number, h: number, w: number, scale: number): Float32Array | null {
+      return wasmRfft2(x.storage as Float32Array, batch, h, w, scale, false);
+    },
+    irfft2(z: Arg, batch: number, h: number, w: number, scale: number): Float32Array | null {
+      return wasmRfft2(z.storage as Float32Array, batch, h, w, scale, true);
+    },
   };
 }
 
@@ -125,8 +145,14 @@ export function blasConvFits(d: ConvGeom): ConvS1 | null {
  */
 export function blasCpuKernels(blas: NativeBlas, wasm: FastCpuKernels): FastCpuKernels {
   const f32 = (a: Arg): Float32Array => a.storage as Float32Array;
+  const sgesv = lapackSolve(blas.library);
   return {
     ...wasm,
+    solve(a: Arg, b: Arg, transA: boolean): Float32Array | null {
+      const r = b.shape.length, n = b.shape[r - 2];
+      if (!sgesv || n < LAPACK_MIN_N) return wasm.solve?.(a, b, transA) ?? null;
+      return sgesv(f32(a), f32(b), b.shape.slice(0, -2), n, b.shape[r - 1], transA);
+    },
     conv2d(x: Arg, w: Arg, d: ConvGeom): Float32Array | null {
       const g = blasConvFits(d);
       return g ? blasConv2dS1(blas, f32(x), f32(w), g) : wasm.conv2d?.(x, w, d) ?? null;

@@ -10,7 +10,7 @@
  * @module
  */
 import type { DType, TypedArray } from "../dtype.ts";
-import { ELEMENTWISE } from "../elementwise.ts";
+import { fusableExprIn } from "../fusable.ts";
 import type { KernelArg, KernelName, OutInfo, PrimParams } from "../prims.ts";
 import { sameShape, sizeOf } from "../shape.ts";
 import { allocUninit, releaseArray } from "./host_pool.ts";
@@ -179,30 +179,7 @@ export function fusableExpr<P extends KernelName>(
   outDType: DType,
   inDType: DType,
 ): string | null {
-  switch (prim) {
-    case "neg":
-    case "exp":
-    case "log":
-    case "sqrt":
-    case "abs":
-    case "sign":
-    case "add":
-    case "sub":
-    case "mul":
-    case "div":
-    case "maximum":
-    case "minimum":
-    case "where":
-      return ELEMENTWISE[prim as "neg"].js(outDType, inDType);
-    case "compare":
-      return ELEMENTWISE[(params as PrimParams["compare"]).op].js(outDType, inDType);
-    case "cast":
-      return ELEMENTWISE.cast.js((params as PrimParams["cast"]).dtype, inDType);
-    case "broadcastTo":
-      return "a";
-    default:
-      return null;
-  }
+  return fusableExprIn("js", prim, params, outDType, inDType);
 }
 
 /** The computed array of CPU storage: runs a pending value's loop first if needed. */

@@ -36,7 +36,7 @@ export function solve(
         if (v > best) (best = v, p = i);
       }
       if (!(best > 0)) {
-        if (best === 0) throw singular(z, batchShape, n, c);
+        if (best === 0) throw singularError(z, batchShape, n, c);
         continue; // NaN in the matrix: let it propagate to x, as any other arithmetic would
       }
       if (p !== c) {
@@ -73,7 +73,13 @@ export function solve(
   return out;
 }
 
-function singular(z: number, shape: readonly number[], n: number, col: number): RangeError {
+/** The RangeError for a singular matrix z of the batch `shape` (no nonzero pivot in `col`). */
+export function singularError(
+  z: number,
+  shape: readonly number[],
+  n: number,
+  col: number,
+): RangeError {
   const idx: number[] = [];
   let r = z;
   for (let d = shape.length - 1; d >= 0; d--) {

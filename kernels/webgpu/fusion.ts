@@ -7,7 +7,7 @@
  * @module
  */
 import type { DType } from "../dtype.ts";
-import { ELEMENTWISE } from "../elementwise.ts";
+import { fusableExprIn } from "../fusable.ts";
 import type { OutInfo, PrimName, PrimParams } from "../prims.ts";
 import { fmt, sameShape, sizeOf } from "../shape.ts";
 import type { CommandBatcher } from "./batcher.ts";
@@ -46,30 +46,7 @@ export function elementwiseExpr<P extends PrimName>(
   inputs: readonly Arg[],
   outDType: DType,
 ): string | null {
-  switch (prim) {
-    case "neg":
-    case "exp":
-    case "log":
-    case "sqrt":
-    case "abs":
-    case "sign":
-    case "add":
-    case "sub":
-    case "mul":
-    case "div":
-    case "maximum":
-    case "minimum":
-    case "where":
-      return ELEMENTWISE[prim as "neg"].wgsl(outDType, inputs[0]?.dtype ?? outDType);
-    case "compare":
-      return ELEMENTWISE[(params as PrimParams["compare"]).op].wgsl(outDType, inputs[0].dtype);
-    case "cast":
-      return ELEMENTWISE.cast.wgsl((params as PrimParams["cast"]).dtype, inputs[0].dtype);
-    case "broadcastTo": // a copy through a broadcast view: the identity per output element
-      return "a";
-    default:
-      return null;
-  }
+  return fusableExprIn("wgsl", prim, params, outDType, inputs[0]?.dtype ?? outDType);
 }
 
 function sameView(a: View, b: View): boolean {

@@ -8,6 +8,8 @@
 
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { WINO_NV, WINO_OB, winogradLayout } from "./winograd.ts";
+import { type FftKernels, runFft } from "./fft_driver.ts";
+import { runSolve, type SolveKernels } from "./solve_driver.ts";
 
 /** Tile and cache-block sizes shared by the planner (main thread) and the drivers. */
 export const TILE = {
@@ -186,6 +188,10 @@ export const JobKind = {
   directFilter: 6,
   winograd: 7,
   winogradFilter: 8,
+  /** rfft2/irfft2 (fft_driver.ts; its own job words FJ) */
+  fft: 20,
+  /** batched solve, four systems per SIMD group (solve_kernels.ts; its job words SJ) */
+  solve: 21,
 } as const;
 
 /** Field indices of a job record (Int32). Addresses are in bytes, strides in elements. */
@@ -372,6 +378,12 @@ export function runJob(kx: Kernels, p: Int32Array, t: number, T: number): void {
       return;
     case JobKind.winogradFilter:
       runWinogradFilter(kx, p, scratch);
+      return;
+    case JobKind.fft:
+      runFft(kx as unknown as FftKernels, p, t);
+      return;
+    case JobKind.solve:
+      runSolve(kx as unknown as SolveKernels, p);
       return;
     default:
       throw new RangeError(`Unknown wasm job kind ${p[J.kind]}`);

@@ -260,10 +260,17 @@ export interface MemoryImport {
 export class ModuleBuilder {
   private funcs: FuncEntry[] = [];
   private memory: MemoryImport | undefined;
+  private memoryExport: string | undefined;
 
   /** Imports the linear memory. */
   importMemory(m: MemoryImport): this {
     this.memory = m;
+    return this;
+  }
+
+  /** Exports the imported memory under `name` (kernels' JS drivers reach it through exports). */
+  exportMemory(name: string): this {
+    this.memoryExport = name;
     return this;
   }
 
@@ -305,7 +312,13 @@ export class ModuleBuilder {
       ...section(1, vec(types)),
       ...section(2, imports.length ? vec(imports) : []),
       ...section(3, vec(this.funcs.map((_, i) => uleb(i)))),
-      ...section(7, vec(this.funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]))),
+      ...section(
+        7,
+        vec([
+          ...this.funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]),
+          ...(this.memory && this.memoryExport ? [[...str(this.memoryExport), 0x02, 0x00]] : []),
+        ]),
+      ),
       ...section(10, vec(this.funcs.map((f) => f.fn.encode()))),
     ];
     return new Uint8Array(bytes);

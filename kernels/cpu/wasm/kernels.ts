@@ -16,6 +16,8 @@ import {
   emitFetchAdd,
 } from "./direct.ts";
 import { type FuncBuilder, ModuleBuilder, Op, Simd, T } from "./emit.ts";
+import { addFftKernels } from "./fft_kernels.ts";
+import { addSolveKernels } from "./solve_kernels.ts";
 import {
   emitWinoFilter,
   emitWinoGemm,
@@ -240,5 +242,7 @@ export function buildKernelModule(
   m.func("zero", [i32, i32], [], (f) => {
     f.get(0).i32(0).get(1).i32(2).op(Op.i32_shl).op(0xfc, 0x0b, 0x00);
   });
+  addFftKernels(m.exportMemory("memory"));
+  addSolveKernels(m);
   return m.build();
 }
