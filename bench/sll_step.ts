@@ -42,52 +42,73 @@ export interface SllWorkload {
   batch: number;
   /** "train": loss + gradients + Adam; "certify": logits of `certifyBatches` batches. */
   mode: "train" | "certify";
+  /**
+   * How the PyTorch side writes the SLL conv's transposed convolution: "transpose"
+   * (F.conv_transpose2d, as the reference; the default) or "flipped" (F.conv2d with the kernel's
+   * channels swapped and taps flipped: the same product, PyTorch's faster form on the CPU).
+   */
+  torchConvT?: "transpose" | "flipped";
+}
+
+/** The same workload against PyTorch's tuned form (transposed conv as a flipped conv2d). */
+function tuned(wl: SllWorkload): SllWorkload {
+  return {
+    ...wl,
+    label: `${wl.label.split(" (")[0].split(",")[0]}, vs PyTorch tuned (conv2d, flipped kernel)`,
+    torchConvT: "flipped",
+  };
 }
 
 /** Batches per certification run: ours computes t once per model, PyTorch once per batch. */
 export const CERTIFY_BATCHES = 4;
 
-/** The workloads of issue #12's table (the one list; the PyTorch script gets each as JSON). */
+const TINY_RGB: SllWorkload = {
+  label: "tiny 3×32×32 (w 8, 2 conv inner 5, 2 dense 32), batch 256",
+  c: 3,
+  h: 32,
+  w: 32,
+  nConv: 2,
+  nDense: 2,
+  width: 8,
+  convInner: 5,
+  denseInner: 32,
+  batch: 256,
+  mode: "train",
+};
+
+const TINY_MNIST: SllWorkload = {
+  ...TINY_RGB,
+  label: "tiny 1×28×28, batch 256",
+  c: 1,
+  h: 28,
+  w: 28,
+};
+
+const XS: SllWorkload = {
+  label: "xs 1×28×28 (w 16, 4 conv inner 16, 2 dense 256), batch 256",
+  c: 1,
+  h: 28,
+  w: 28,
+  nConv: 4,
+  nDense: 2,
+  width: 16,
+  convInner: 16,
+  denseInner: 256,
+  batch: 256,
+  mode: "train",
+};
+
+/**
+ * The workloads of issue #12's table (the one list; the PyTorch script gets each as JSON); tiny
+ * and xs also against PyTorch's tuned form (each row its own interleaved run, ours timed again).
+ */
 export const SLL_WORKLOADS: readonly SllWorkload[] = [
-  {
-    label: "tiny 3×32×32 (w 8, 2 conv inner 5, 2 dense 32), batch 256",
-    c: 3,
-    h: 32,
-    w: 32,
-    nConv: 2,
-    nDense: 2,
-    width: 8,
-    convInner: 5,
-    denseInner: 32,
-    batch: 256,
-    mode: "train",
-  },
-  {
-    label: "tiny 1×28×28, batch 256",
-    c: 1,
-    h: 28,
-    w: 28,
-    nConv: 2,
-    nDense: 2,
-    width: 8,
-    convInner: 5,
-    denseInner: 32,
-    batch: 256,
-    mode: "train",
-  },
-  {
-    label: "xs 1×28×28 (w 16, 4 conv inner 16, 2 dense 256), batch 256",
-    c: 1,
-    h: 28,
-    w: 28,
-    nConv: 4,
-    nDense: 2,
-    width: 16,
-    convInner: 16,
-    denseInner: 256,
-    batch: 256,
-    mode: "train",
-  },
+  TINY_RGB,
+  tuned(TINY_RGB),
+  TINY_MNIST,
+  tuned(TINY_MNIST),
+  XS,
+  tuned(XS),
   {
     label: "small 3×32×32 (w 45, 20 conv inner 5, 7 dense 2048), batch 64",
     c: 3,

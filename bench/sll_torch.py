@@ -6,7 +6,9 @@ t recomputed in every forward, SLL dense with W @ W.T, sum-pool 4/4, row-normali
 the reference's offset cross-entropy, Adam(betas 0.5, 0.9). Our own code, not the reference's.
 
 Usage: python3 sll_torch.py SPEC REPEATS WARMUP, SPEC a JSON object from bench/sll_step.ts (the one
-list of workloads): c, h, w, nConv, nDense, width, convInner, denseInner, batch, mode;
+list of workloads): c, h, w, nConv, nDense, width, convInner, denseInner, batch, mode, and
+optionally torchConvT ("transpose", the default: F.conv_transpose2d as the reference; "flipped":
+the same product as F.conv2d with the kernel's channels swapped and taps flipped, the tuned form);
 prints one line `ms <t1> <t2> ...` with the timed runs in milliseconds.
 """
 import json
@@ -28,8 +30,11 @@ def xavier(shape):
 
 
 class Net(torch.nn.Module):
-    def __init__(self, c, h, w, n_conv, n_dense, width, cinner, dinner):
+    def __init__(self, c, h, w, n_conv, n_dense, width, cinner, dinner, conv_t="transpose"):
         super().__init__()
+        if conv_t not in ("transpose", "flipped"):
+            raise ValueError(f"torchConvT must be 'transpose' or 'flipped', got {conv_t!r}")
+        self.conv_t = conv_t
         self.width = width
         self.c = c
         self.convs = torch.nn.ParameterList()
@@ -57,7 +62,11 @@ class Net(torch.nn.Module):
             qi = torch.exp(-q).reshape(-1, 1, 1, 1)
             t = 1 / (qi * ktk * qe).sum((1, 2, 3))
             res = torch.relu(F.conv2d(x, k, padding=1) + b) * t.reshape(1, -1, 1, 1)
-            x = x - 2 * F.conv_transpose2d(res, k, padding=1)
+            if self.conv_t == "flipped":
+                # conv_transpose2d(res, k) = conv2d(res, k with in/out swapped, taps flipped)
+                x = x - 2 * F.conv2d(res, k.transpose(0, 1).flip(2, 3), padding=1)
+            else:
+                x = x - 2 * F.conv_transpose2d(res, k, padding=1)
         x = F.avg_pool2d(x, 4, divisor_override=4)
         x = x.flatten(1)
         for i in range(0, len(self.dense), 3):
@@ -83,7 +92,7 @@ def main():
     certify_batches = int(spec.get("certifyBatches", 1))
     n_conv, n_dense, width = spec["nConv"], spec["nDense"], spec["width"]
     cinner, dinner = spec["convInner"], spec["denseInner"]
-    net = Net(c, h, w, n_conv, n_dense, width, cinner, dinner)
+    net = Net(c, h, w, n_conv, n_dense, width, cinner, dinner, spec.get("torchConvT", "transpose"))
     x = torch.rand(batch, c, h, w)
     y = torch.randint(0, 10, (batch,))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.9))

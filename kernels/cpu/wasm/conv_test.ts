@@ -1,6 +1,7 @@
 // Tests of the wasm convolutions: forward and filter gradient against float64 loops, the input
 // gradient through the adjoint identity ⟨conv(x), y⟩ = ⟨x, convT(y)⟩ and a direct loop, on random
-// shapes/strides/paddings; both code paths (direct 3×3 and im2col + GEMM), one vs two threads.
+// shapes/strides/paddings; all code paths (direct 3×3, Winograd 3×3, im2col + GEMM), one vs two
+// threads.
 // fast-check is seeded; FC_SEED=<n> reproduces.
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -13,7 +14,7 @@ import {
   shutdownWasmThreads,
 } from "./mod.ts";
 import { randomArray } from "../../../bench/harness.ts";
-import { setDirectLimit } from "./ops.ts";
+import { setDirectLimit, setWinogradMinChannels } from "./ops.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? 20250118);
 
@@ -147,6 +148,7 @@ Deno.test("conv2d: random geometry (fast-check)", () => {
 
 Deno.test("conv2d: 3×3 on both paths, small and odd channels, 1 or 2 threads (fast-check)", () => {
   const prevThreads = setWasmThreads(2), prevLimit = setDirectLimit(1 << 30);
+  const prevWino = setWinogradMinChannels(Infinity);
   try {
     fc.assert(
       fc.property(
@@ -161,11 +163,12 @@ Deno.test("conv2d: 3×3 on both paths, small and odd channels, 1 or 2 threads (f
           stride: fc.integer({ min: 1, max: 2 }),
           padding: fc.integer({ min: 0, max: 2 }),
         }).filter((o) => o.h + 2 * o.padding >= 3 && o.w + 2 * o.padding >= 3),
-        fc.boolean(),
+        fc.constantFrom("direct", "winograd", "im2col"),
         fc.integer({ min: 1, max: 2 }),
         fc.integer({ min: 0, max: 1 << 20 }),
-        (o, direct, threads, seed) => {
-          setDirectLimit(direct ? 1 << 30 : 0);
+        (o, path, threads, seed) => {
+          setDirectLimit(path === "im2col" ? 0 : 1 << 30);
+          setWinogradMinChannels(path === "winograd" ? 0 : Infinity);
           setWasmThreads(threads);
           checkAll(o, seed);
         },
@@ -178,23 +181,32 @@ Deno.test("conv2d: 3×3 on both paths, small and odd channels, 1 or 2 threads (f
   } finally {
     setWasmThreads(prevThreads);
     setDirectLimit(prevLimit);
+    setWinogradMinChannels(prevWino);
     shutdownWasmThreads();
   }
 });
 
-Deno.test("conv2d: the SLL shapes (batch 256 and kernel self-convolution) on the direct path", () => {
+Deno.test("conv2d: the SLL shapes (batch 256 and kernel self-convolution), direct and Winograd", () => {
+  const prevWino = setWinogradMinChannels(Infinity);
   try {
-    checkAll({ b: 256, c: 8, h: 28, w: 28, o: 8, kh: 3, kw: 3, stride: 1, padding: 1 }, 5);
-    checkAll({ b: 16, c: 16, h: 3, w: 3, o: 16, kh: 3, kw: 3, stride: 1, padding: 2 }, 6);
+    for (const wino of [Infinity, 0]) {
+      setWinogradMinChannels(wino);
+      // the batch of the bench on one path; the float64 loops are slow, so fewer on the other
+      const b = wino === 0 ? 24 : 256;
+      checkAll({ b, c: 8, h: 28, w: 28, o: 8, kh: 3, kw: 3, stride: 1, padding: 1 }, 5);
+      checkAll({ b: 16, c: 16, h: 3, w: 3, o: 16, kh: 3, kw: 3, stride: 1, padding: 2 }, 6);
+    }
   } finally {
+    setWinogradMinChannels(prevWino);
     shutdownWasmThreads();
   }
 });
 
-for (const path of ["direct", "im2col"]) {
+for (const path of ["direct", "winograd", "im2col"]) {
   Deno.test(`conv2d: one and two threads give identical bits (${path})`, () => {
     const prev = setWasmThreads(2);
-    const prevLimit = setDirectLimit(path === "direct" ? 1 << 30 : 0);
+    const prevLimit = setDirectLimit(path === "im2col" ? 0 : 1 << 30);
+    const prevWino = setWinogradMinChannels(path === "winograd" ? 0 : Infinity);
     try {
       const o: Conv2dOptions = {
         b: 4,
@@ -226,6 +238,7 @@ for (const path of ["direct", "im2col"]) {
     } finally {
       setWasmThreads(prev);
       setDirectLimit(prevLimit);
+      setWinogradMinChannels(prevWino);
       shutdownWasmThreads();
     }
   });

@@ -7,6 +7,7 @@
  */
 
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
+import { WINO_NV, WINO_OB, winogradLayout } from "./winograd.ts";
 import { type FftKernels, runFft } from "./fft_driver.ts";
 import { runSolve, type SolveKernels } from "./solve_driver.ts";
 
@@ -117,6 +118,62 @@ export interface Kernels {
     dps: number,
     sps: number,
   ): void;
+  /** V[ξ][c][t] = (Bᵀ d B)_ξ of one padded image (winograd.ts). */
+  wino_input(
+    xp: number,
+    v: number,
+    c: number,
+    nTy: number,
+    nTxv: number,
+    r: number,
+    wpad: number,
+    ldv: number,
+    xiBytes: number,
+  ): void;
+  /** M[ξ][o][t] = Σ_c U[ξ][o][c]·V[ξ][c][t] (winograd.ts). */
+  wino_gemm(
+    up: number,
+    v: number,
+    m: number,
+    c: number,
+    nob: number,
+    ntp: number,
+    ldv: number,
+    vXi: number,
+    mXi: number,
+  ): void;
+  /** y[o] tiles = Aᵀ M A (winograd.ts). */
+  wino_output(
+    m: number,
+    y: number,
+    o: number,
+    nTy: number,
+    nTxv: number,
+    ldv: number,
+    mXi: number,
+  ): void;
+  /** GM[ξ][o][t] = (A dY Aᵀ)_ξ of one tile-shaped gy (winograd.ts). */
+  wino_grad_y(
+    gyt: number,
+    gm: number,
+    o: number,
+    nTy: number,
+    nTxv: number,
+    ldv: number,
+    mXi: number,
+  ): void;
+  /** dU[ξ][o][c] += Σ_t GM[ξ][o][t]·V[ξ][c][t] (winograd.ts). */
+  wino_filter(
+    gm: number,
+    v: number,
+    du: number,
+    cPad: number,
+    nob: number,
+    ntv: number,
+    ldv: number,
+    vXi: number,
+    mXi: number,
+  ): void;
   /** Returns the i32 at addr and increments it (atomically on shared memory). */
   next(addr: number): number;
 }
@@ -129,6 +186,8 @@ export const JobKind = {
   conv2dFilterGrad: 4,
   directForward: 5,
   directFilter: 6,
+  winograd: 7,
+  winogradFilter: 8,
   /** rfft2/irfft2 (fft_driver.ts; its own job words FJ) */
   fft: 20,
   /** batched solve, four systems per SIMD group (solve_kernels.ts; its job words SJ) */
@@ -314,6 +373,12 @@ export function runJob(kx: Kernels, p: Int32Array, t: number, T: number): void {
     case JobKind.directFilter:
       runDirect(kx, p, scratch);
       return;
+    case JobKind.winograd:
+      runWinograd(kx, p, scratch);
+      return;
+    case JobKind.winogradFilter:
+      runWinogradFilter(kx, p, scratch);
+      return;
     case JobKind.fft:
       runFft(kx as unknown as FftKernels, p, t);
       return;
@@ -398,6 +463,63 @@ function runDirect(kx: Kernels, p: Int32Array, scratch: number): void {
       const dw = p[J.c] + group * p[J.groupStride];
       kx.direct_filter(xp, buf, dw, C, L.wp, plane, L.ld / 4, L.nobFilter, L.ld);
     }
+  });
+}
+
+/**
+ * Winograd F(2×2, 3×3) forward (winograd.ts), one image per ticket: xp = pad(x_b) (its padding
+ * stays zero from the first image on), V = input transform, M = U·V per ξ, y tiles = output
+ * transform, y_b = the tiles without the padding rows/columns. a = x, b = packed U, c = y.
+ */
+function runWinograd(kx: Kernels, p: Int32Array, scratch: number): void {
+  const C = p[J.cc], H = p[J.ch], W = p[J.cw], O = p[J.co], pad = p[J.cp];
+  const L = winogradLayout(C, H, W, O, pad);
+  const plane = L.R * L.WP, v = scratch + L.vAt, m = scratch + L.mAt, yt = scratch + L.yAt;
+  const vXi = C * L.ldv * 4, mXi = L.nob * WINO_OB * L.ldv * 4, rowT = 2 * L.nTxP;
+  kx.zero(scratch, C * plane);
+  forEachTicket(kx, p, false, (bi) => {
+    kx.copy_planes(
+      scratch + (pad * L.WP + pad) * 4,
+      p[J.a] + bi * C * H * W * 4,
+      C,
+      H,
+      W,
+      L.WP,
+      W,
+      plane,
+      H * W,
+    );
+    kx.wino_input(scratch, v, C, L.nTy, L.nTxv, L.R, L.WP, L.ldv, vXi);
+    kx.wino_gemm(p[J.b], v, m, C, L.nob, L.ldv / (4 * WINO_NV), L.ldv, vXi, mXi);
+    kx.wino_output(m, yt, O, L.nTy, L.nTxv, L.ldv, mXi);
+    const y = p[J.c] + bi * O * L.ho * L.wo * 4;
+    kx.copy_planes(y, yt, O, L.ho, L.wo, L.wo, rowT, L.ho * L.wo, 2 * L.nTy * rowT);
+  });
+}
+
+/**
+ * Winograd F(2×2, 3×3) filter gradient, one of J.groups fixed image groups per ticket:
+ * xp = pad(x_b), V = input transform; gy_b into the tile-shaped buffer, GM = its gradient
+ * transform; dU_group += Σ_t GM·V per ξ (the caller sums the groups in order and applies Gᵀ·G).
+ * Buffers are zeroed once per job: padding, slack tiles and padded channels then stay zero.
+ * a = x, b = gy, c = the per-group dU partials.
+ */
+function runWinogradFilter(kx: Kernels, p: Int32Array, scratch: number): void {
+  const C = p[J.cc], H = p[J.ch], W = p[J.cw], O = p[J.co], pad = p[J.cp];
+  const L = winogradLayout(C, H, W, O, pad);
+  const plane = L.R * L.WP, v = scratch + L.vAt, gm = scratch + L.mAt, gyt = scratch + L.yAt;
+  const vXi = L.cPad * L.ldv * 4, mXi = L.nob * WINO_OB * L.ldv * 4, rowT = 2 * L.nTxP;
+  kx.zero(scratch, L.scratchBytes / 4);
+  const P = L.ho * L.wo;
+  forEachTicket(kx, p, true, (bi, group) => {
+    const x = p[J.a] + bi * C * H * W * 4;
+    kx.copy_planes(scratch + (pad * L.WP + pad) * 4, x, C, H, W, L.WP, W, plane, H * W);
+    kx.wino_input(scratch, v, C, L.nTy, L.nTxv, L.R, L.WP, L.ldv, vXi);
+    const gy = p[J.b] + bi * O * P * 4;
+    kx.copy_planes(gyt, gy, O, L.ho, L.wo, rowT, L.wo, 2 * L.nTy * rowT, P);
+    kx.wino_grad_y(gyt, gm, O, L.nTy, L.nTxv, L.ldv, mXi);
+    const du = p[J.c] + group * p[J.groupStride];
+    kx.wino_filter(gm, v, du, L.cPad, L.nob, L.ldv / 4, L.ldv, vXi, mXi);
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * WebAssembly kernel builders for the CPU backend: the register-blocked GEMM macro-kernel, the
  * panel packers, the im2col/col2im transforms used by convolutions, and the direct 3×3
- * convolutions of direct.ts. All take byte addresses
+ * convolutions of direct.ts and the Winograd F(2×2, 3×3) ones of winograd.ts. All take byte addresses
  * into one imported (shared) memory; f32 row-major throughout. The module is emitted at startup
  * by `buildKernelModule` (same bytes on every thread).
  * @module
@@ -18,6 +18,13 @@ import {
 import { type FuncBuilder, ModuleBuilder, Op, Simd, T } from "./emit.ts";
 import { addFftKernels } from "./fft_kernels.ts";
 import { addSolveKernels } from "./solve_kernels.ts";
+import {
+  emitWinoFilter,
+  emitWinoGemm,
+  emitWinoGradY,
+  emitWinoInput,
+  emitWinoOutput,
+} from "./winograd.ts";
 
 /** Micro-tile geometry shared by the packers and the macro-kernel. */
 export interface TileConfig {
@@ -225,6 +232,11 @@ export function buildKernelModule(
   m.func("direct_conv", nine, [], (f) => emitDirectConv(f, dcfg));
   m.func("direct_filter", nine, [], (f) => emitDirectFilter(f, dcfg));
   m.func("copy_planes", nine, [], emitCopyPlanes);
+  m.func("wino_input", nine, [], emitWinoInput);
+  m.func("wino_gemm", nine, [], (f) => emitWinoGemm(f, cfg.relaxed));
+  m.func("wino_output", [i32, i32, i32, i32, i32, i32, i32], [], emitWinoOutput);
+  m.func("wino_grad_y", [i32, i32, i32, i32, i32, i32, i32], [], emitWinoGradY);
+  m.func("wino_filter", nine, [], (f) => emitWinoFilter(f, cfg.relaxed));
   m.func("next", [i32], [i32], (f) => emitFetchAdd(f, shared));
   // zero(dst, n): memory.fill(dst, 0, 4n)
   m.func("zero", [i32, i32], [], (f) => {

@@ -5,11 +5,12 @@
  * @module
  */
 
-import { allocArray } from "../host_pool.ts";
+import { allocArray, allocUninit } from "../host_pool.ts";
 import { mirrorLower } from "../linalg.ts";
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { directLayout, J, JobKind, packScratchBytes, TILE } from "./driver.ts";
 import { arena, dispatch, getRuntime, threadCount } from "./runtime.ts";
+import { packWinograd, unpackWinogradFilter, WINO_OB, winogradLayout } from "./winograd.ts";
 
 /** Below this many flops a call runs on one thread (waking the helper costs ~50 µs). */
 const PARALLEL_FLOPS = 1 << 22;
@@ -28,6 +29,20 @@ let directMaxK = 128 * 9;
 export function setDirectLimit(k: number): number {
   const prev = directMaxK;
   directMaxK = k;
+  return prev;
+}
+
+/**
+ * Forward and input-gradient 3×3 stride-1 convolutions take Winograd F(2×2, 3×3) (winograd.ts)
+ * instead of the direct kernels when both channel counts are at least this: its transforms cost
+ * per channel what the product saves per channel pair, so it pays from ~8 channels on.
+ */
+let winogradMinChannels = 8;
+
+/** Sets the fewest channels (input and output) that use Winograd (Infinity: never); returns the old. */
+export function setWinogradMinChannels(c: number): number {
+  const prev = winogradMinChannels;
+  winogradMinChannels = c;
   return prev;
 }
 
@@ -342,7 +357,8 @@ function packDirect(
 
 /**
  * y [B, O, H+2p−2, W+2p−2] = direct 3×3 stride-1 correlation of x [B, C, H, W] (padding p) with
- * the packed kernel wp (see packDirect); images handed out by work stealing.
+ * the packed kernel wp (see packDirect), or by Winograd F(2×2, 3×3) with the transformed kernel
+ * (`winograd`; see packWinograd); images handed out by work stealing.
  */
 function directForward(
   x: Float32Array,
@@ -353,23 +369,27 @@ function directForward(
   W: number,
   O: number,
   p: number,
+  winograd = false,
 ): Float32Array {
   const L = directLayout(C, H, W, O, p);
-  const out = allocArray("float32", B * O * L.ho * L.wo) as Float32Array;
+  const scratchBytes = winograd ? winogradLayout(C, H, W, O, p).scratchBytes : L.scratchBytes;
+  // every element is written by the copy-out below
+  const out = allocUninit("float32", B * O * L.ho * L.wo) as Float32Array;
   const rt = requireRuntime();
   const threads = B >= 2 && 2 * B * O * C * 9 * L.ho * L.wo >= PARALLEL_FLOPS ? threadCount() : 1;
   arena.reset();
   const xAt = arena.alloc(B * C * H * W * 4), wAt = arena.alloc(wp.length * 4);
   const yAt = arena.alloc(out.length * 4), counter = allocCounter();
-  const scratch = arena.alloc(L.scratchBytes * threads);
+  const scratch = arena.alloc(scratchBytes * threads);
   arena.commit(rt.memory);
   put(rt.memory, xAt, x.subarray(0, B * C * H * W));
   put(rt.memory, wAt, wp);
   zeroCounter(rt.memory, counter);
   const job = new Int32Array(J.size);
-  job[J.kind] = JobKind.directForward, job[J.a] = xAt, job[J.b] = wAt, job[J.c] = yAt;
+  job[J.kind] = winograd ? JobKind.winograd : JobKind.directForward;
+  job[J.a] = xAt, job[J.b] = wAt, job[J.c] = yAt;
   job[J.cb] = B, job[J.cc] = C, job[J.ch] = H, job[J.cw] = W, job[J.co] = O, job[J.cp] = p;
-  job[J.counter] = counter, job[J.scratch] = scratch, job[J.scratchStride] = L.scratchBytes;
+  job[J.counter] = counter, job[J.scratch] = scratch, job[J.scratchStride] = scratchBytes;
   dispatch(rt, job, threads);
   out.set(new Float32Array(rt.memory.buffer, yAt, out.length));
   return out;
@@ -412,8 +432,11 @@ export function conv2d(x: Float32Array, w: Float32Array, opts: Conv2dOptions): F
   checkLength("conv2d: w", w, g.O * g.K, `[${g.O}, ${g.C}, ${g.kh}, ${g.kw}]`);
   if (g.B * g.O * g.P === 0) return new Float32Array(0);
   if (directFits(g, g.C)) {
-    const wp = packDirect(g.O, g.C, (o, c, i, j) => w[((o * g.C + c) * 3 + i) * 3 + j]);
-    return directForward(x, wp, g.B, g.C, g.H, g.W, g.O, g.p);
+    const tap = (o: number, c: number, i: number, j: number): number =>
+      w[((o * g.C + c) * 3 + i) * 3 + j];
+    const wino = Math.min(g.C, g.O) >= winogradMinChannels;
+    const wp = wino ? packWinograd(g.O, g.C, tap) : packDirect(g.O, g.C, tap);
+    return directForward(x, wp, g.B, g.C, g.H, g.W, g.O, g.p, wino);
   }
   const out = allocArray("float32", g.B * g.O * g.P) as Float32Array;
   const rt = requireRuntime();
@@ -469,8 +492,11 @@ export function convTranspose2d(
   if (directFits(g, g.O) && g.p <= DIRECT_K - 1) {
     // dx = correlation of gy (padding k−1−p) with the flipped kernel, channels swapped:
     // w'[c][o][i][j] = w[o][c][2−i][2−j].
-    const wp = packDirect(g.C, g.O, (c, o, i, j) => w[((o * g.C + c) * 3 + 2 - i) * 3 + 2 - j]);
-    return directForward(gy, wp, g.B, g.O, g.ho, g.wo, g.C, DIRECT_K - 1 - g.p);
+    const tap = (c: number, o: number, i: number, j: number): number =>
+      w[((o * g.C + c) * 3 + 2 - i) * 3 + 2 - j];
+    const wino = Math.min(g.C, g.O) >= winogradMinChannels;
+    const wp = wino ? packWinograd(g.C, g.O, tap) : packDirect(g.C, g.O, tap);
+    return directForward(gy, wp, g.B, g.O, g.ho, g.wo, g.C, DIRECT_K - 1 - g.p, wino);
   }
   const out = allocArray("float32", g.B * g.C * g.H * g.W) as Float32Array;
   const rt = requireRuntime();
@@ -522,25 +548,40 @@ export function conv2dFilterGrad(
   if (g.B === 0) return new Float32Array(g.O * g.K);
   const rt = requireRuntime();
   const direct = directFits(g, Math.max(g.C, g.O));
+  const wino = direct && Math.min(g.C, g.O) >= winogradMinChannels;
   const L = directLayout(g.C, g.H, g.W, g.O, g.p);
-  const oPad = direct ? L.nobFilter * DIRECT_TILE.obFilter : roundUp(g.O, TILE.mr);
-  const kPad = direct ? g.K : roundUp(g.K, TILE.nr);
+  const WL = wino ? winogradLayout(g.C, g.H, g.W, g.O, g.p) : null;
+  // Winograd: the partials are dU [16][nob·4][cPad], rows of cPad
+  const oPad = WL
+    ? 16 * WL.nob * WINO_OB
+    : direct
+    ? L.nobFilter * DIRECT_TILE.obFilter
+    : roundUp(g.O, TILE.mr);
+  const kPad = WL ? WL.cPad : direct ? g.K : roundUp(g.K, TILE.nr);
   const partialBytes = roundUp(oPad * kPad * 4, 64), groups = filterGroups(g.B, partialBytes);
   const threads = Math.min(convThreads(g), groups);
   arena.reset();
   const xAt = arena.alloc(g.B * g.C * g.H * g.W * 4), gyAt = arena.alloc(g.B * g.O * g.P * 4);
   const dwAt = arena.alloc(groups * partialBytes), counter = allocCounter();
-  const stride = direct ? L.scratchBytes : convScratchBytes(g);
+  const stride = WL ? WL.scratchBytes : direct ? L.scratchBytes : convScratchBytes(g);
   const scratch = arena.alloc(stride * threads);
   arena.commit(rt.memory);
   put(rt.memory, xAt, x.subarray(0, g.B * g.C * g.H * g.W));
   put(rt.memory, gyAt, gy.subarray(0, g.B * g.O * g.P));
   zeroBytes(rt.memory, dwAt, groups * partialBytes);
   zeroCounter(rt.memory, counter);
-  const kind = direct ? JobKind.directFilter : JobKind.conv2dFilterGrad;
+  const kind = wino
+    ? JobKind.winogradFilter
+    : direct
+    ? JobKind.directFilter
+    : JobKind.conv2dFilterGrad;
   const job = convJob(kind, g, xAt, gyAt, dwAt);
   job[J.scratch] = scratch, job[J.scratchStride] = stride, job[J.counter] = counter;
   job[J.groups] = groups, job[J.groupStride] = partialBytes;
   dispatch(rt, job, threads);
+  if (WL) {
+    const du = sumPartials(rt.memory, dwAt, groups, partialBytes, oPad, kPad, kPad);
+    return unpackWinogradFilter(du, g.O, g.C);
+  }
   return sumPartials(rt.memory, dwAt, groups, partialBytes, g.O, g.K, kPad);
 }
