@@ -21,7 +21,6 @@ import {
 import type { Tensor } from "../mod.ts";
 import { formatTable, randomArray } from "./harness.ts";
 import { cpuKernelsInUse } from "../kernels/cpu/fast.ts";
-import { LAPACK_MIN_N } from "../kernels/cpu/solve_lapack.ts";
 import { findTorch, type TorchRunner } from "./sll_step.ts";
 
 /** One workload: an FFT round trip of `shape`, or `solve` of a batch of n × n systems. */
@@ -118,9 +117,7 @@ export async function runFftBench(opts: FftBenchOptions): Promise<void> {
       `ours: CPU backend, ${k?.kind ?? "default"} kernels: ${
         k?.kind === "reference"
           ? "TypeScript FFT and LU, one thread"
-          : `wasm SIMD FFT (2 threads), solve by ${
-            k?.kind === "blas" ? `LAPACK sgesv for n ≥ ${LAPACK_MIN_N}, ` : ""
-          }the wasm SIMD LU (four systems per vector, 2 threads)`
+          : `wasm SIMD FFT (2 threads), solve by the wasm SIMD LU (four systems per vector, 2 threads)`
       }`,
     );
   }

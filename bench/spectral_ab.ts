@@ -2,7 +2,7 @@
  * Before/after of the CPU spectral kernels in one process, interleaved run by run so background
  * load falls on both: "before" is the CPU backend with the float32 rfft2/irfft2/solve hooks
  * removed (the TypeScript FFT and LU, as before the wasm kernels), "after" the selected kernels
- * (wasm SIMD FFT; wasm SIMD LU or LAPACK sgesv); everything else (matmul, conv, fusion) is the
+ * (wasm SIMD FFT; wasm SIMD LU); everything else (matmul, conv, fusion) is the
  * same. Workloads: bench/fft.ts's FFT round trips and solve, and bench --only layers' training
  * steps of the layers that call them.
  * `deno run -A bench/spectral_ab.ts [repeats = 5] [layer …]`

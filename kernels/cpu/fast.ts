@@ -20,7 +20,6 @@ import { sizeOf } from "../shape.ts";
 import type { FastCpuKernels } from "./backend.ts";
 import { batchOffsets } from "./linalg.ts";
 import { allocUninit } from "./host_pool.ts";
-import { LAPACK_MIN_N, lapackSolve } from "./solve_lapack.ts";
 import * as W from "./wasm/mod.ts";
 import { wasmRfft2 } from "./fft_wasm.ts";
 import { wasmSolve } from "./solve_wasm.ts";
@@ -161,14 +160,8 @@ export function blasConvFits(d: ConvGeom): ConvS1 | null {
  */
 export function blasCpuKernels(blas: NativeBlas, wasm: FastCpuKernels): FastCpuKernels {
   const f32 = (a: Arg): Float32Array => a.storage as Float32Array;
-  const sgesv = lapackSolve(blas.library);
   return {
     ...wasm,
-    solve(a: Arg, b: Arg, transA: boolean): Float32Array | null {
-      const r = b.shape.length, n = b.shape[r - 2];
-      if (!sgesv || n < LAPACK_MIN_N) return wasm.solve?.(a, b, transA) ?? null;
-      return sgesv(f32(a), f32(b), b.shape.slice(0, -2), n, b.shape[r - 1], transA);
-    },
     conv2d(x: Arg, w: Arg, d: ConvGeom): Float32Array | null {
       const g = blasConvFits(d);
       return g ? blasConv2dS1(blas, f32(x), f32(w), g) : wasm.conv2d?.(x, w, d) ?? null;
