@@ -384,7 +384,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
     try {
       return await evaluate(network.apply, evalParams, testSet, {
         prepare: network.prepare, // SLL rescalings once per evaluation, not per batch
-        network, // certificates divide by its certified Lipschitz bound (CPL, LiResNet: > 1)
+        network, // certificates divide by its certified Lipschitz bound
         eps255: config.eps255,
         batchSize: config.evalBatchSize,
         lastWeight: network.lastWeight(evalParams),
@@ -542,8 +542,7 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       }
       trainSeconds += (performance.now() - tEpoch) / 1000;
       await checkInSync(world, params, step);
-      const isLast = epoch + 1 === config.epochs;
-      const every = config.evalEvery ?? 1;
+      const isLast = epoch + 1 === config.epochs, every = config.evalEvery ?? 1;
       let test: EvalResult | undefined, curve: unknown;
       if (isLast || (every > 0 && (epoch + 1) % every === 0)) {
         ({ curve, ...test } = await evalTest());
