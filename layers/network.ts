@@ -59,8 +59,9 @@ export interface NetworkConfig extends ArchitectureSizes {
  * The reference presets `--model-name small|medium|large|xlarge` (main.py overrides n_conv,
  * n_dense, w, dense_inner_dim; conv_inner_dim stays at its default 5), plus CPU-sized ones:
  * `tiny` (a minute per Fashion-MNIST epoch on 2 cores), `fmnist` (the default `deno task train`
- * network: convolutions are the expensive part on a CPU, so two narrow ones feed four wide SLL
- * dense layers) and `xs` (the 16-wide network that reached 84.4% / 80.8% certified@36 on
+ * network: convolutions are the expensive part on a CPU, so two narrow ones feed four SLL dense
+ * layers of inner 256 — inner 512 cost ~15% more per step and gained nothing in a fixed time; see
+ * `DEFAULT_CONFIG`) and `xs` (the 16-wide network that reached 84.4% / 80.8% certified@36 on
  * Fashion-MNIST in PyTorch in 16 epochs).
  *
  * @example
@@ -77,7 +78,7 @@ export const presets: Readonly<Record<string, Readonly<ArchitectureSizes>>> = Ob
   large: { nConv: 50, nDense: 10, width: 90, convInnerDim: 5, denseInnerDim: 2048 },
   xlarge: { nConv: 70, nDense: 15, width: 120, convInnerDim: 5, denseInnerDim: 2048 },
   tiny: { nConv: 2, nDense: 2, width: 8, convInnerDim: 8, denseInnerDim: 256 },
-  fmnist: { nConv: 2, nDense: 4, width: 8, convInnerDim: 8, denseInnerDim: 512 },
+  fmnist: { nConv: 2, nDense: 4, width: 8, convInnerDim: 8, denseInnerDim: 256 },
   xs: { nConv: 4, nDense: 2, width: 16, convInnerDim: 16, denseInnerDim: 256 },
 });
 
