@@ -173,9 +173,8 @@ function swapKept<T>(old: T, next: T): T {
   return next;
 }
 
-async function appendLine(path: string, obj: unknown): Promise<void> {
-  await Deno.writeTextFile(path, JSON.stringify(obj) + "\n", { append: true });
-}
+const appendLine = (path: string, obj: unknown): Promise<void> =>
+  Deno.writeTextFile(path, JSON.stringify(obj) + "\n", { append: true });
 
 /** Radii (×1/255) of the certified-accuracy curve stored with each epoch (for plots). */
 const CURVE_EPS: number[] = Array.from({ length: 52 }, (_, i) => i * 5);
@@ -187,10 +186,7 @@ const CURVE_EPS: number[] = Array.from({ length: 52 }, (_, i) => i * 5);
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => {
     const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      resolve();
-    };
+    port1.onmessage = () => (port1.close(), resolve());
     port2.postMessage(null);
   });
 
