@@ -7,6 +7,7 @@
  */
 
 import type { Conv2dOptions } from "../kernels/cpu/wasm/mod.ts";
+import { threadsReady } from "../kernels/cpu/wasm/runtime.ts";
 /** Workload names accepted by `--only`. */
 export type WorkloadName = "matmul" | "conv" | "mlp" | "sll-conv";
 /** The WebGPU bench's workloads (here, so bench/main.ts checks --only without loading it). */
@@ -193,7 +194,10 @@ export function formatTable(rows: string[][]): string {
  * Times `ours` against a competitor that runs in its own process, alternating: `warmup` runs of
  * ours, then `repeats` rounds of one timed run of ours and one call of `theirs` (its timings
  * returned by it), so background load falls on both. The first failure of `theirs` ends its
- * rounds and is returned as `note`; `theirs` undefined times ours alone.
+ * rounds and is returned as `note`; `theirs` undefined times ours alone. Before each timed run
+ * of ours the wasm helper thread is brought back up outside the timing: it closes after 1 s
+ * idle, and a competitor's run of seconds would otherwise leave our next run starting on one
+ * thread, while PyTorch's thread pool stays up between its runs.
  */
 export async function alternateRuns(
   ours: { run(): Promise<unknown> },
@@ -204,6 +208,7 @@ export async function alternateRuns(
   let note = "";
   for (let i = 0; i < opts.warmup; i++) await ours.run();
   for (let i = 0; i < opts.repeats; i++) {
+    await threadsReady();
     const t0 = performance.now();
     await ours.run();
     mine.push(performance.now() - t0);
