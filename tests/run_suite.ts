@@ -12,6 +12,13 @@
  * run a BLAS matmul, a WebGPU matmul and the wasm kernels; DENO_JOBS=4, glibc malloc checks)
  * still died by a signal after "0 failed" in 2 of 46 runs with that pin, as in 1 of 48 without
  * it: keep this rerun until the teardown crash is found (WebGPU/Mesa and the wasm workers remain).
+ *
+ * A likely part of it: by default Deno's WebGPU opens every backend wgpu knows, so on Linux it
+ * loads Mesa's EGL/GL driver beside Vulkan even though the adapter used is Vulkan's llvmpipe; the
+ * kernel log of this machine shows general-protection faults inside libEGL in tokio threads
+ * (process teardown). On Linux with a Vulkan driver installed, the suite therefore runs with
+ * `DENO_WEBGPU_BACKEND=vulkan` unless the caller set that variable: libEGL is then never loaded
+ * (checked in /proc/self/maps) and the same llvmpipe adapter is used.
  * @module
  */
 
@@ -23,6 +30,7 @@ async function runOnce(
 ): Promise<{ code: number; signal: string | null; summaryOk: boolean }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["test", ...args],
+    env: webgpuEnv(),
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -37,6 +45,20 @@ async function runOnce(
   }
   const status = await child.status;
   return { code: status.code, signal: status.signal, summaryOk };
+}
+
+/** `DENO_WEBGPU_BACKEND=vulkan` on Linux where a Vulkan driver is installed and the caller set none. */
+function webgpuEnv(): Record<string, string> {
+  if (Deno.build.os !== "linux" || Deno.env.get("DENO_WEBGPU_BACKEND") !== undefined) return {};
+  const icdDirs = ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"];
+  const hasIcd = icdDirs.some((d) => {
+    try {
+      return [...Deno.readDirSync(d)].some((e) => e.name.endsWith(".json"));
+    } catch {
+      return false;
+    }
+  });
+  return hasIcd ? { DENO_WEBGPU_BACKEND: "vulkan" } : {};
 }
 
 const args = [...Deno.args];
