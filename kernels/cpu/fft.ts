@@ -50,6 +50,21 @@ export interface FftPlan {
 const plans = new Map<string, FftPlan>();
 
 /**
+ * Bluestein's power-of-two length m ≥ 2n − 1 for a length-n transform, and whether its cost
+ * (~3·m·log2(m) + 2n) undercuts the mixed-radix one (n·Σ factors) — shared by the TypeScript and
+ * the wasm planners.
+ */
+export function bluesteinChoice(
+  n: number,
+  factors: readonly number[],
+): { m: number; cheaper: boolean } {
+  let m = 1;
+  while (m < 2 * n - 1) m *= 2;
+  const direct = n * factors.reduce((s, p) => s + p, 0);
+  return { m, cheaper: 3 * m * Math.log2(Math.max(m, 2)) + 2 * n < direct };
+}
+
+/**
  * The plan of length n (cached). The mixed-radix path costs ~n·Σ p complex multiply-adds (a
  * radix-p butterfly is a p-point DFT); Bluestein costs three power-of-two FFTs of size m ≥ 2n − 1,
  * ~3·m·log2(m) plus 2n for the chirps. The cheaper one is taken; `bluestein` forces a choice
@@ -61,11 +76,8 @@ export function fftPlan(n: number, bluestein?: boolean): FftPlan {
   let plan = plans.get(key);
   if (plan) return plan;
   const factors = factorize(n);
-  let m = 1;
-  while (m < 2 * n - 1) m *= 2;
-  const direct = n * factors.reduce((s, p) => s + p, 0);
-  const chirp = 3 * m * Math.log2(Math.max(m, 2)) + 2 * n;
-  const useBlue = n > 1 && (bluestein ?? direct > chirp);
+  const { m, cheaper } = bluesteinChoice(n, factors);
+  const useBlue = n > 1 && (bluestein ?? cheaper);
   const stages: Stage[] = [];
   if (!useBlue) {
     let l = n;

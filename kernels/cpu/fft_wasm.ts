@@ -9,7 +9,7 @@
 
 import { allocArray } from "./host_pool.ts";
 import { factorize } from "../fft.ts";
-import { fftMany, fftPlan } from "./fft.ts";
+import { bluesteinChoice, fftMany, fftPlan } from "./fft.ts";
 import { FD, fftChunkLayout, FI, FJ } from "./wasm/fft_driver.ts";
 import { FFT_RADICES } from "./wasm/fft_kernels.ts";
 import { J, JobKind } from "./wasm/driver.ts";
@@ -42,12 +42,9 @@ export function wasmFftPlan(n: number, bluestein?: boolean): WasmPlan {
   let plan = plans.get(key);
   if (plan) return plan;
   const factors = factorize(n);
-  let m = 1;
-  while (m < 2 * n - 1) m *= 2;
-  const direct = n * factors.reduce((s, p) => s + p, 0);
-  const chirp = 3 * m * Math.log2(Math.max(m, 2)) + 2 * n;
+  const { m, cheaper } = bluesteinChoice(n, factors);
   const unsupported = factors.some((p) => !FFT_RADICES.includes(p));
-  const useBlue = n > 1 && (bluestein ?? (unsupported || direct > chirp));
+  const useBlue = n > 1 && (bluestein ?? (unsupported || cheaper));
   plan = { n, stages: [], blue: null };
   if (useBlue) plan.blue = bluesteinTables(n, m);
   else {
