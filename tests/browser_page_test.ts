@@ -19,6 +19,7 @@ import { build } from "../web/build.ts";
 import { startServer } from "../web/serve.ts";
 import { assertNoPageErrors, type BrowserHarness, launchBrowser } from "./browser_helpers.ts";
 import { assertClose } from "./helpers.ts";
+import { TINY_NET } from "./cli_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** Where the screenshot goes (gitignored). */
@@ -96,16 +97,7 @@ async function tinyCheckpoint(dir: string, n: number): Promise<{ pth: Uint8Array
     run,
     "--q-mode",
     "reference",
-    "--n-conv",
-    "1",
-    "--n-dense",
-    "1",
-    "--w",
-    "4",
-    "--conv-inner-dim",
-    "4",
-    "--dense-inner-dim",
-    "32",
+    ...TINY_NET,
     "--epochs",
     "1",
     "--limit-train",
