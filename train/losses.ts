@@ -27,7 +27,8 @@ export interface OffsetCrossEntropyOptions {
   temperature?: number;
 }
 
-function checkLogits(name: string, logits: Tensor, labels: Tensor): number {
+/** Checks logits [B, K] against int32 labels [B] (one TypeError naming `name`); returns K. */
+export function checkLogits(name: string, logits: Tensor, labels: Tensor): number {
   if (logits.rank !== 2) {
     throw new TypeError(`${name}: logits must be [B, K], got [${logits.shape}]`);
   }

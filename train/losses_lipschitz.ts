@@ -34,18 +34,7 @@ import {
   where,
 } from "../tensor/ops.ts";
 import { normalizeRows } from "../layers/basic.ts";
-
-function checkLogits(name: string, logits: Tensor, labels: Tensor): number {
-  if (logits.rank !== 2) {
-    throw new TypeError(`${name}: logits must be [B, K], got [${logits.shape}]`);
-  }
-  if (labels.dtype !== "int32" || labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
-    throw new TypeError(
-      `${name}: labels must be int32 [${logits.shape[0]}], got ${labels.dtype} [${labels.shape}]`,
-    );
-  }
-  return logits.shape[1];
-}
+import { checkLogits } from "./losses.ts";
 
 /** Options of {@linkcode hkrMulticlass}. */
 export interface HkrOptions {
