@@ -13,7 +13,7 @@ import type { DType, TypedArray } from "../dtype.ts";
 import { fusableExprIn } from "../fusable.ts";
 import type { KernelArg, KernelName, OutInfo, PrimParams } from "../prims.ts";
 import { sameShape, sizeOf } from "../shape.ts";
-import { allocUninit, releaseArray } from "./host_pool.ts";
+import { allocKernelF32, allocUninit, releaseArray } from "./host_pool.ts";
 import { planBroadcast } from "./strided.ts";
 import { runWasmLoop, type WasmNode } from "./fusion_wasm.ts";
 
@@ -275,7 +275,11 @@ function run(root: Pending): void {
   }
   const plan = planBroadcast(leafShapes, root.shape);
   const n = sizeOf(root.shape);
-  const o = allocUninit(root.dtype, n);
+  // float32 outputs of the SIMD loop: in the wasm kernels' memory where possible (no copy out,
+  // and the next kernel or loop reads them in place)
+  const o = root.dtype === "float32" && n >= wasmMinElements
+    ? allocKernelF32(n)
+    : allocUninit(root.dtype, n);
   const t0 = performance.now();
   const wasmNodes: WasmNode[] = order.map((p) => ({
     op: p.op,

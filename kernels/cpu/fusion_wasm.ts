@@ -3,7 +3,9 @@
  * (fusion.ts): the same tree, node by node, with each operation's exact float32/int32
  * semantics — the results of the JS loop (which rounds every intermediate with Math.fround)
  * bit for bit, NaN payloads aside. Operations without an exact SIMD form here (exp, log,
- * int32 mul/div, float64) return null and the JS loop runs instead. Inputs are copied into a
+ * int32 mul/div, float64) return null and the JS loop runs instead. Once the wasm kernels run on a
+ * shared memory, the loop runs in theirs: heap arrays (wasm/runtime.ts) are read and written in
+ * place and only other inputs are copied into the arena; otherwise inputs are copied into a
  * private linear memory, rows of the broadcast plan are run 4 lanes at a time (a row's last
  * vector may spill into the next row's output, which that row then overwrites; every region
  * is padded by one vector), and the output is copied back.
@@ -11,6 +13,7 @@
  */
 import type { DType, TypedArray } from "../dtype.ts";
 import { type FuncBuilder, ModuleBuilder, Op, T } from "./wasm/emit.ts";
+import { arena, heapAddress, startedRuntime } from "./wasm/runtime.ts";
 
 /** One operation of a fused tree: its kind, operand dtype, and operands (≥ 0 node, < 0 leaf). */
 export interface WasmNode {
@@ -170,6 +173,8 @@ function buildLoop(
   nodes: readonly WasmNode[],
   leafTypes: readonly DType[],
   strides: readonly number[],
+  mem: WebAssembly.Memory,
+  shared: boolean,
 ): WasmLoop | null {
   const L = leafTypes.length;
   const params = Array<typeof T.i32>(3 + 2 * L).fill(T.i32);
@@ -178,7 +183,7 @@ function buildLoop(
     name: "memory",
     min: 1,
     max: 65536,
-    shared: false,
+    shared,
   });
   let ok = true;
   m.func("run", params, [], (f) => {
@@ -217,7 +222,7 @@ function buildLoop(
   try {
     const bytes = m.build();
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-      env: { memory: memory! },
+      env: { memory: mem },
     });
     return inst.exports.run as WasmLoop;
   } catch {
@@ -241,38 +246,53 @@ export function runWasmLoop(
   },
   out: TypedArray,
 ): boolean {
-  if (memory === undefined) {
+  if (out instanceof Float64Array) return false;
+  if (leaves.some((a) => a instanceof Float64Array)) return false;
+  // the wasm kernels' shared memory once they run: heap arrays (their outputs, and ours) are
+  // read and written in place there; otherwise a private memory that everything is copied into
+  const rt = startedRuntime();
+  const shared = rt !== null && rt.shared;
+  if (!shared && memory === undefined) {
     memory = typeof WebAssembly === "object"
       ? new WebAssembly.Memory({ initial: 16, maximum: 65536 })
       : null;
   }
-  if (!memory || out instanceof Float64Array) return false;
-  if (leaves.some((a) => a instanceof Float64Array)) return false;
+  const mem = shared ? rt.memory : memory;
+  if (!mem) return false;
   const leafTypes = leaves.map((a): DType => (a instanceof Int32Array ? "int32" : "float32"));
   const key = nodes.map((n) => `${n.op}/${n.inDType}/${n.condDType}/${n.dtype}(${n.args})`)
     .join(";") +
     "|" +
-    leafTypes.map((t, k) => `${t}${plan.innerStrides[k]}`).join();
+    leafTypes.map((t, k) => `${t}${plan.innerStrides[k]}`).join() + (shared ? "|shared" : "");
   let loop = compiled.get(key);
   if (loop === undefined) {
-    loop = buildLoop(nodes, leafTypes, plan.innerStrides);
+    loop = buildLoop(nodes, leafTypes, plan.innerStrides, mem, shared);
     compiled.set(key, loop);
   }
   if (!loop) return false;
-  // layout: each leaf (padded by a vector), its row offsets, then the output (padded)
+  // layout: each leaf (padded by a vector), its row offsets, then the output (padded); heap
+  // arrays stay where they are (each has a vector of slack past its end)
   let top = 64;
-  const place = (bytes: number) => {
+  const place = shared ? (bytes: number) => arena.alloc(bytes + 16) : (bytes: number) => {
     const at = top;
     top = Math.ceil((at + bytes + 16) / 64) * 64;
     return at;
   };
-  const leafAt = leaves.map((a) => place(a.byteLength));
+  if (shared) arena.reset();
+  const inPlace = (a: TypedArray): number | null => (shared ? heapAddress(a) : null);
+  const leafHeap = leaves.map(inPlace);
+  const leafAt = leaves.map((a, k) => leafHeap[k] ?? place(a.byteLength));
   const offAt = plan.rowOffsets.map((o) => place(o.byteLength));
-  const outAt = place(plan.rows * plan.inner * 4);
-  const need = Math.ceil(top / 65536) - memory.buffer.byteLength / 65536;
-  if (need > 0) memory.grow(need);
-  const buf = memory.buffer;
+  const outHeap = inPlace(out);
+  const outAt = outHeap ?? place(plan.rows * plan.inner * 4);
+  if (shared) arena.commit(mem);
+  else {
+    const need = Math.ceil(top / 65536) - mem.buffer.byteLength / 65536;
+    if (need > 0) mem.grow(need);
+  }
+  const buf = mem.buffer;
   leaves.forEach((a, k) => {
+    if (leafHeap[k] !== null) return;
     if (a instanceof Int32Array) new Int32Array(buf, leafAt[k], a.length).set(a);
     else new Float32Array(buf, leafAt[k], a.length).set(a);
   });
@@ -281,6 +301,7 @@ export function runWasmLoop(
   for (let k = 0; k < leaves.length; k++) args.push(leafAt[k], offAt[k]);
   loop(...args);
   const n = plan.rows * plan.inner;
+  if (outHeap !== null) return true;
   if (out instanceof Int32Array) out.set(new Int32Array(buf, outAt, n));
   else out.set(new Float32Array(buf, outAt, n));
   return true;

@@ -5,6 +5,7 @@
  * @module
  */
 import { type DType, newArray, type TypedArray } from "../dtype.ts";
+import { heapAddress, heapArray } from "./wasm/runtime.ts";
 
 const POOL_MIN_ELEMENTS = 16384;
 // `small`'s training step (41M parameters, Adam) frees and reallocates gigabytes of 12–24 MB
@@ -13,8 +14,18 @@ const POOL_MAX_BYTES = 3 * 1024 * 1024 * 1024;
 const pool = new Map<string, TypedArray[]>();
 let pooledBytes = 0;
 
+// float32 arrays in the wasm kernels' memory (wasm/runtime.ts's heap), by length: never dropped,
+// since their bytes cannot be given back
+const heapPool = new Map<number, Float32Array[]>();
+
 /** Returns a host array to the pool (the caller must hold the only reference). */
 export function releaseArray(a: TypedArray): void {
+  if (a instanceof Float32Array && heapAddress(a) !== null) {
+    let list = heapPool.get(a.length);
+    if (!list) heapPool.set(a.length, list = []);
+    list.push(a);
+    return;
+  }
   if (a.length < POOL_MIN_ELEMENTS || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength) {
     return;
   }
@@ -38,6 +49,17 @@ export function allocArray(dtype: DType, n: number): TypedArray {
  */
 export function allocUninit(dtype: DType, n: number): TypedArray {
   return pooled(dtype, n) ?? fresh(dtype, n);
+}
+
+/**
+ * A float32 array of `n` elements whose contents are arbitrary, placed in the wasm kernels'
+ * memory where it can be (large arrays, shared memory): kernels and fused loops then read and
+ * write it in place, without copies in and out; elsewhere as {@linkcode allocUninit}. For the
+ * outputs of the wasm kernels and loops, which feed the next ones.
+ */
+export function allocKernelF32(n: number): Float32Array {
+  if (n < POOL_MIN_ELEMENTS) return allocUninit("float32", n) as Float32Array;
+  return heapPool.get(n)?.pop() ?? heapArray(n) ?? allocUninit("float32", n) as Float32Array;
 }
 
 /** Counts of large arrays allocated fresh (pool misses), for tests and benchmarks. */

@@ -1,15 +1,25 @@
 /**
  * Public synchronous entry points of the wasm kernels: argument checks, arena layout (inputs,
  * tile-padded outputs, per-thread scratch), dispatch, and copying results out to fresh
- * Float32Arrays. Inputs are never modified; f32 row-major throughout.
+ * Float32Arrays. Inputs that are heap arrays (runtime.ts) are read in place, and the direct and
+ * Winograd convolutions write their outputs in place into heap arrays where they can, so a chain
+ * of them copies nothing in or out. Inputs are never modified; f32 row-major throughout.
  * @module
  */
 
-import { allocArray, allocUninit } from "../host_pool.ts";
+import { allocArray, allocKernelF32 } from "../host_pool.ts";
 import { mirrorLower } from "../linalg.ts";
 import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
 import { directLayout, J, JobKind, packScratchBytes, TILE } from "./driver.ts";
-import { arena, dispatch, getRuntime, threadCount } from "./runtime.ts";
+import {
+  arena,
+  dispatch,
+  fillInputs as fill,
+  getRuntime,
+  heapAddress,
+  placeInput as input,
+  threadCount,
+} from "./runtime.ts";
 import { packWinograd, unpackWinogradFilter, WINO_OB, winogradLayout } from "./winograd.ts";
 
 /** Below this many flops a call runs on one thread (waking the helper costs ~50 µs). */
@@ -157,11 +167,6 @@ function requireRuntime(): NonNullable<ReturnType<typeof getRuntime>> {
   return rt;
 }
 
-/** Writes `src` into the memory at byte address `at`. */
-function put(memory: WebAssembly.Memory, at: number, src: Float32Array): void {
-  new Float32Array(memory.buffer, at, src.length).set(src);
-}
-
 /** Copies `rows` rows of `n` elements (source row stride `ld`) starting at byte `at` into `dst`. */
 function take(
   memory: WebAssembly.Memory,
@@ -232,13 +237,14 @@ function gemmInto(
   const mPad = roundUp(m, TILE.mr), nPad = roundUp(n, TILE.nr);
   const threads = 2 * m * n * k * batch >= PARALLEL_FLOPS ? threadCount() : 1;
   arena.reset();
-  const aAt = arena.alloc(lenA * 4), bAt = arena.alloc(lenB * 4);
+  const aIn = input(a, lenA), bIn = a === b && lenA === lenB ? aIn : input(b, lenB);
+  const aAt = aIn.at, bAt = bIn.at;
   const cAt = arena.alloc(batch * mPad * nPad * 4);
   const scratchStride = roundUp(packScratchBytes(m, n), 64);
   const scratch = arena.alloc(scratchStride * threads);
   arena.commit(rt.memory);
-  put(rt.memory, aAt, lenA === a.length ? a : a.subarray(0, lenA));
-  put(rt.memory, bAt, lenB === b.length ? b : b.subarray(0, lenB));
+  fill(rt.memory, aIn);
+  if (bIn !== aIn) fill(rt.memory, bIn);
   zeroBytes(rt.memory, cAt, batch * mPad * nPad * 4);
   const job = new Int32Array(J.size);
   job[J.kind] = JobKind.gemm;
@@ -373,17 +379,18 @@ function directForward(
 ): Float32Array {
   const L = directLayout(C, H, W, O, p);
   const scratchBytes = winograd ? winogradLayout(C, H, W, O, p).scratchBytes : L.scratchBytes;
-  // every element is written by the copy-out below
-  const out = allocUninit("float32", B * O * L.ho * L.wo) as Float32Array;
   const rt = requireRuntime();
+  // every element is written by the kernels (in place when `out` is a heap array)
+  const out = allocKernelF32(B * O * L.ho * L.wo);
+  const outAt = heapAddress(out);
   const threads = B >= 2 && 2 * B * O * C * 9 * L.ho * L.wo >= PARALLEL_FLOPS ? threadCount() : 1;
   arena.reset();
-  const xAt = arena.alloc(B * C * H * W * 4), wAt = arena.alloc(wp.length * 4);
-  const yAt = arena.alloc(out.length * 4), counter = allocCounter();
+  const xIn = input(x, B * C * H * W), wIn = input(wp, wp.length);
+  const xAt = xIn.at, wAt = wIn.at;
+  const yAt = outAt ?? arena.alloc(out.length * 4), counter = allocCounter();
   const scratch = arena.alloc(scratchBytes * threads);
   arena.commit(rt.memory);
-  put(rt.memory, xAt, x.subarray(0, B * C * H * W));
-  put(rt.memory, wAt, wp);
+  fill(rt.memory, xIn, wIn);
   zeroCounter(rt.memory, counter);
   const job = new Int32Array(J.size);
   job[J.kind] = winograd ? JobKind.winograd : JobKind.directForward;
@@ -391,7 +398,7 @@ function directForward(
   job[J.cb] = B, job[J.cc] = C, job[J.ch] = H, job[J.cw] = W, job[J.co] = O, job[J.cp] = p;
   job[J.counter] = counter, job[J.scratch] = scratch, job[J.scratchStride] = scratchBytes;
   dispatch(rt, job, threads);
-  out.set(new Float32Array(rt.memory.buffer, yAt, out.length));
+  if (outAt === null) out.set(new Float32Array(rt.memory.buffer, yAt, out.length));
   return out;
 }
 
@@ -443,12 +450,12 @@ export function conv2d(x: Float32Array, w: Float32Array, opts: Conv2dOptions): F
   const threads = convThreads(g);
   const oPad = roundUp(g.O, TILE.mr), pPad = roundUp(g.P, TILE.nr);
   arena.reset();
-  const xAt = arena.alloc(g.B * g.C * g.H * g.W * 4), wAt = arena.alloc(g.O * g.K * 4);
+  const xIn = input(x, g.B * g.C * g.H * g.W), wIn = input(w, g.O * g.K);
+  const xAt = xIn.at, wAt = wIn.at;
   const yAt = arena.alloc(g.B * oPad * pPad * 4), counter = allocCounter();
   const stride = convScratchBytes(g), scratch = arena.alloc(stride * threads);
   arena.commit(rt.memory);
-  put(rt.memory, xAt, x.subarray(0, g.B * g.C * g.H * g.W));
-  put(rt.memory, wAt, w.subarray(0, g.O * g.K));
+  fill(rt.memory, xIn, wIn);
   zeroBytes(rt.memory, yAt, g.B * oPad * pPad * 4);
   zeroCounter(rt.memory, counter);
   const job = convJob(JobKind.convForward, g, xAt, wAt, yAt);
@@ -502,12 +509,12 @@ export function convTranspose2d(
   const rt = requireRuntime();
   const threads = convThreads(g);
   arena.reset();
-  const gyAt = arena.alloc(g.B * g.O * g.P * 4), wAt = arena.alloc(g.O * g.K * 4);
+  const gyIn = input(gy, g.B * g.O * g.P), wIn = input(w, g.O * g.K);
+  const gyAt = gyIn.at, wAt = wIn.at;
   const dxAt = arena.alloc(out.length * 4), counter = allocCounter();
   const stride = convScratchBytes(g), scratch = arena.alloc(stride * threads);
   arena.commit(rt.memory);
-  put(rt.memory, gyAt, gy.subarray(0, g.B * g.O * g.P));
-  put(rt.memory, wAt, w.subarray(0, g.O * g.K));
+  fill(rt.memory, gyIn, wIn);
   zeroBytes(rt.memory, dxAt, out.length * 4);
   zeroCounter(rt.memory, counter);
   const job = convJob(JobKind.convTranspose2d, g, gyAt, wAt, dxAt);
@@ -561,13 +568,13 @@ export function conv2dFilterGrad(
   const partialBytes = roundUp(oPad * kPad * 4, 64), groups = filterGroups(g.B, partialBytes);
   const threads = Math.min(convThreads(g), groups);
   arena.reset();
-  const xAt = arena.alloc(g.B * g.C * g.H * g.W * 4), gyAt = arena.alloc(g.B * g.O * g.P * 4);
+  const xIn = input(x, g.B * g.C * g.H * g.W), gyIn = input(gy, g.B * g.O * g.P);
+  const xAt = xIn.at, gyAt = gyIn.at;
   const dwAt = arena.alloc(groups * partialBytes), counter = allocCounter();
   const stride = WL ? WL.scratchBytes : direct ? L.scratchBytes : convScratchBytes(g);
   const scratch = arena.alloc(stride * threads);
   arena.commit(rt.memory);
-  put(rt.memory, xAt, x.subarray(0, g.B * g.C * g.H * g.W));
-  put(rt.memory, gyAt, gy.subarray(0, g.B * g.O * g.P));
+  fill(rt.memory, xIn, gyIn);
   zeroBytes(rt.memory, dwAt, groups * partialBytes);
   zeroCounter(rt.memory, counter);
   const kind = wino

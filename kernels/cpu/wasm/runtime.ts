@@ -1,5 +1,6 @@
 /**
- * Runtime of the wasm kernels: one (shared when possible) WebAssembly.Memory used as a bump
+ * Runtime of the wasm kernels: one (shared when possible) WebAssembly.Memory holding a heap of
+ * long-lived float32 arrays (shared memory only; host_pool.ts recycles them) and above it a bump
  * arena that is reset on every call, the compiled kernel module, and one helper web Worker
  * (`new Worker(url, { type: "module" })`, the same in Deno and in browsers).
  * Dispatch is synchronous: the main thread claims the idle helper through a control Int32Array,
@@ -79,13 +80,82 @@ export function getRuntime(): Runtime | null {
   return runtime;
 }
 
+// ---- heap: long-lived float32 arrays in the kernels' memory ---------------------------------
+
+/** Where the heap starts; the arena of each call starts at its top. */
+const HEAP_BASE = 1024;
+/** Most bytes the heap takes (past it, arrays are ordinary host arrays). */
+const HEAP_MAX_BYTES = 1 << 30;
+let heapTop = HEAP_BASE;
+/** The SharedArrayBuffers (one per size the memory had) that heap arrays are views of. */
+const heapBuffers = new WeakSet<ArrayBufferLike>();
+
+/**
+ * A new float32 array of `n` elements (contents arbitrary) inside the kernels' shared memory, so
+ * that kernels read and write it in place instead of copying it in and out; null where the
+ * memory is not shared (growing it would detach the view), the kernels have not run yet (so
+ * the loops of a process that never uses them start no runtime), or the heap is full. Bytes are never
+ * given back: the caller (host_pool.ts) recycles the array. Each block has a vector of slack
+ * past its end, which loops that read or write whole vectors may touch. Call it only between
+ * kernel calls (the arena of a call starts at the heap's top).
+ */
+export function heapArray(n: number): Float32Array | null {
+  const rt = runtime;
+  if (!rt || !rt.shared) return null;
+  const bytes = Math.ceil((n * 4 + 64) / 64) * 64;
+  if (heapTop + bytes > HEAP_BASE + HEAP_MAX_BYTES) return null;
+  const at = heapTop;
+  heapTop += bytes;
+  const need = Math.ceil(heapTop / 65536) - rt.memory.buffer.byteLength / 65536;
+  if (need > 0) rt.memory.grow(need);
+  const buf = rt.memory.buffer;
+  heapBuffers.add(buf);
+  return new Float32Array(buf, at, n);
+}
+
+/** The byte address of `a` in the kernels' memory when it is a view of it (a heap array), else null. */
+export function heapAddress(a: ArrayBufferView): number | null {
+  return heapBuffers.has(a.buffer) ? a.byteOffset : null;
+}
+
+/** An input of a kernel call: where the kernels read it, and what to copy there (none: in place). */
+export interface PlacedInput {
+  /** Byte address in the kernels' memory. */
+  at: number;
+  /** The elements to copy to `at` after `arena.commit`, or null for a heap array. */
+  copy: Float32Array | null;
+}
+
+/**
+ * Places the first `n` elements of `src` for a call (after `arena.reset`): a heap array is read
+ * where it lives; anything else gets an arena slot, filled by {@linkcode fillInputs} once the
+ * arena is committed.
+ */
+export function placeInput(src: Float32Array, n: number): PlacedInput {
+  const at = heapAddress(src);
+  if (at !== null) return { at, copy: null };
+  return { at: arena.alloc(n * 4), copy: n === src.length ? src : src.subarray(0, n) };
+}
+
+/** Copies the placed inputs that are not in place into their arena slots. */
+export function fillInputs(memory: WebAssembly.Memory, ...inputs: PlacedInput[]): void {
+  for (const x of inputs) {
+    if (x.copy) new Float32Array(memory.buffer, x.at, x.copy.length).set(x.copy);
+  }
+}
+
+/** The runtime if the kernels have created it (never creates it), else null. */
+export function startedRuntime(): Runtime | null {
+  return runtime ?? null;
+}
+
 /** Bump allocator over the runtime memory; `reset` at the start of every public call. */
 export class Arena {
-  private top = 1024;
+  private top = HEAP_BASE;
 
-  /** Forgets all allocations. */
+  /** Forgets all allocations; the next starts at the heap's top. */
   reset(): void {
-    this.top = 1024;
+    this.top = heapTop;
   }
 
   /** Reserves `bytes` (64-byte aligned) and returns the byte address. */
