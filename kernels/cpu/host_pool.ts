@@ -62,6 +62,17 @@ export function allocKernelF32(n: number): Float32Array {
   return heapPool.get(n)?.pop() ?? heapArray(n) ?? allocUninit("float32", n) as Float32Array;
 }
 
+/**
+ * A zero-filled host array of `n` elements of `dtype`, float32 ones placed as by
+ * {@linkcode allocKernelF32}: for outputs that feed the wasm convolutions (the padded input of an
+ * SLL network, the gradient out of its pooling).
+ */
+export function allocArrayForKernels(dtype: DType, n: number): TypedArray {
+  return dtype === "float32" && n >= POOL_MIN_ELEMENTS
+    ? allocKernelF32(n).fill(0)
+    : allocArray(dtype, n);
+}
+
 /** Counts of large arrays allocated fresh (pool misses), for tests and benchmarks. */
 export const poolStats: { fresh: number; freshBytes: number } = { fresh: 0, freshBytes: 0 };
 

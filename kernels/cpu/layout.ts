@@ -4,7 +4,7 @@
  * @module
  */
 import type { DType, TypedArray } from "../dtype.ts";
-import { allocArray } from "./host_pool.ts";
+import { allocArray, allocArrayForKernels } from "./host_pool.ts";
 import { sizeOf, stridesOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
 
@@ -130,7 +130,8 @@ export function pad(
   dtype: DType,
 ): TypedArray {
   const outShape = shape.map((d, i) => d + widths[i][0] + widths[i][1]);
-  const o = allocArray(dtype, sizeOf(outShape));
+  // a padded image often feeds a convolution next: where it can, in the wasm kernels' memory
+  const o = allocArrayForKernels(dtype, sizeOf(outShape));
   if (value !== 0) o.fill(value);
   boxCopy(x, o, outShape, widths.map((w) => w[0]), shape, false);
   return o;

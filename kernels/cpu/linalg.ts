@@ -5,7 +5,7 @@
  * @module
  */
 import type { DType, TypedArray } from "../dtype.ts";
-import { allocArray } from "./host_pool.ts";
+import { allocArray, allocArrayForKernels } from "./host_pool.ts";
 import { type PoolGeom, sizeOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { transpose } from "./layout.ts";
@@ -287,7 +287,8 @@ export function avgPool2dTranspose(g: TypedArray, d: PoolDims, dtype: DType): Ty
     padding: [ph, pw],
     divisor,
   } = d;
-  const x = allocArray(dtype, planes * H * W);
+  // the gradient of an SLL network's pooling feeds its last convolution's: in the kernels' memory
+  const x = allocArrayForKernels(dtype, planes * H * W);
   if (tiledPool(d)) {
     avgPoolTiledTranspose(g, x, planes, Ho, kh, kw, H, W, Wo, divisor);
     return x;

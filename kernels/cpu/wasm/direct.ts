@@ -3,7 +3,8 @@
  * column matrix makes im2col + GEMM memory-bound. They work on a zero-padded copy of one image,
  * flattened so that every output position q = oh·Wp + ow reads x at q + i·Wp + j: each kernel is
  * a 1-D correlation over rows of width Wp (= W + 2p), and the Wp − Wo columns per row past the
- * output are garbage that the copy-out drops. Byte addresses into the shared memory, f32.
+ * output are garbage that the copy-out drops. Byte addresses into the shared memory, f32. Also
+ * the host-side packing of their weights (packDirect).
  * @module
  */
 
@@ -218,4 +219,31 @@ export function emitFetchAdd(f: FuncBuilder, shared: boolean): void {
   const old = f.local(T.i32);
   f.get(0).get(0).mem(Op.i32_load).tee(old).i32(1).op(Op.i32_add).mem(Op.i32_store);
   f.get(old);
+}
+
+/**
+ * Packs a kernel for direct_conv: wp[b][c][i][j][o'] = get(b·ob + o', c, i, j), zero for output
+ * channels ≥ outC (the last block's padding).
+ */
+export function packDirect(
+  outC: number,
+  inC: number,
+  get: (o: number, c: number, i: number, j: number) => number,
+): Float32Array {
+  const OB = DIRECT_TILE.ob, K = DIRECT_K, nob = Math.ceil(outC / OB);
+  const wp = new Float32Array(nob * inC * K * K * OB);
+  let at = 0;
+  for (let b = 0; b < nob; b++) {
+    for (let c = 0; c < inC; c++) {
+      for (let i = 0; i < K; i++) {
+        for (let j = 0; j < K; j++) {
+          for (let o = 0; o < OB; o++, at++) {
+            const oo = b * OB + o;
+            if (oo < outC) wp[at] = get(oo, c, i, j);
+          }
+        }
+      }
+    }
+  }
+  return wp;
 }

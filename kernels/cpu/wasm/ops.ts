@@ -9,7 +9,7 @@
 
 import { allocArray, allocKernelF32 } from "../host_pool.ts";
 import { mirrorLower } from "../linalg.ts";
-import { DIRECT_K, DIRECT_TILE } from "./direct.ts";
+import { DIRECT_K, DIRECT_TILE, packDirect } from "./direct.ts";
 import { directLayout, J, JobKind, packScratchBytes, TILE } from "./driver.ts";
 import {
   arena,
@@ -43,16 +43,29 @@ export function setDirectLimit(k: number): number {
 }
 
 /**
- * Forward and input-gradient 3×3 stride-1 convolutions take Winograd F(2×2, 3×3) (winograd.ts)
- * instead of the direct kernels when both channel counts are at least this: its transforms cost
- * per channel what the product saves per channel pair, so it pays from ~8 channels on.
+ * The 3×3 stride-1 convolutions take Winograd F(2×2, 3×3) (winograd.ts) instead of the direct
+ * kernels when both channel counts are at least these: its transforms cost per channel what the
+ * product saves per channel pair. Forward and input gradient: from 12 channels (one thread,
+ * batch 128 of 28×28, load ~5: direct 4.9–10.4 vs Winograd 9.8–11.8 ms forward at 8 channels,
+ * Winograd ahead at 12 and 16); the filter gradient, whose output transform is per step and not
+ * per image, from 8 (Winograd 8.0–10.9 vs direct 8.7–9.6 ms at 8).
  */
-let winogradMinChannels = 8;
+export interface WinogradThresholds {
+  /** Fewest channels for the forward and input-gradient convolutions. */
+  forward: number;
+  /** Fewest channels for the filter gradient. */
+  filter: number;
+}
 
-/** Sets the fewest channels (input and output) that use Winograd (Infinity: never); returns the old. */
-export function setWinogradMinChannels(c: number): number {
-  const prev = winogradMinChannels;
-  winogradMinChannels = c;
+let winograd: WinogradThresholds = { forward: 12, filter: 8 };
+
+/**
+ * Sets the fewest channels (input and output) that use Winograd (Infinity: never), one number
+ * for all three convolutions or each; returns the previous thresholds.
+ */
+export function setWinogradMinChannels(c: number | WinogradThresholds): WinogradThresholds {
+  const prev = winograd;
+  winograd = typeof c === "number" ? { forward: c, filter: c } : { ...c };
   return prev;
 }
 
@@ -335,33 +348,6 @@ function directFits(g: ConvGeometry, reduceChannels: number): boolean {
 }
 
 /**
- * Packs a kernel for direct_conv: wp[b][c][i][j][o'] = get(b·ob + o', c, i, j), zero for output
- * channels ≥ outC (the last block's padding).
- */
-function packDirect(
-  outC: number,
-  inC: number,
-  get: (o: number, c: number, i: number, j: number) => number,
-): Float32Array {
-  const OB = DIRECT_TILE.ob, K = DIRECT_K, nob = Math.ceil(outC / OB);
-  const wp = new Float32Array(nob * inC * K * K * OB);
-  let at = 0;
-  for (let b = 0; b < nob; b++) {
-    for (let c = 0; c < inC; c++) {
-      for (let i = 0; i < K; i++) {
-        for (let j = 0; j < K; j++) {
-          for (let o = 0; o < OB; o++, at++) {
-            const oo = b * OB + o;
-            if (oo < outC) wp[at] = get(oo, c, i, j);
-          }
-        }
-      }
-    }
-  }
-  return wp;
-}
-
-/**
  * y [B, O, H+2p−2, W+2p−2] = direct 3×3 stride-1 correlation of x [B, C, H, W] (padding p) with
  * the packed kernel wp (see packDirect), or by Winograd F(2×2, 3×3) with the transformed kernel
  * (`winograd`; see packWinograd); images handed out by work stealing.
@@ -441,7 +427,7 @@ export function conv2d(x: Float32Array, w: Float32Array, opts: Conv2dOptions): F
   if (directFits(g, g.C)) {
     const tap = (o: number, c: number, i: number, j: number): number =>
       w[((o * g.C + c) * 3 + i) * 3 + j];
-    const wino = Math.min(g.C, g.O) >= winogradMinChannels;
+    const wino = Math.min(g.C, g.O) >= winograd.forward;
     const wp = wino ? packWinograd(g.O, g.C, tap) : packDirect(g.O, g.C, tap);
     return directForward(x, wp, g.B, g.C, g.H, g.W, g.O, g.p, wino);
   }
@@ -501,7 +487,7 @@ export function convTranspose2d(
     // w'[c][o][i][j] = w[o][c][2−i][2−j].
     const tap = (c: number, o: number, i: number, j: number): number =>
       w[((o * g.C + c) * 3 + 2 - i) * 3 + 2 - j];
-    const wino = Math.min(g.C, g.O) >= winogradMinChannels;
+    const wino = Math.min(g.C, g.O) >= winograd.forward;
     const wp = wino ? packWinograd(g.C, g.O, tap) : packDirect(g.C, g.O, tap);
     return directForward(gy, wp, g.B, g.O, g.ho, g.wo, g.C, DIRECT_K - 1 - g.p, wino);
   }
@@ -555,7 +541,7 @@ export function conv2dFilterGrad(
   if (g.B === 0) return new Float32Array(g.O * g.K);
   const rt = requireRuntime();
   const direct = directFits(g, Math.max(g.C, g.O));
-  const wino = direct && Math.min(g.C, g.O) >= winogradMinChannels;
+  const wino = direct && Math.min(g.C, g.O) >= winograd.filter;
   const L = directLayout(g.C, g.H, g.W, g.O, g.p);
   const WL = wino ? winogradLayout(g.C, g.H, g.W, g.O, g.p) : null;
   // Winograd: the partials are dU [16][nob·4][cPad], rows of cPad
