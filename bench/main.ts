@@ -3,7 +3,7 @@
  * same process (warm-up first, median of repeats), checks that every competitor's outputs agree
  * with ours (a disagreement is flagged, never hidden), and prints one table per workload.
  * Flags: --backend cpu|webgpu, --only matmul|conv|mlp|sll-conv|sll|layers|default|fft (webgpu: matmul|conv|mlp|chain|sll|layers|fft),
- * --repeats N, --warmup N,
+ * --repeats N, --warmup N, --rows a,b (--only sll: only the rows whose label starts with one of these),
  * --competitors jax,tfjs-wasm,tfjs-cpu (comma list; "none" for ours only).
  * `--only sll` is the SLL networks' training steps and certification beside PyTorch
  * (bench/sll_step.ts; minutes, so not part of the default run). `--only layers` is one training
@@ -59,6 +59,7 @@ function parse(): {
   repeats: number;
   warmup: number;
   competitors: string[];
+  rows?: string[];
 } {
   const { values } = parseArgs({
     args: Deno.args,
@@ -69,6 +70,7 @@ function parse(): {
       repeats: { type: "string" },
       warmup: { type: "string" },
       competitors: { type: "string", default: Object.keys(COMPETITORS).join(",") },
+      rows: { type: "string" },
     },
     strict: true,
   });
@@ -106,12 +108,16 @@ function parse(): {
       );
     }
   }
+  if (values.rows !== undefined && values.only !== "sll") {
+    throw new RangeError(`--rows ${values.rows}: only --only sll has rows to choose`);
+  }
   return {
     backend: values.backend,
     only: values.only,
     repeats,
     warmup,
     competitors,
+    rows: values.rows?.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
   };
 }
 
@@ -289,6 +295,7 @@ async function main(): Promise<void> {
     await runSllBench({
       repeats: opts.repeats,
       warmup: opts.warmup,
+      rows: opts.rows,
       torch: opts.competitors.length > 0,
       backend: opts.backend === "webgpu" ? "webgpu" : "cpu",
     });

@@ -84,6 +84,21 @@ const TINY_MNIST: SllWorkload = {
   w: 28,
 };
 
+/** The default `deno task train` network (the `fmnist` preset: 1 channel zero-padded to 8). */
+const FMNIST: SllWorkload = {
+  label: "fmnist 1×28×28 (default run: w 8, 2 conv inner 8, 4 dense 256), batch 256",
+  c: 1,
+  h: 28,
+  w: 28,
+  nConv: 2,
+  nDense: 4,
+  width: 8,
+  convInner: 8,
+  denseInner: 256,
+  batch: 256,
+  mode: "train",
+};
+
 const XS: SllWorkload = {
   label: "xs 1×28×28 (w 16, 4 conv inner 16, 2 dense 256), batch 256",
   c: 1,
@@ -99,14 +114,17 @@ const XS: SllWorkload = {
 };
 
 /**
- * The workloads of issue #12's table (the one list; the PyTorch script gets each as JSON); tiny
- * and xs also against PyTorch's tuned form (each row its own interleaved run, ours timed again).
+ * The workloads of issue #12's table and the default training run's network (the one list; the
+ * PyTorch script gets each as JSON); tiny, fmnist and xs also against PyTorch's tuned form (each
+ * row its own interleaved run, ours timed again).
  */
 export const SLL_WORKLOADS: readonly SllWorkload[] = [
   TINY_RGB,
   tuned(TINY_RGB),
   TINY_MNIST,
   tuned(TINY_MNIST),
+  FMNIST,
+  tuned(FMNIST),
   XS,
   tuned(XS),
   {
@@ -307,6 +325,8 @@ export interface SllBenchOptions {
   torch?: boolean;
   /** Our backend (default "cpu"); "webgpu" runs ours on the WebGPU adapter (PyTorch stays CPU). */
   backend?: "cpu" | "webgpu";
+  /** Only the workloads whose label starts with one of these (default: all). */
+  rows?: readonly string[];
 }
 
 /** Runs every SLL workload (ours and PyTorch alternating) and prints the table. */
@@ -336,7 +356,18 @@ export async function runSllBench(opts: SllBenchOptions): Promise<void> {
     "ours ms (median)",
     "PyTorch ms (median)",
   ]];
-  for (const wl of SLL_WORKLOADS) {
+  const rows0 = opts.rows;
+  const chosen = rows0
+    ? SLL_WORKLOADS.filter((wl) => rows0.some((r) => wl.label.startsWith(r)))
+    : SLL_WORKLOADS;
+  if (chosen.length === 0) {
+    throw new RangeError(
+      `--rows ${rows0!.join(",")}: no SLL workload label starts with these (labels: ${
+        [...new Set(SLL_WORKLOADS.map((wl) => wl.label.split(" ")[0]))].join(", ")
+      })`,
+    );
+  }
+  for (const wl of chosen) {
     const images = wl.batch * (wl.mode === "certify" ? CERTIFY_BATCHES : 1);
     const p = prepareOurs(wl);
     let timed: Awaited<ReturnType<typeof alternateRuns>>;
