@@ -5,7 +5,7 @@
  * @module
  */
 import { type DType, newArray, type TypedArray } from "../dtype.ts";
-import { heapAddress, heapArray } from "./wasm/runtime.ts";
+import { heapAddress, heapArray, kernelHeapOn } from "./wasm/runtime.ts";
 
 const POOL_MIN_ELEMENTS = 16384;
 // `small`'s training step (41M parameters, Adam) frees and reallocates gigabytes of 12–24 MB
@@ -58,7 +58,7 @@ export function allocUninit(dtype: DType, n: number): TypedArray {
  * outputs of the wasm kernels and loops, which feed the next ones.
  */
 export function allocKernelF32(n: number): Float32Array {
-  if (n < POOL_MIN_ELEMENTS) return allocUninit("float32", n) as Float32Array;
+  if (n < POOL_MIN_ELEMENTS || !kernelHeapOn()) return allocUninit("float32", n) as Float32Array;
   return heapPool.get(n)?.pop() ?? heapArray(n) ?? allocUninit("float32", n) as Float32Array;
 }
 

@@ -11,7 +11,7 @@ import {
   shutdownWasmThreads,
   wasmInfo,
 } from "./mod.ts";
-import { heapAddress } from "./runtime.ts";
+import { heapAddress, setKernelHeap } from "./runtime.ts";
 import { allocKernelF32, releaseArray } from "../host_pool.ts";
 import { runWasmLoop, type WasmNode } from "../fusion_wasm.ts";
 import { planBroadcast } from "../strided.ts";
@@ -57,6 +57,15 @@ Deno.test("heap: kernels read heap inputs in place with the bits of copied ones"
       ] as const
     ) {
       sameBits(f(y), f(copy), name);
+    }
+    // with the heap off (as before it), outputs are ordinary arrays with the same bits
+    const was = setKernelHeap(false);
+    try {
+      const plain = conv2d(x, w, opts);
+      assert.equal(heapAddress(plain), null);
+      sameBits(plain, copy, "conv2d with the heap off");
+    } finally {
+      setKernelHeap(was);
     }
   } finally {
     shutdownWasmThreads();

@@ -87,6 +87,23 @@ const HEAP_BASE = 1024;
 /** Most bytes the heap takes (past it, arrays are ordinary host arrays). */
 const HEAP_MAX_BYTES = 1 << 30;
 let heapTop = HEAP_BASE;
+let heapOn = true;
+
+/**
+ * @internal Turns new heap arrays on or off (off: every array is an ordinary host array, as
+ * before the heap; those already made stay valid); returns the previous setting. For A/B runs
+ * and tests.
+ */
+export function setKernelHeap(on: boolean): boolean {
+  const was = heapOn;
+  heapOn = on;
+  return was;
+}
+
+/** Whether new heap arrays are being made (see {@linkcode setKernelHeap}). */
+export function kernelHeapOn(): boolean {
+  return heapOn;
+}
 /** The SharedArrayBuffers (one per size the memory had) that heap arrays are views of. */
 const heapBuffers = new WeakSet<ArrayBufferLike>();
 
@@ -101,7 +118,7 @@ const heapBuffers = new WeakSet<ArrayBufferLike>();
  */
 export function heapArray(n: number): Float32Array | null {
   const rt = runtime;
-  if (!rt || !rt.shared) return null;
+  if (!rt || !rt.shared || !heapOn) return null;
   const bytes = Math.ceil((n * 4 + 64) / 64) * 64;
   if (heapTop + bytes > HEAP_BASE + HEAP_MAX_BYTES) return null;
   const at = heapTop;
