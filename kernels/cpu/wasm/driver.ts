@@ -449,8 +449,11 @@ function runDirect(kx: Kernels, p: Int32Array, scratch: number): void {
   const plane = L.hp * L.wp, inner = xp + (pad * L.wp + pad) * 4;
   const forward = p[J.kind] === JobKind.directForward;
   const oFilter = L.nobFilter * DIRECT_TILE.obFilter;
+  // zeroed once per job: each image overwrites the same interior positions, so the padding, the
+  // garbage columns of gyf, its padded channels and the slack past them stay zero
+  kx.zero(xp, L.xpElems);
+  if (!forward) kx.zero(buf, oFilter * L.ld);
   forEachTicket(kx, p, !forward, (bi, group) => {
-    kx.zero(xp, L.xpElems);
     kx.copy_planes(inner, p[J.a] + bi * C * H * W * 4, C, H, W, L.wp, W, plane, H * W);
     if (forward) {
       kx.direct_conv(xp, p[J.b], buf, C, L.wp, plane, L.nq, L.nob, L.ld);
@@ -458,7 +461,6 @@ function runDirect(kx: Kernels, p: Int32Array, scratch: number): void {
       kx.copy_planes(y, buf, O, L.ho, L.wo, L.wo, L.wp, L.ho * L.wo, L.ld);
     } else {
       const P = L.ho * L.wo;
-      kx.zero(buf, oFilter * L.ld);
       kx.copy_planes(buf, p[J.b] + bi * O * P * 4, O, L.ho, L.wo, L.wp, L.wo, L.ld, P);
       const dw = p[J.c] + group * p[J.groupStride];
       kx.direct_filter(xp, buf, dw, C, L.wp, plane, L.ld / 4, L.nobFilter, L.ld);
