@@ -73,6 +73,11 @@ export function allocArrayForKernels(dtype: DType, n: number): TypedArray {
     : allocArray(dtype, n);
 }
 
+/** As {@linkcode allocArrayForKernels}, contents arbitrary: for kernels that write every element. */
+export function allocUninitForKernels(dtype: DType, n: number): TypedArray {
+  return dtype === "float32" ? allocKernelF32(n) : allocUninit(dtype, n);
+}
+
 /** Counts of large arrays allocated fresh (pool misses), for tests and benchmarks. */
 export const poolStats: { fresh: number; freshBytes: number } = { fresh: 0, freshBytes: 0 };
 

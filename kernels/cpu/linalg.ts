@@ -5,7 +5,7 @@
  * @module
  */
 import type { DType, TypedArray } from "../dtype.ts";
-import { allocArray, allocArrayForKernels } from "./host_pool.ts";
+import { allocArray, allocArrayForKernels, allocUninitForKernels } from "./host_pool.ts";
 import { type PoolGeom, sizeOf } from "../shape.ts";
 import { broadcastIndex } from "./elementwise.ts";
 import { transpose } from "./layout.ts";
@@ -288,7 +288,11 @@ export function avgPool2dTranspose(g: TypedArray, d: PoolDims, dtype: DType): Ty
     divisor,
   } = d;
   // the gradient of an SLL network's pooling feeds its last convolution's: in the kernels' memory
-  const x = allocArrayForKernels(dtype, planes * H * W);
+  // (windows that cover the whole input write every element: no zeroing)
+  const covers = tiledPool(d) && Ho * kh === H && Wo * kw === W;
+  const x = covers
+    ? allocUninitForKernels(dtype, planes * H * W)
+    : allocArrayForKernels(dtype, planes * H * W);
   if (tiledPool(d)) {
     avgPoolTiledTranspose(g, x, planes, Ho, kh, kw, H, W, Wo, divisor);
     return x;

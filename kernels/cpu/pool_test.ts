@@ -2,6 +2,7 @@
 // naive float64 loop, bit for bit, incl. inputs the windows do not cover and both float dtypes.
 import assert from "node:assert/strict";
 import { avgPool2d, avgPool2dTranspose, type PoolDims } from "./linalg.ts";
+import { allocKernelF32, allocUninit, releaseArray } from "./host_pool.ts";
 
 function naive(x: ArrayLike<number>, d: PoolDims): { y: number[]; dx: number[] } {
   const [kh, kw] = d.size, [sh, sw] = d.stride, [ph, pw] = d.padding;
@@ -49,4 +50,29 @@ Deno.test("avgPool2d: tiled windows match the naive loop bit for bit", () => {
       assert.deepEqual(Array.from(avgPool2dTranspose(g, d, dtype)), Array.from(Arr.from(ref.dx)));
     }
   }
+});
+
+Deno.test("avgPool2dTranspose: covering windows write every element of a recycled array", () => {
+  // 24 planes of 28×28: large enough for the pool (and the kernels' heap where it exists)
+  const d: PoolDims = {
+    planes: 24,
+    h: 28,
+    w: 28,
+    ho: 7,
+    wo: 7,
+    size: [4, 4],
+    stride: [4, 4],
+    padding: [0, 0],
+    divisor: 4,
+  };
+  const n = 24 * 28 * 28;
+  // a released array of the same length, full of NaN, is what the next call gets back
+  releaseArray(allocKernelF32(n).fill(NaN));
+  releaseArray((allocUninit("float32", n) as Float32Array).fill(NaN));
+  const g = Float32Array.from({ length: 24 * 49 }, (_, i) => i + 1);
+  const got = avgPool2dTranspose(g, d, "float32");
+  const x = new Float32Array(n);
+  const ref = naive(x, d).dx;
+  assert.deepEqual(Array.from(got), Array.from(Float32Array.from(ref)));
+  releaseArray(got);
 });
