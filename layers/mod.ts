@@ -39,6 +39,7 @@ export {
   safeInverse,
   sllConv,
   type SllConvConfig,
+  sllConvOfPadded,
   type SllConvParams,
   sllConvT,
   sllDense,

@@ -13,16 +13,21 @@ import {
   convTranspose2d,
   matmul,
   mul,
+  pad,
   relu,
   reshape,
   sub,
+  sum,
   swapLast,
 } from "../tensor/ops.ts";
+import { valueAndGrad } from "../autodiff/autodiff.ts";
 import { normal, randomKey, split } from "../tensor/random.ts";
 import { mapTree } from "../tensor/tree.ts";
 import {
   type QMode,
   sllConv,
+  sllConvOfPadded,
+  type SllConvParams,
   sllConvT,
   sllDense,
   type SllDenseParams,
@@ -89,3 +94,36 @@ for (const qMode of ["paper", "reference"] as QMode[]) {
     },
   );
 }
+
+for (const qMode of ["paper", "reference"] as QMode[]) {
+  t(`sllConvOfPadded (${qMode} q): value and gradients of sllConv on the zero-padded input`, () => {
+    // float32 (the CPU kernels' path: direct/Winograd convolutions on the real channels only)
+    for (const [seed, c, C, kernel] of [[0, 1, 8, 3], [1, 3, 5, 5], [2, 4, 4, 3]]) {
+      const [kp, kx] = split(randomKey(seed));
+      const layer = sllConv({ inner: 6, kernel, qMode });
+      const params = layer.init(kp, [C, 9, 10]).params;
+      const x = normal(kx, [3, c, 9, 10]);
+      const padded = (v: Tensor) => pad(v, [[0, 0], [0, C - c], [0, 0], [0, 0]]);
+      // a loss that weighs every output element differently
+      const w = normal(randomKey(seed + 10), [3, C, 9, 10]);
+      type Args = { p: SllConvParams; v: Tensor };
+      const loss = (f: (p: SllConvParams, v: Tensor) => Tensor) =>
+        valueAndGrad((a: Args) => sum(mul(f(a.p, a.v), w)));
+      const [yA, gA] = loss((p, v) => sllConvOfPadded(p, v, qMode))({ p: params, v: x });
+      const [yB, gB] = loss((p, v) => layer.apply(p, padded(v)))({ p: params, v: x });
+      const tol = (a: Tensor) => 1e-5 * (1 + Math.max(...Array.from(a.dataSync(), Math.abs)));
+      assert.ok(maxAbsDiff(yA, yB) <= tol(yB), `seed ${seed}: loss`);
+      for (const k of ["kernel", "bias", "q"] as const) {
+        const err = maxAbsDiff(gA.p[k], gB.p[k]);
+        assert.ok(err <= tol(gB.p[k]), `seed ${seed}: d${k} differs by ${err}`);
+      }
+      assert.ok(maxAbsDiff(gA.v, gB.v) <= tol(gB.v), `seed ${seed}: dx`);
+      assert.deepEqual([...sllConvOfPadded(params, x, qMode).shape], [3, C, 9, 10]);
+    }
+  });
+}
+
+t("sllConvOfPadded: an input with more channels than the kernel is a TypeError", () => {
+  const { params } = sllConv({ inner: 2 }).init(randomKey(0), [2, 4, 4]);
+  assert.throws(() => sllConvOfPadded(params, normal(randomKey(1), [1, 3, 4, 4])), TypeError);
+});
