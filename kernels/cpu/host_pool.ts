@@ -5,7 +5,7 @@
  * @module
  */
 import { type DType, newArray, type TypedArray } from "../dtype.ts";
-import { heapAddress, heapArray, kernelHeapOn } from "./wasm/runtime.ts";
+import { heapAddress, heapArray, isHeapArray, kernelHeapOn } from "./wasm/runtime.ts";
 
 const POOL_MIN_ELEMENTS = 16384;
 // `small`'s training step (41M parameters, Adam) frees and reallocates gigabytes of 12–24 MB
@@ -20,7 +20,8 @@ const heapPool = new Map<number, Float32Array[]>();
 
 /** Returns a host array to the pool (the caller must hold the only reference). */
 export function releaseArray(a: TypedArray): void {
-  if (a instanceof Float32Array && heapAddress(a) !== null) {
+  if (heapAddress(a) !== null) {
+    if (!(a instanceof Float32Array) || !isHeapArray(a)) return; // a view into one: not ours
     let list = heapPool.get(a.length);
     if (!list) heapPool.set(a.length, list = []);
     list.push(a);

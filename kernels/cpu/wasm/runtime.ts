@@ -104,17 +104,20 @@ export function setKernelHeap(on: boolean): boolean {
 export function kernelHeapOn(): boolean {
   return heapOn;
 }
+
 /** The SharedArrayBuffers (one per size the memory had) that heap arrays are views of. */
 const heapBuffers = new WeakSet<ArrayBufferLike>();
+/** The arrays {@linkcode heapArray} made (a view of one of them is not one of them). */
+const heapArrays = new WeakSet<Float32Array>();
 
 /**
  * A new float32 array of `n` elements (contents arbitrary) inside the kernels' shared memory, so
  * that kernels read and write it in place instead of copying it in and out; null where the
  * memory is not shared (growing it would detach the view), the kernels have not run yet (so
- * the loops of a process that never uses them start no runtime), or the heap is full. Bytes are never
- * given back: the caller (host_pool.ts) recycles the array. Each block has a vector of slack
- * past its end, which loops that read or write whole vectors may touch. Call it only between
- * kernel calls (the arena of a call starts at the heap's top).
+ * the loops of a process that never uses them start no runtime), or the heap is full. Bytes are
+ * never given back: the caller (host_pool.ts) recycles the array. Each block has a vector of
+ * slack past its end, which loops that read or write whole vectors may touch. Call it only
+ * between kernel calls (the arena of a call starts at the heap's top).
  */
 export function heapArray(n: number): Float32Array | null {
   const rt = runtime;
@@ -127,10 +130,20 @@ export function heapArray(n: number): Float32Array | null {
   if (need > 0) rt.memory.grow(need);
   const buf = rt.memory.buffer;
   heapBuffers.add(buf);
-  return new Float32Array(buf, at, n);
+  const a = new Float32Array(buf, at, n);
+  heapArrays.add(a);
+  return a;
 }
 
-/** The byte address of `a` in the kernels' memory when it is a view of it (a heap array), else null. */
+/** Whether `a` is an array {@linkcode heapArray} made (not a view into one). */
+export function isHeapArray(a: ArrayBufferView): boolean {
+  return heapArrays.has(a as Float32Array);
+}
+
+/**
+ * The byte address of `a` in the kernels' memory when it is a view of it (a heap array or a
+ * part of one), else null.
+ */
 export function heapAddress(a: ArrayBufferView): number | null {
   return heapBuffers.has(a.buffer) ? a.byteOffset : null;
 }
@@ -181,7 +194,7 @@ export class Arena {
     this.top = Math.ceil((at + bytes) / 64) * 64;
     if (this.top > 0x7fff0000) {
       throw new RangeError(
-        `wasm kernels need ${this.top} bytes of scratch, over the 2 GiB addressable by i32 offsets; split the call into smaller batches`,
+        `wasm kernels need ${this.top} bytes of scratch (${heapTop} of them long-lived arrays), over the 2 GiB addressable by i32 offsets; split the call into smaller batches`,
       );
     }
     return at;
