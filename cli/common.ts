@@ -40,7 +40,17 @@ export const PTH_DEFAULT_DATASET: DatasetName = "cifar10";
  * `--mean`; our checkpoints carry their architecture and ignore none of these silently).
  */
 export const ARCH_FLAGS: readonly FlagSpec[] = CONFIG_FLAGS.filter((f) =>
-  ["model-name", "n-conv", "n-dense", "w", "conv-inner-dim", "dense-inner-dim", "q-mode", "mean"]
+  [
+    "model-name",
+    "n-conv",
+    "n-dense",
+    "w",
+    "conv-inner-dim",
+    "dense-inner-dim",
+    "space-to-depth",
+    "q-mode",
+    "mean",
+  ]
     .includes(f.name)
 ).map((f) => ({
   ...f,
@@ -165,6 +175,7 @@ export function archFromFlags(values: Record<string, unknown>, base: Arch): Arch
   set("w", "width");
   set("conv-inner-dim", "convInnerDim");
   set("dense-inner-dim", "denseInnerDim");
+  set("space-to-depth", "spaceToDepth");
   if (values["q-mode"] !== undefined) arch.qMode = values["q-mode"] as Arch["qMode"];
   for (const k of ["nConv", "nDense"] as const) {
     if (arch[k] < 0) {

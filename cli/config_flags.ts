@@ -141,7 +141,8 @@ export function resumeConfig(stored: TrainConfig, v: Record<string, unknown>): T
       // a preset conflicts when its sizes differ from the stored network's
       const a = wanted.arch, b = stored.arch;
       const same = a.nConv === b.nConv && a.nDense === b.nDense && a.width === b.width &&
-        a.convInnerDim === b.convInnerDim && a.denseInnerDim === b.denseInnerDim;
+        a.convInnerDim === b.convInnerDim && a.denseInnerDim === b.denseInnerDim &&
+        (a.spaceToDepth ?? 1) === (b.spaceToDepth ?? 1);
       if (same) continue;
       throw new UsageError(
         `--resume: --model-name ${value} (n_conv ${a.nConv}, n_dense ${a.nDense}, w ${a.width}) ` +

@@ -64,6 +64,14 @@ export async function exportCommand(argv: readonly string[]): Promise<number> {
     ? writePth(sd, { checkpoint: { epoch: Math.floor(ck.meta.epoch), global_step: ck.meta.step } })
     : writeSafetensors(sd, { format: "pt", sll_model: JSON.stringify(spec) });
   await writeFileAtomic(to, bytes);
+  const down = spec.arch.spaceToDepth ?? 1;
+  if (down !== 1) {
+    console.error(
+      `note: ${path} starts with a space-to-depth by ${down} (not in the reference's code): ` +
+        `in PyTorch, module 0 of the Sequential is nn.PixelUnshuffle(${down}), the channel ` +
+        `padding module 1, and the sum-pool AvgPool2d(${4 / down}, divisor_override=${4 / down})`,
+    );
+  }
   if (spec.arch.qMode === "paper") {
     console.error(
       `note: ${path} uses qMode "paper"; the reference's own SLL conv applies q on one axis ` +

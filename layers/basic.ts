@@ -22,6 +22,7 @@ import {
   reshape,
   slice,
   swapLast,
+  transpose,
 } from "../tensor/ops.ts";
 import type { PRNGKey } from "../tensor/random.ts";
 import { fanInUniform } from "./init.ts";
@@ -67,6 +68,60 @@ export function paddingChannels(config: PaddingChannelsConfig): Layer<NoParams> 
     apply(_params: NoParams, x: Tensor): Tensor {
       expectShape("paddingChannels", x.shape, [null, null, null, null], "input");
       return pad(x, [[0, 0], [0, go(x.shape[1])], [0, 0], [0, 0]]);
+    },
+  });
+}
+
+/**
+ * Invertible downsampling (space-to-depth, as SOC's `einops` rearrange
+ * `b c (h k1) (w k2) -> b (c k1 k2) h w`): [B, C, H, W] → [B, C·s², H/s, W/s]. A permutation of
+ * the entries, hence an isometry.
+ *
+ * @example
+ * ```ts
+ * import { arange, reshape } from "@sll/sll";
+ * const y = spaceToDepth(reshape(arange(16), [1, 1, 4, 4]), 2); // [1, 4, 2, 2]
+ * ```
+ */
+export function spaceToDepth(x: Tensor, s: number): Tensor {
+  if (s === 1) return x;
+  const [b, c, h, w] = x.shape;
+  if (x.rank !== 4 || h % s !== 0 || w % s !== 0) {
+    throw new RangeError(
+      `spaceToDepth: input [${x.shape}] must be [B, C, H, W] with H and W divisible by ${s}`,
+    );
+  }
+  const y = transpose(reshape(x, [b, c, h / s, s, w / s, s]), [0, 1, 3, 5, 2, 4]);
+  return reshape(y, [b, c * s * s, h / s, w / s]);
+}
+
+/**
+ * The invertible downsampling {@linkcode spaceToDepth} as a layer: [C, H, W] → [C·s², H/s, W/s]
+ * (PyTorch's `nn.PixelUnshuffle(s)`). A permutation of the entries, hence 1-Lipschitz exactly;
+ * no parameters.
+ *
+ * @example
+ * ```ts
+ * import { spaceToDepthLayer, zeros } from "@sll/sll";
+ * const y = spaceToDepthLayer({ factor: 2 }).apply({}, zeros([2, 1, 28, 28])); // [2, 4, 14, 14]
+ * ```
+ */
+export function spaceToDepthLayer(config: { factor: number }): Layer<NoParams> {
+  const s = config.factor;
+  if (!(Number.isInteger(s) && s >= 1)) {
+    throw new RangeError(`spaceToDepthLayer: factor must be a positive integer, got ${s}`);
+  }
+  return defineLayer<NoParams>({
+    setup(inShape: readonly number[]): LayerSetup<NoParams> {
+      expectShape("spaceToDepthLayer", inShape, [null, null, null]);
+      const [c, h, w] = inShape;
+      if (h % s !== 0 || w % s !== 0) {
+        throw new RangeError(`spaceToDepthLayer: spatial size ${h}×${w} is not divisible by ${s}`);
+      }
+      return { outShape: [c * s * s, h / s, w / s], params: {} };
+    },
+    apply(_params: NoParams, x: Tensor): Tensor {
+      return spaceToDepth(x, s);
     },
   });
 }

@@ -20,6 +20,7 @@ import {
   sllDense,
   type SllDenseParams,
   sllDenseT,
+  spaceToDepth,
   sumPool,
 } from "./mod.ts";
 import { dispose, scope } from "../tensor/scope.ts";
@@ -171,6 +172,7 @@ t("lipschitzNetwork: shapes, state-dict keys, presets and config errors", () => 
   // Tensors round-trip through toStateDict / fromStateDict.
   const again = net.fromStateDict(net.toStateDict(params));
   near(arr(net.apply(again, ones([1, 3, 8, 12]))), arr(net.apply(params, ones([1, 3, 8, 12]))), 0);
+  assert.deepEqual(presets.fmnist.spaceToDepth, 2);
   assert.deepEqual(presets.small, {
     nConv: 20,
     nDense: 7,
@@ -184,3 +186,47 @@ t("lipschitzNetwork: shapes, state-dict keys, presets and config errors", () => 
     /H and W must be divisible by 4, got 30×28; mean must have one entry per input channel \(1\)/,
   );
 });
+
+t(
+  "lipschitzNetwork with spaceToDepth 2: module 0 unshuffles, keys shift by one, same function",
+  () => {
+    const net = lipschitzNetwork({
+      inputShape: [1, 8, 8],
+      numClasses: 3,
+      nConv: 2,
+      nDense: 1,
+      width: 6,
+      convInnerDim: 3,
+      denseInnerDim: 5,
+      mean: [0.2],
+      spaceToDepth: 2,
+    });
+    // [1,8,8] → [4,4,4] → padded [6,4,4] → 2 convs → sum-pool 2/2 [6,2,2] → F = 24 = 6·(8/4)·(8/4)
+    assert.deepEqual(net.inShapes.slice(0, 4), [[1, 8, 8], [4, 4, 4], [6, 4, 4], [6, 4, 4]]);
+    assert.deepEqual(net.stateDictShapes["module.model.model.2.kernel"], [3, 6, 3, 3]);
+    assert.deepEqual(net.stateDictShapes["module.model.model.6.weight"], [5, 24]);
+    assert.deepEqual(net.stateDictShapes["module.model.model.7.weight"], [3, 24]);
+    const { params } = net.init(randomKey(1));
+    const x = normal(randomKey(2), [3, 1, 8, 8]);
+    // the network's fused first conv (sllConvOfPadded) against the modules one by one
+    let h: Tensor = sub(x, 0.2);
+    net.layers.forEach((m, i) => h = m.apply(params[i], h));
+    near(arr(net.apply(params, x)), arr(h), 1e-5);
+    const prepared = net.prepare(params);
+    near(arr(prepared.apply(x)), arr(h), 1e-5);
+    prepared.dispose();
+    // module 0 is spaceToDepth (nn.PixelUnshuffle(2)), module 3 the sum-pool of 2×2 windows / 2
+    near(arr(net.layers[0].apply({}, x)), arr(spaceToDepth(x, 2)), 0);
+    for (
+      const [bad, re] of [
+        [{ spaceToDepth: 3 }, /spaceToDepth must be 1, 2 or 4, got 3/],
+        [
+          { spaceToDepth: 2, width: 3 },
+          /width \(3\) must be ≥ the 4 channels after space-to-depth 2/,
+        ],
+      ] as const
+    ) {
+      assert.throws(() => lipschitzNetwork({ ...net.config, ...bad }), re);
+    }
+  },
+);

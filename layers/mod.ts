@@ -61,6 +61,8 @@ export {
   type PaddingChannelsConfig,
   poolingLinear,
   type PoolingLinearConfig,
+  spaceToDepth,
+  spaceToDepthLayer,
   sumPool,
 } from "./basic.ts";
 export {
@@ -100,7 +102,6 @@ export {
   type SocDenseConfig,
   type SocParams,
   socSkewKernel,
-  spaceToDepth,
 } from "./soc.ts";
 export {
   householder,

@@ -1,7 +1,8 @@
 /**
  * The reference SLL architecture (Araujo et al., ICLR 2023, `LipschitzNetwork` wrapped in
  * `NormalizedModel`): mean shift, zero channel padding to w, n_conv × sllConv, sumPool 4/4,
- * flatten, n_dense × sllDense, linearNormalized, built as a `serial` of those layers. Parameters
+ * flatten, n_dense × sllDense, linearNormalized, built as a `serial` of those layers (optionally
+ * after a space-to-depth of the input, with the sum-pool shrunk to match: our fmnist preset). Parameters
  * are its tuple, indexed like the reference's `nn.Sequential`, so tree path "3.kernel" is
  * state-dict key "module.model.model.3.kernel"; their shapes come from the layers' own `shapes`.
  * Every stage is 1-Lipschitz, hence the whole network is.
@@ -17,6 +18,7 @@ import {
   type LinearParams,
   type NoParams,
   paddingChannels,
+  spaceToDepthLayer,
   sumPool,
 } from "./basic.ts";
 import type { Initialized, Layer, LayerShapes, Serial } from "./layer.ts";
@@ -48,6 +50,13 @@ export interface ArchitectureSizes {
   convInnerDim: number;
   /** Inner dimension of each SLL dense layer (`--dense_inner_dim`; −1 = F). */
   denseInnerDim: number;
+  /**
+   * Invertible downsampling of the (mean-shifted) input before the channel padding: space-to-depth
+   * by this factor, 1, 2 or 4 (default 1: none, the reference's network). The sum-pool shrinks to
+   * 4/factor, so F = width·(H/4)·(W/4) either way; with 2, the convolutions run at half the
+   * resolution on 4× the input channels (`nn.PixelUnshuffle(2)` as module 0 in PyTorch).
+   */
+  spaceToDepth?: number;
 }
 
 /** Configuration of {@linkcode lipschitzNetwork}. */
@@ -66,9 +75,10 @@ export interface NetworkConfig extends ArchitectureSizes {
  * The reference presets `--model-name small|medium|large|xlarge` (main.py overrides n_conv,
  * n_dense, w, dense_inner_dim; conv_inner_dim stays at its default 5), plus CPU-sized ones:
  * `tiny` (a minute per Fashion-MNIST epoch on 2 cores), `fmnist` (the default `deno task train`
- * network: convolutions are the expensive part on a CPU, so two narrow ones feed four SLL dense
- * layers of inner 256 — inner 512 cost ~15% more per step and gained nothing in a fixed time; see
- * `DEFAULT_CONFIG`) and `xs` (the 16-wide network that reached 84.4% / 80.8% certified@36 on
+ * network: convolutions are the expensive part on a CPU, so the 28×28 input is first unshuffled
+ * to 4×14×14 (space-to-depth 2) and two SLL convolutions of width 16 run at 14×14 — the
+ * multiply-adds of width 8 at 28×28, twice the channels, and 784 features instead of 392 for the
+ * four SLL dense layers of inner 256; see `DEFAULT_CONFIG`) and `xs` (the 16-wide network that reached 84.4% / 80.8% certified@36 on
  * Fashion-MNIST in PyTorch in 16 epochs).
  *
  * @example
@@ -85,7 +95,14 @@ export const presets: Readonly<Record<string, Readonly<ArchitectureSizes>>> = Ob
   large: { nConv: 50, nDense: 10, width: 90, convInnerDim: 5, denseInnerDim: 2048 },
   xlarge: { nConv: 70, nDense: 15, width: 120, convInnerDim: 5, denseInnerDim: 2048 },
   tiny: { nConv: 2, nDense: 2, width: 8, convInnerDim: 8, denseInnerDim: 256 },
-  fmnist: { nConv: 2, nDense: 4, width: 8, convInnerDim: 8, denseInnerDim: 256 },
+  fmnist: {
+    nConv: 2,
+    nDense: 4,
+    width: 16,
+    convInnerDim: 16,
+    denseInnerDim: 256,
+    spaceToDepth: 2,
+  },
   xs: { nConv: 4, nDense: 2, width: 16, convInnerDim: 16, denseInnerDim: 256 },
 });
 
@@ -135,6 +152,8 @@ function checkSizes(cfg: NetworkConfig): void {
   posInt("nDense", 0);
   posInt("width");
   posInt("numClasses");
+  const sd = cfg.spaceToDepth ?? 1;
+  if (![1, 2, 4].includes(sd)) bad.push(`spaceToDepth must be 1, 2 or 4, got ${String(sd)}`);
   for (const k of ["convInnerDim", "denseInnerDim"] as const) {
     const v = cfg[k];
     if (!(Number.isInteger(v) && (v >= 1 || v === -1))) {
@@ -148,7 +167,11 @@ function checkSizes(cfg: NetworkConfig): void {
     if (s[1] % 4 !== 0 || s[2] % 4 !== 0) {
       bad.push(`inputShape H and W must be divisible by 4, got ${s[1]}×${s[2]}`);
     }
-    if (s[0] > cfg.width) bad.push(`width (${cfg.width}) must be ≥ input channels (${s[0]})`);
+    if (s[0] * sd * sd > cfg.width) {
+      bad.push(
+        `width (${cfg.width}) must be ≥ the ${s[0] * sd * sd} channels after space-to-depth ${sd}`,
+      );
+    }
     if (!Array.isArray(cfg.mean) || cfg.mean.length !== s[0]) {
       bad.push(
         `mean must have one entry per input channel (${s[0]}), got ${JSON.stringify(cfg.mean)}`,
@@ -167,8 +190,9 @@ const REFERENCE_PREFIX = "module.model.model.";
 /**
  * The reference SLL network for inputs `config.inputShape`: mean shift, then the `serial` of
  * paddingChannels(width), nConv × sllConv(convInnerDim), sumPool(4, 4), flatten,
- * nDense × sllDense(denseInnerDim), linearNormalized(numClasses), F = width·(H/4)·(W/4).
- * 1-Lipschitz from input to logits; logit differences are ≤ √2-Lipschitz (see certify/), and
+ * nDense × sllDense(denseInnerDim), linearNormalized(numClasses), F = width·(H/4)·(W/4). With
+ * `spaceToDepth` s > 1 the serial starts with spaceToDepthLayer(s) (module 0, so every key
+ * shifts by one) and pools sumPool(4/s, 4/s). 1-Lipschitz from input to logits; logit differences are ≤ √2-Lipschitz (see certify/), and
  * `lastWeight(params)` is the last layer's weight for the certificate.
  *
  * @example
@@ -192,10 +216,13 @@ export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
   const f = width * (h / 4) * (w / 4);
   const convInner = cfg.convInnerDim === -1 ? width : cfg.convInnerDim;
   const denseInner = cfg.denseInnerDim === -1 ? f : cfg.denseInnerDim;
+  const down = cfg.spaceToDepth ?? 1;
+  const pad = down === 1 ? 0 : 1; // index of the channel padding
   const modules: Layer<LipschitzModuleParams>[] = [
+    ...(down === 1 ? [] : [spaceToDepthLayer({ factor: down })]),
     paddingChannels({ features: width }),
     ...Array.from({ length: cfg.nConv }, () => sllConv({ inner: convInner, qMode: cfg.qMode })),
-    sumPool({ size: 4, divisor: 4 }),
+    sumPool({ size: 4 / down, divisor: 4 / down }),
     flatten(),
     ...Array.from({ length: cfg.nDense }, () => sllDense({ inner: denseInner })),
     linearNormalized({ features: cfg.numClasses }),
@@ -209,7 +236,9 @@ export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
   }, [...inputShape]);
   const sdShapes = stateDictShapesOf(body.shapes(inputShape).params, REFERENCE_PREFIX);
   const describe =
-    `nConv ${cfg.nConv}, nDense ${cfg.nDense}, width ${width}, convInnerDim ${convInner}, denseInnerDim ${denseInner}, numClasses ${cfg.numClasses}, input [${cfg.inputShape}]`;
+    `nConv ${cfg.nConv}, nDense ${cfg.nDense}, width ${width}, convInnerDim ${convInner}, denseInnerDim ${denseInner}${
+      down === 1 ? "" : `, spaceToDepth ${down}`
+    }, numClasses ${cfg.numClasses}, input [${cfg.inputShape}]`;
   /** The input checked and mean-shifted (what the body sees). */
   const centred = (x: Tensor): Tensor => {
     if (x.rank !== 4 || x.shape.slice(1).join() !== inputShape.join()) {
@@ -247,8 +276,10 @@ export function lipschitzNetwork(config: NetworkConfig): LipschitzNetwork {
       // the channel padding and the first SLL conv as one: its convolution of the padded input
       // and that convolution's filter gradient read only the c real channels (same y within
       // float32 rounding; 7/8 of two of the default network's eleven convolutions per step)
-      let h = sllConvOfPadded(params[1] as SllConvParams, centred(x), cfg.qMode);
-      for (let i = 2; i < modules.length; i++) h = modules[i].apply(params[i], h);
+      let h = centred(x);
+      for (let i = 0; i < pad; i++) h = modules[i].apply(params[i], h);
+      h = sllConvOfPadded(params[pad + 1] as SllConvParams, h, cfg.qMode);
+      for (let i = pad + 2; i < modules.length; i++) h = modules[i].apply(params[i], h);
       return h;
     },
     prepare(params: LipschitzParams): PreparedForward {

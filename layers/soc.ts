@@ -1,7 +1,7 @@
 /**
  * Skew orthogonal convolution (SOC; Singla & Feizi — "Skew Orthogonal Convolutions", ICML 2021):
  * y = exp(L)·x + b with L = conv(·, A) − convT(·, A), a skew-symmetric convolution, exp(L) by its
- * truncated Taylor series. Also owns the invertible downsampling (space-to-depth) SOC uses for
+ * truncated Taylor series, with the invertible downsampling of layers/basic.ts (space-to-depth) for
  * stride 2, and the certified kernel-norm bound that rescales A.
  * @module
  */
@@ -35,6 +35,9 @@ import {
   type LipschitzClaim,
 } from "./layer.ts";
 import { socTaylorBound } from "./soc_bound.ts";
+import { spaceToDepth } from "./basic.ts";
+
+export { spaceToDepth };
 
 /** The claim of a truncated series that is not provably non-expansive (none when it is). */
 function taylorClaim(
@@ -46,29 +49,6 @@ function taylorClaim(
   if (b <= 1) return {};
   const reason = `${name} series truncated at ${terms} terms`;
   return { lipschitzClaim: () => ({ reason, operators: [], scalars: [], bound: () => b }) };
-}
-
-/**
- * Invertible downsampling (space-to-depth, as SOC's `einops` rearrange
- * `b c (h k1) (w k2) -> b (c k1 k2) h w`): [B, C, H, W] → [B, C·s², H/s, W/s]. A permutation of
- * the entries, hence an isometry.
- *
- * @example
- * ```ts
- * import { arange, reshape } from "@sll/sll";
- * const y = spaceToDepth(reshape(arange(16), [1, 1, 4, 4]), 2); // [1, 4, 2, 2]
- * ```
- */
-export function spaceToDepth(x: Tensor, s: number): Tensor {
-  if (s === 1) return x;
-  const [b, c, h, w] = x.shape;
-  if (x.rank !== 4 || h % s !== 0 || w % s !== 0) {
-    throw new RangeError(
-      `spaceToDepth: input [${x.shape}] must be [B, C, H, W] with H and W divisible by ${s}`,
-    );
-  }
-  const y = transpose(reshape(x, [b, c, h / s, s, w / s, s]), [0, 1, 3, 5, 2, 4]);
-  return reshape(y, [b, c * s * s, h / s, w / s]);
 }
 
 /**

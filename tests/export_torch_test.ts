@@ -58,9 +58,18 @@ if (missing) {
       const inputs = join(root, "inputs.f32"), labels = join(root, "labels.i32");
       await Deno.writeFile(inputs, new Uint8Array(test.images.buffer, 0, test.n * 784 * 4));
       await Deno.writeFile(labels, new Uint8Array(Int32Array.from(test.labels).buffer));
-      for (const qMode of ["paper", "reference"] as const) {
-        const dir = join(root, qMode);
-        const path = await makeCheckpoint(dir, { ...SMALL_ARCH, qMode }, 3);
+      const cases = [
+        { name: "paper", arch: { ...SMALL_ARCH, qMode: "paper" as const } },
+        { name: "reference", arch: { ...SMALL_ARCH, qMode: "reference" as const } },
+        // the default preset's invertible downsampling: nn.PixelUnshuffle(2) as module 0
+        {
+          name: "space-to-depth 2",
+          arch: { ...SMALL_ARCH, qMode: "paper" as const, spaceToDepth: 2 },
+        },
+      ];
+      for (const { name: qMode, arch } of cases) {
+        const dir = join(root, qMode.replaceAll(" ", "-"));
+        const path = await makeCheckpoint(dir, arch, 3);
         const pth = join(dir, "model.pth");
         const exp = await sll(["export", "--checkpoint", dir, "--to", pth]);
         assert.equal(exp.code, 0, exp.stderr);

@@ -142,6 +142,11 @@ lipTest("lipschitzNetwork (paper q, one logit)", lipschitzNetwork(small), {
   numRuns: 6,
 });
 lipTest(
+  "lipschitzNetwork (space-to-depth 2, one logit)",
+  lipschitzNetwork({ ...small, width: 4, spaceToDepth: 2 }),
+  { inShape: [1, 8, 8], numRuns: 6 },
+);
+lipTest(
   "lipschitzNetwork (reference q, one logit)",
   lipschitzNetwork({ ...small, qMode: "reference" }),
   { inShape: [1, 8, 8], numRuns: 6 },

@@ -133,6 +133,9 @@ const BoundedArchSchema = z.object({
   width: bounded(L.width),
   convInnerDim: bounded(L.convInnerDim),
   denseInnerDim: bounded(L.denseInnerDim),
+  spaceToDepth: z.number().int().refine((v) => v === 1 || v === 2 || v === 4, {
+    message: "must be 1, 2 or 4",
+  }).optional(),
   qMode: z.enum(["paper", "reference"]),
   kind: z.enum(["sll", "convnet"]).optional(),
   layer: z.string().max(64).optional(),
@@ -448,6 +451,7 @@ export function expectedParamShapes(
       width: spec.arch.width,
       convInnerDim: spec.arch.convInnerDim,
       denseInnerDim: spec.arch.denseInnerDim,
+      spaceToDepth: spec.arch.spaceToDepth,
       mean: [...spec.mean],
       qMode: spec.arch.qMode,
     }).stateDictShapes;
@@ -531,7 +535,9 @@ export function describeSpec(spec: ModelSpec): string {
     return `ConvNet-${a.size} of ${a.layer} layers, ${spec.numClasses} classes, input [${spec.inputShape}]`;
   }
   return `nConv ${a.nConv}, nDense ${a.nDense}, width ${a.width}, convInnerDim ${a.convInnerDim}, ` +
-    `denseInnerDim ${a.denseInnerDim}, ${spec.numClasses} classes, input [${spec.inputShape}]`;
+    `denseInnerDim ${a.denseInnerDim}${
+      (a.spaceToDepth ?? 1) === 1 ? "" : `, spaceToDepth ${a.spaceToDepth}`
+    }, ${spec.numClasses} classes, input [${spec.inputShape}]`;
 }
 
 /**

@@ -40,6 +40,11 @@ export interface Arch {
   convInnerDim: number;
   /** Inner features of each SLL dense layer. */
   denseInnerDim: number;
+  /**
+   * Space-to-depth factor of the input before the channel padding: 1 (the reference's network;
+   * also when absent, as in configurations written before the field existed), 2 or 4.
+   */
+  spaceToDepth?: number;
   /** How the SLL convolution uses q ("paper", or "reference" to load PyTorch checkpoints). */
   qMode: "paper" | "reference";
   /**
@@ -179,6 +184,19 @@ export const ArchSchema: z.ZodType<Arch> = z.object({
     flag: "dense-inner-dim",
     help: "inner features of each SLL dense layer",
   }),
+  spaceToDepth: flag(
+    z.number().int().refine((v) => v === 1 || v === 2 || v === 4, {
+      message: "must be 1, 2 or 4",
+    }).optional(),
+    {
+      flag: "space-to-depth",
+      help: "invertible downsampling of the input before the channel padding (1: none, as the " +
+        "reference; 2: 1×28×28 → 4×14×14, the convolutions at half the resolution; the sum-pool " +
+        "shrinks to keep the dense width)",
+      choices: ["1", "2", "4"],
+      defaultText: "the preset's (fmnist 2, others 1)",
+    },
+  ),
   qMode: flag(z.enum(["paper", "reference"]), {
     flag: "q-mode",
     help: "how the SLL convolution uses q (reference: as the PyTorch code, for its .pth files)",

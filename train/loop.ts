@@ -304,7 +304,9 @@ async function trainLocked(config: TrainConfig, opts: TrainOptions): Promise<Tra
       archKind(a) === "convnet"
         ? `ConvNet-${a.size ?? "xs"} of ${a.layer ?? "sll"} layers`
         : `${a.name ?? "custom"} (n_conv ${a.nConv}, n_dense ${a.nDense}, w ${a.width}, ` +
-          `conv inner ${a.convInnerDim}, dense inner ${a.denseInnerDim}, q ${a.qMode})`
+          `conv inner ${a.convInnerDim}, dense inner ${a.denseInnerDim}${
+            (a.spaceToDepth ?? 1) === 1 ? "" : `, space-to-depth ${a.spaceToDepth}`
+          }, q ${a.qMode})`
     }; ${config.epochs} epochs of batch ` +
       `${config.batchSize}${config.augment ? ", augmented" : ""}`,
   );

@@ -124,6 +124,7 @@ export function archFromPreset(name: string): Arch {
     width: p.width as number,
     convInnerDim: p.convInnerDim as number,
     denseInnerDim: p.denseInnerDim as number,
+    ...(p.spaceToDepth === undefined ? {} : { spaceToDepth: p.spaceToDepth as number }),
     qMode: (p.qMode as Arch["qMode"] | undefined) ?? "paper",
   };
 }
@@ -165,6 +166,7 @@ export function buildNetwork(
     width: arch.width,
     convInnerDim: arch.convInnerDim,
     denseInnerDim: arch.denseInnerDim,
+    spaceToDepth: arch.spaceToDepth,
     mean: [...mean],
     qMode: arch.qMode,
   });

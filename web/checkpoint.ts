@@ -115,6 +115,9 @@ export function inferArchitecture(
     width,
     convInnerDim: convs.length ? mods.get(convs[0])!.kernel[0] : 1,
     denseInnerDim: dense.length ? mods.get(dense[0])!.weight[0] : 1,
+    // the reference's first conv is module 1 (after the channel padding); module 2 means a
+    // space-to-depth (nn.PixelUnshuffle(2)) came first, as in the default fmnist preset
+    ...(convs.length && convs[0] === 2 ? { spaceToDepth: 2 } : {}),
   };
   if (!Number.isInteger(width) || lastW[1] !== width * 49) {
     throw new TypeError(
@@ -136,6 +139,7 @@ interface MetaModel {
     width: number;
     convInnerDim: number;
     denseInnerDim: number;
+    spaceToDepth?: number;
     qMode: "paper" | "reference";
   };
 }
@@ -171,6 +175,9 @@ function parseMeta(text: string, source: string): { model: MetaModel; sha: strin
       if (!int(a[k], 1, 65536)) bad.push(`arch.${k}`);
     }
     if (a.qMode !== "paper" && a.qMode !== "reference") bad.push("arch.qMode");
+    if (a.spaceToDepth !== undefined && ![1, 2, 4].includes(a.spaceToDepth)) {
+      bad.push("arch.spaceToDepth (1, 2 or 4)");
+    }
     if (!int(m.numClasses, 1, 100_000)) bad.push("numClasses");
     if (!Array.isArray(m.inputShape) || m.inputShape.join() !== PAGE_INPUT.join()) {
       bad.push(`inputShape (the page takes [${PAGE_INPUT}])`);
@@ -271,6 +278,7 @@ export async function readHostModel(file: NamedBytes, meta?: NamedBytes): Promis
       width: a.width,
       convInnerDim: a.convInnerDim,
       denseInnerDim: a.denseInnerDim,
+      ...(a.spaceToDepth === undefined ? {} : { spaceToDepth: a.spaceToDepth }),
       qMode: a.qMode,
     };
     description = `${name} (metadata from ${meta!.name}, trained on ${m.dataset})`;
@@ -311,7 +319,8 @@ export async function readHostModel(file: NamedBytes, meta?: NamedBytes): Promis
 
 /** One line describing a network configuration. */
 export function describe(c: NetworkConfig): string {
-  return `${c.nConv} SLL conv (width ${c.width}, inner ${c.convInnerDim}), ${c.nDense} SLL dense ` +
+  const down = (c.spaceToDepth ?? 1) === 1 ? "" : `space-to-depth ${c.spaceToDepth}, `;
+  return `${down}${c.nConv} SLL conv (width ${c.width}, inner ${c.convInnerDim}), ${c.nDense} SLL dense ` +
     `(inner ${c.denseInnerDim}), ${c.numClasses} classes, q ${c.qMode ?? "paper"}`;
 }
 

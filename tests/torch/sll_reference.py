@@ -97,9 +97,11 @@ class Net(nn.Module):
         c, h, w = spec["inputShape"]
         width = a["width"]
         f = width * (h // 4) * (w // 4)
-        layers = [PaddingChannels(width)]
+        s = a.get("spaceToDepth", 1)
+        layers = [nn.PixelUnshuffle(s)] if s > 1 else []
+        layers += [PaddingChannels(width)]
         layers += [SllConv(width, a["convInnerDim"], a["qMode"]) for _ in range(a["nConv"])]
-        layers += [nn.AvgPool2d(4, divisor_override=4), nn.Flatten()]
+        layers += [nn.AvgPool2d(4 // s, divisor_override=4 // s), nn.Flatten()]
         layers += [SllDense(f, a["denseInnerDim"]) for _ in range(a["nDense"])]
         layers += [LinearNormalized(f, spec["numClasses"])]
         self.model = nn.Sequential(*layers)
