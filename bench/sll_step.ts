@@ -39,6 +39,8 @@ export interface SllWorkload {
   width: number;
   convInner: number;
   denseInner: number;
+  /** Space-to-depth factor of the input before the channel padding (default 1: none). */
+  spaceToDepth?: number;
   batch: number;
   /** "train": loss + gradients + Adam; "certify": logits of `certifyBatches` batches. */
   mode: "train" | "certify";
@@ -84,17 +86,22 @@ const TINY_MNIST: SllWorkload = {
   w: 28,
 };
 
-/** The default `deno task train` network (the `fmnist` preset: 1 channel zero-padded to 8). */
+/**
+ * The default `deno task train` network (the `fmnist` preset: space-to-depth 2, then 4 channels
+ * zero-padded to 16 at 14×14).
+ */
 const FMNIST: SllWorkload = {
-  label: "fmnist 1×28×28 (default run: w 8, 2 conv inner 8, 4 dense 256), batch 256",
+  label:
+    "fmnist 1×28×28 (default run: space-to-depth 2, w 16, 2 conv inner 16, 4 dense 256), batch 256",
   c: 1,
   h: 28,
   w: 28,
   nConv: 2,
   nDense: 4,
-  width: 8,
-  convInner: 8,
+  width: 16,
+  convInner: 16,
   denseInner: 256,
+  spaceToDepth: 2,
   batch: 256,
   mode: "train",
 };
@@ -178,6 +185,7 @@ export function prepareOurs(wl: SllWorkload): OursRun {
     width: wl.width,
     convInnerDim: wl.convInner,
     denseInnerDim: wl.denseInner,
+    spaceToDepth: wl.spaceToDepth,
     mean: new Array(wl.c).fill(0.5),
   });
   let params = keep(scope(() => net.init(randomKey(0)).params));

@@ -8,7 +8,8 @@ the reference's offset cross-entropy, Adam(betas 0.5, 0.9). Our own code, not th
 Usage: python3 sll_torch.py SPEC REPEATS WARMUP, SPEC a JSON object from bench/sll_step.ts (the one
 list of workloads): c, h, w, nConv, nDense, width, convInner, denseInner, batch, mode, and
 optionally torchConvT ("transpose", the default: F.conv_transpose2d as the reference; "flipped":
-the same product as F.conv2d with the kernel's channels swapped and taps flipped, the tuned form);
+the same product as F.conv2d with the kernel's channels swapped and taps flipped, the tuned form)
+and spaceToDepth (F.pixel_unshuffle before the channel padding, the sum-pool 4/s; default 1);
 prints one line `ms <t1> <t2> ...` with the timed runs in milliseconds.
 """
 import json
@@ -30,8 +31,9 @@ def xavier(shape):
 
 
 class Net(torch.nn.Module):
-    def __init__(self, c, h, w, n_conv, n_dense, width, cinner, dinner, conv_t="transpose"):
+    def __init__(self, c, h, w, n_conv, n_dense, width, cinner, dinner, conv_t="transpose", s2d=1):
         super().__init__()
+        self.s2d = s2d
         if conv_t not in ("transpose", "flipped"):
             raise ValueError(f"torchConvT must be 'transpose' or 'flipped', got {conv_t!r}")
         self.conv_t = conv_t
@@ -53,7 +55,9 @@ class Net(torch.nn.Module):
 
     def forward(self, x):
         x = x - 0.5
-        x = F.pad(x, (0, 0, 0, 0, 0, self.width - self.c))
+        if self.s2d > 1:
+            x = F.pixel_unshuffle(x, self.s2d)
+        x = F.pad(x, (0, 0, 0, 0, 0, self.width - self.c * self.s2d * self.s2d))
         for i in range(0, len(self.convs), 3):
             k, b, q = self.convs[i], self.convs[i + 1], self.convs[i + 2]
             # t recomputed in every forward, as the reference
@@ -67,7 +71,7 @@ class Net(torch.nn.Module):
                 x = x - 2 * F.conv2d(res, k.transpose(0, 1).flip(2, 3), padding=1)
             else:
                 x = x - 2 * F.conv_transpose2d(res, k, padding=1)
-        x = F.avg_pool2d(x, 4, divisor_override=4)
+        x = F.avg_pool2d(x, 4 // self.s2d, divisor_override=4 // self.s2d)
         x = x.flatten(1)
         for i in range(0, len(self.dense), 3):
             w, b, q = self.dense[i], self.dense[i + 1], self.dense[i + 2]
@@ -92,7 +96,10 @@ def main():
     certify_batches = int(spec.get("certifyBatches", 1))
     n_conv, n_dense, width = spec["nConv"], spec["nDense"], spec["width"]
     cinner, dinner = spec["convInner"], spec["denseInner"]
-    net = Net(c, h, w, n_conv, n_dense, width, cinner, dinner, spec.get("torchConvT", "transpose"))
+    net = Net(
+        c, h, w, n_conv, n_dense, width, cinner, dinner, spec.get("torchConvT", "transpose"),
+        int(spec.get("spaceToDepth", 1)),
+    )
     x = torch.rand(batch, c, h, w)
     y = torch.randint(0, 10, (batch,))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.9))
