@@ -169,7 +169,10 @@ function checkSizes(cfg: NetworkConfig): void {
     }
     if (s[0] * sd * sd > cfg.width) {
       bad.push(
-        `width (${cfg.width}) must be ≥ the ${s[0] * sd * sd} channels after space-to-depth ${sd}`,
+        `width (${cfg.width}) must be ≥ the ${
+          s[0] * sd * sd
+        } channels after space-to-depth ${sd} ` +
+          `(a larger width, or spaceToDepth 1)`,
       );
     }
     if (!Array.isArray(cfg.mean) || cfg.mean.length !== s[0]) {

@@ -19,6 +19,8 @@ const TINY = [
   "1",
   "--w",
   "2",
+  "--space-to-depth",
+  "1",
   "--conv-inner-dim",
   "2",
   "--dense-inner-dim",

@@ -155,8 +155,9 @@ Deno.test("e2e: train, resume, certify, attack, lipschitz, plot, reproduce on Fa
     assert.equal(l.code, 0, l.stderr);
     streams(l, [ckA.at(-1)!]);
     const lip = lastJson(l.stdout) as { layers: { estimate: number; search: number }[] };
-    // every module: padding, SLL conv, sum pool, flatten, SLL dense, last layer
-    assert.equal(lip.layers.length, 6);
+    // every module: space-to-depth (the default preset's), padding, SLL conv, sum pool, flatten,
+    // SLL dense, last layer
+    assert.equal(lip.layers.length, 7);
     // all but the last layer are 1-Lipschitz maps (the last one per logit only)
     for (const row of lip.layers.slice(0, -1)) {
       assert.ok(row.estimate <= 1 + 1e-4 && row.search <= 1 + 1e-4, JSON.stringify(row));
