@@ -72,17 +72,22 @@ Deno.test("heap: kernels read heap inputs in place with the bits of copied ones"
   }
 });
 
+/** One tiny convolution: brings up the wasm kernels (and with them the heap). */
+function startKernels(): void {
+  conv2d(new Float32Array(9), new Float32Array(9), {
+    b: 1,
+    c: 1,
+    h: 3,
+    w: 3,
+    o: 1,
+    kh: 3,
+    kw: 3,
+  });
+}
+
 Deno.test("heap: released arrays are recycled and survive the memory growing", () => {
   try {
-    conv2d(new Float32Array(9), new Float32Array(9), {
-      b: 1,
-      c: 1,
-      h: 3,
-      w: 3,
-      o: 1,
-      kh: 3,
-      kw: 3,
-    });
+    startKernels();
     if (!heapOrSay("heap: recycling")) return;
     const n = 20000;
     const a = allocKernelF32(n);
@@ -106,15 +111,7 @@ Deno.test("heap: released arrays are recycled and survive the memory growing", (
 
 Deno.test("heap: a fused loop writes a heap output in place and stays inside its slack", () => {
   try {
-    conv2d(new Float32Array(9), new Float32Array(9), {
-      b: 1,
-      c: 1,
-      h: 3,
-      w: 3,
-      o: 1,
-      kh: 3,
-      kw: 3,
-    });
+    startKernels();
     const inHeap = heapOrSay("heap: fused loop");
     // rows of 4099 (not a whole number of vectors): each row's last vector spills
     const shape = [5, 4099], n = 5 * 4099;
