@@ -92,6 +92,7 @@ export {
   type LipschitzParams,
   type NetworkConfig,
   presets,
+  SPACE_TO_DEPTH_FACTORS,
 } from "./network.ts";
 export {
   fantasticFourBound,

@@ -59,6 +59,18 @@ export interface ArchitectureSizes {
   spaceToDepth?: number;
 }
 
+/**
+ * The space-to-depth factors {@linkcode ArchitectureSizes.spaceToDepth} accepts (those dividing the
+ * sum-pool's 4): the one list the network, the config schema, checkpoints and the page check.
+ *
+ * @example
+ * ```ts
+ * import { SPACE_TO_DEPTH_FACTORS } from "@sll/sll";
+ * SPACE_TO_DEPTH_FACTORS.includes(2); // true
+ * ```
+ */
+export const SPACE_TO_DEPTH_FACTORS: readonly number[] = Object.freeze([1, 2, 4]);
+
 /** Configuration of {@linkcode lipschitzNetwork}. */
 export interface NetworkConfig extends ArchitectureSizes {
   /** Per-example input [C, H, W]; H and W divisible by 4. */
@@ -153,7 +165,13 @@ function checkSizes(cfg: NetworkConfig): void {
   posInt("width");
   posInt("numClasses");
   const sd = cfg.spaceToDepth ?? 1;
-  if (![1, 2, 4].includes(sd)) bad.push(`spaceToDepth must be 1, 2 or 4, got ${String(sd)}`);
+  if (!SPACE_TO_DEPTH_FACTORS.includes(sd)) {
+    const last = SPACE_TO_DEPTH_FACTORS.length - 1;
+    const words = `${SPACE_TO_DEPTH_FACTORS.slice(0, last).join(", ")} or ${
+      SPACE_TO_DEPTH_FACTORS[last]
+    }`;
+    bad.push(`spaceToDepth must be ${words}, got ${String(sd)}`);
+  }
   for (const k of ["convInnerDim", "denseInnerDim"] as const) {
     const v = cfg[k];
     if (!(Number.isInteger(v) && (v >= 1 || v === -1))) {

@@ -67,8 +67,8 @@ if (missing) {
           arch: { ...SMALL_ARCH, qMode: "paper" as const, spaceToDepth: 2 },
         },
       ];
-      for (const { name: qMode, arch } of cases) {
-        const dir = join(root, qMode.replaceAll(" ", "-"));
+      for (const { name, arch } of cases) {
+        const dir = join(root, name.replaceAll(" ", "-"));
         const path = await makeCheckpoint(dir, arch, 3);
         const pth = join(dir, "model.pth");
         const exp = await sll(["export", "--checkpoint", dir, "--to", pth]);
@@ -104,7 +104,7 @@ if (missing) {
         for (let i = 0; i < ours.length; i++) {
           worst = Math.max(worst, Math.abs(ours[i] - ref.logits[i]));
         }
-        assert.ok(worst <= 3e-6, `${qMode}: max |logit difference| ${worst} > 3e-6`);
+        assert.ok(worst <= 3e-6, `${name}: max |logit difference| ${worst} > 3e-6`);
 
         const cert = await sll([
           "certify",
@@ -121,11 +121,11 @@ if (missing) {
         ]);
         assert.equal(cert.code, 0, cert.stderr);
         const r = JSON.parse(cert.stdout.trim().split("\n").at(-1)!);
-        assert.equal(Math.round(r.accuracy * N), ref.correct, `${qMode}: correct`);
+        assert.equal(Math.round(r.accuracy * N), ref.correct, `${name}: correct`);
         const counts = EPS.map((e) => Math.round(r.certified[String(e)] * N));
-        assert.deepEqual(counts, ref.certified, `${qMode}: certified counts`);
+        assert.deepEqual(counts, ref.certified, `${name}: certified counts`);
         console.error(
-          `export ${qMode}: torch ${ref.torch}, max |Δlogit| ${worst.toExponential(2)}, ` +
+          `export ${name}: torch ${ref.torch}, max |Δlogit| ${worst.toExponential(2)}, ` +
             `correct ${ref.correct}/${N}, certified ${counts.join("/")} at ε ${EPS}/255`,
         );
       }

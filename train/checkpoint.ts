@@ -16,7 +16,7 @@ import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
 import { type Tensor, tensor } from "../tensor/mod.ts";
 import { flattenTree, mapTree } from "../tensor/tree.ts";
-import { type Arch, type TrainConfig, TrainConfigSchema } from "./config.ts";
+import { type Arch, SpaceToDepthSchema, type TrainConfig, TrainConfigSchema } from "./config.ts";
 import { DATASET_NAMES, type DatasetName } from "../data/mod.ts";
 import { lipschitzNetwork } from "../layers/network.ts";
 import { CONVNET_SIZES, type ConvNetSize } from "../layers/convnet.ts";
@@ -133,9 +133,7 @@ const BoundedArchSchema = z.object({
   width: bounded(L.width),
   convInnerDim: bounded(L.convInnerDim),
   denseInnerDim: bounded(L.denseInnerDim),
-  spaceToDepth: z.number().int().refine((v) => v === 1 || v === 2 || v === 4, {
-    message: "must be 1, 2 or 4",
-  }).optional(),
+  spaceToDepth: SpaceToDepthSchema.optional(),
   qMode: z.enum(["paper", "reference"]),
   kind: z.enum(["sll", "convnet"]).optional(),
   layer: z.string().max(64).optional(),

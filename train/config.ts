@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { DATASET_NAMES, type DatasetName } from "../data/mod.ts";
-import { presets } from "../layers/network.ts";
+import { presets, SPACE_TO_DEPTH_FACTORS } from "../layers/network.ts";
 import { layerNames } from "../layers/registry.ts";
 import { CONVNET_SIZES, type ConvNetSize } from "../layers/convnet.ts";
 
@@ -159,6 +159,12 @@ const flag = <T extends z.ZodType>(schema: T, meta: FlagMeta): T => schema.meta(
 
 const numList = z.array(z.number().nonnegative());
 
+/** A space-to-depth factor: one of {@linkcode SPACE_TO_DEPTH_FACTORS} (config and checkpoints). */
+export const SpaceToDepthSchema: z.ZodNumber = z.number().int().refine(
+  (v) => SPACE_TO_DEPTH_FACTORS.includes(v),
+  { message: `must be one of ${SPACE_TO_DEPTH_FACTORS.join(", ")}` },
+);
+
 /** Schema of the network architecture; each field carries its flag (see `FlagMeta`). */
 export const ArchSchema: z.ZodType<Arch> = z.object({
   name: flag(z.string().optional(), {
@@ -185,15 +191,13 @@ export const ArchSchema: z.ZodType<Arch> = z.object({
     help: "inner features of each SLL dense layer",
   }),
   spaceToDepth: flag(
-    z.number().int().refine((v) => v === 1 || v === 2 || v === 4, {
-      message: "must be 1, 2 or 4",
-    }).optional(),
+    SpaceToDepthSchema.optional(),
     {
       flag: "space-to-depth",
       help: "invertible downsampling of the input before the channel padding (1: none, as the " +
         "reference; 2: 1×28×28 → 4×14×14, the convolutions at half the resolution; the sum-pool " +
         "shrinks to keep the dense width)",
-      choices: ["1", "2", "4"],
+      choices: SPACE_TO_DEPTH_FACTORS.map(String),
       defaultText: "the preset's (fmnist 2, others 1)",
     },
   ),

@@ -12,6 +12,7 @@ import {
   type NetworkConfig,
   readPth,
   readSafetensors,
+  SPACE_TO_DEPTH_FACTORS,
   toFloat32,
 } from "../mod.ts";
 
@@ -175,8 +176,8 @@ function parseMeta(text: string, source: string): { model: MetaModel; sha: strin
       if (!int(a[k], 1, 65536)) bad.push(`arch.${k}`);
     }
     if (a.qMode !== "paper" && a.qMode !== "reference") bad.push("arch.qMode");
-    if (a.spaceToDepth !== undefined && ![1, 2, 4].includes(a.spaceToDepth)) {
-      bad.push("arch.spaceToDepth (1, 2 or 4)");
+    if (a.spaceToDepth !== undefined && !SPACE_TO_DEPTH_FACTORS.includes(a.spaceToDepth)) {
+      bad.push(`arch.spaceToDepth (one of ${SPACE_TO_DEPTH_FACTORS.join(", ")})`);
     }
     if (!int(m.numClasses, 1, 100_000)) bad.push("numClasses");
     if (!Array.isArray(m.inputShape) || m.inputShape.join() !== PAGE_INPUT.join()) {
