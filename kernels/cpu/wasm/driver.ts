@@ -27,6 +27,17 @@ export const TILE = {
   nc: 4096,
 } as const;
 
+/** A Winograd tile pass between one tile-shaped array and the transformed domain (winograd.ts). */
+type WinogradTilePass = (
+  from: number,
+  to: number,
+  o: number,
+  nTy: number,
+  nTxv: number,
+  ldv: number,
+  mXi: number,
+) => void;
+
 /** Exports of the kernel module (all addresses in bytes). */
 export interface Kernels {
   /** C[mp·mr × np·nr] += packedA · packedB; ldc in bytes. */
@@ -142,26 +153,10 @@ export interface Kernels {
     vXi: number,
     mXi: number,
   ): void;
-  /** y[o] tiles = Aᵀ M A (winograd.ts). */
-  wino_output(
-    m: number,
-    y: number,
-    o: number,
-    nTy: number,
-    nTxv: number,
-    ldv: number,
-    mXi: number,
-  ): void;
-  /** GM[ξ][o][t] = (A dY Aᵀ)_ξ of one tile-shaped gy (winograd.ts). */
-  wino_grad_y(
-    gyt: number,
-    gm: number,
-    o: number,
-    nTy: number,
-    nTxv: number,
-    ldv: number,
-    mXi: number,
-  ): void;
+  /** y[o] tiles = Aᵀ M A (winograd.ts): (m, y, …). */
+  wino_output: WinogradTilePass;
+  /** GM[ξ][o][t] = (A dY Aᵀ)_ξ of one tile-shaped gy (winograd.ts): (gyt, gm, …). */
+  wino_grad_y: WinogradTilePass;
   /** dU[ξ][o][c] += Σ_t GM[ξ][o][t]·V[ξ][c][t] (winograd.ts). */
   wino_filter(
     gm: number,

@@ -7,6 +7,31 @@
  * @module
  */
 
+/** A rows ↔ lines layout pass, one signature for both directions (fft_layout.ts). */
+type RowsPass = (
+  x: number,
+  rr: number,
+  ri: number,
+  p: number,
+  h: number,
+  w: number,
+  cnt: number,
+  hp: number,
+  scale: number,
+) => void;
+
+/** A column lines ↔ interleaved half-spectrum pass, one signature for both directions. */
+type SpectrumPass = (
+  z: number,
+  sr: number,
+  si: number,
+  p: number,
+  h: number,
+  wh: number,
+  cols: number,
+  scale: number,
+) => void;
+
 /** The wasm exports the FFT driver calls (a subset of the kernel module's). */
 export interface FftKernels {
   /** The module's (shared) memory, exported. */
@@ -25,29 +50,9 @@ export interface FftKernels {
   /** y[k][c] = x[k][c]·w_k for k < n, c < count. */
   fft_cmul(xr: number, xi: number, yr: number, yi: number, w: number, n: number, c: number): void;
   /** Rows two at a time into complex lines [w][cnt] (fft_layout.ts); scale unused. */
-  fft_rows_in(
-    x: number,
-    rr: number,
-    ri: number,
-    p: number,
-    h: number,
-    w: number,
-    cnt: number,
-    hp: number,
-    scale: number,
-  ): void;
+  fft_rows_in: RowsPass;
   /** Lines back to rows, times scale. */
-  fft_rows_out(
-    x: number,
-    rr: number,
-    ri: number,
-    p: number,
-    h: number,
-    w: number,
-    cnt: number,
-    hp: number,
-    scale: number,
-  ): void;
+  fft_rows_out: RowsPass;
   /** The Hermitian split of row spectra into column lines. */
   fft_split(
     rr: number,
@@ -78,27 +83,9 @@ export interface FftKernels {
     nyq: number,
   ): void;
   /** Column lines to the interleaved half spectrum, times scale. */
-  fft_spec_out(
-    z: number,
-    sr: number,
-    si: number,
-    p: number,
-    h: number,
-    wh: number,
-    cols: number,
-    scale: number,
-  ): void;
+  fft_spec_out: SpectrumPass;
   /** The interleaved half spectrum to column lines; scale unused. */
-  fft_spec_in(
-    z: number,
-    sr: number,
-    si: number,
-    p: number,
-    h: number,
-    wh: number,
-    cols: number,
-    scale: number,
-  ): void;
+  fft_spec_in: SpectrumPass;
   /** dst[i] = 0 for i < n floats. */
   zero(dst: number, n: number): void;
   /** Returns the i32 at addr and increments it (atomically on shared memory). */
