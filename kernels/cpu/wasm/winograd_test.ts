@@ -24,15 +24,17 @@ interface Case {
   p: number;
 }
 
-/** y = conv(x, w) (3×3, stride 1, padding p) in float64, and Σ|terms| per output. */
-function reference(x: Float32Array, w: Float32Array, k: Case): [Float64Array, Float64Array] {
+/**
+ * Every term of a 3×3, stride-1, padding-p convolution: calls `term(yAt, xAt, wAt)` with the flat
+ * indices of the output, input and weight it joins (the loops the three references share).
+ */
+function eachTerm(k: Case, term: (yAt: number, xAt: number, wAt: number) => void): void {
   const ho = k.h + 2 * k.p - 2, wo = k.w + 2 * k.p - 2;
-  const y = new Float64Array(k.b * k.o * ho * wo), mag = new Float64Array(y.length);
   for (let b = 0; b < k.b; b++) {
     for (let o = 0; o < k.o; o++) {
       for (let i = 0; i < ho; i++) {
         for (let j = 0; j < wo; j++) {
-          let s = 0, m = 0;
+          const yAt = ((b * k.o + o) * ho + i) * wo + j;
           for (let c = 0; c < k.c; c++) {
             for (let u = 0; u < 3; u++) {
               const ih = i + u - k.p;
@@ -40,75 +42,44 @@ function reference(x: Float32Array, w: Float32Array, k: Case): [Float64Array, Fl
               for (let v = 0; v < 3; v++) {
                 const iw = j + v - k.p;
                 if (iw < 0 || iw >= k.w) continue;
-                const t = x[((b * k.c + c) * k.h + ih) * k.w + iw] *
-                  w[((o * k.c + c) * 3 + u) * 3 + v];
-                s += t, m += Math.abs(t);
+                term(yAt, ((b * k.c + c) * k.h + ih) * k.w + iw, ((o * k.c + c) * 3 + u) * 3 + v);
               }
             }
           }
-          y[((b * k.o + o) * ho + i) * wo + j] = s, mag[((b * k.o + o) * ho + i) * wo + j] = m;
         }
       }
     }
   }
+}
+
+/** y = conv(x, w) (3×3, stride 1, padding p) in float64, and Σ|terms| per output. */
+function reference(x: Float32Array, w: Float32Array, k: Case): [Float64Array, Float64Array] {
+  const ho = k.h + 2 * k.p - 2, wo = k.w + 2 * k.p - 2;
+  const y = new Float64Array(k.b * k.o * ho * wo), mag = new Float64Array(y.length);
+  eachTerm(k, (yAt, xAt, wAt) => {
+    const t = x[xAt] * w[wAt];
+    y[yAt] += t, mag[yAt] += Math.abs(t);
+  });
   return [y, mag];
 }
 
 /** dx = convT(gy, w) in float64 (the adjoint of reference), and Σ|terms| per input. */
 function referenceT(gy: Float32Array, w: Float32Array, k: Case): [Float64Array, Float64Array] {
-  const ho = k.h + 2 * k.p - 2, wo = k.w + 2 * k.p - 2;
   const dx = new Float64Array(k.b * k.c * k.h * k.w), mag = new Float64Array(dx.length);
-  for (let b = 0; b < k.b; b++) {
-    for (let o = 0; o < k.o; o++) {
-      for (let i = 0; i < ho; i++) {
-        for (let j = 0; j < wo; j++) {
-          const g = gy[((b * k.o + o) * ho + i) * wo + j];
-          for (let c = 0; c < k.c; c++) {
-            for (let u = 0; u < 3; u++) {
-              const ih = i + u - k.p;
-              if (ih < 0 || ih >= k.h) continue;
-              for (let v = 0; v < 3; v++) {
-                const iw = j + v - k.p;
-                if (iw < 0 || iw >= k.w) continue;
-                const t = g * w[((o * k.c + c) * 3 + u) * 3 + v],
-                  at = ((b * k.c + c) * k.h + ih) * k.w + iw;
-                dx[at] += t, mag[at] += Math.abs(t);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  eachTerm(k, (yAt, xAt, wAt) => {
+    const t = gy[yAt] * w[wAt];
+    dx[xAt] += t, mag[xAt] += Math.abs(t);
+  });
   return [dx, mag];
 }
 
 /** dW = Σ gy ⊗ x over the conv's terms in float64 (the filter gradient), and Σ|terms|. */
 function referenceW(x: Float32Array, gy: Float32Array, k: Case): [Float64Array, Float64Array] {
-  const ho = k.h + 2 * k.p - 2, wo = k.w + 2 * k.p - 2;
   const dw = new Float64Array(k.o * k.c * 9), mag = new Float64Array(dw.length);
-  for (let b = 0; b < k.b; b++) {
-    for (let o = 0; o < k.o; o++) {
-      for (let i = 0; i < ho; i++) {
-        for (let j = 0; j < wo; j++) {
-          const g = gy[((b * k.o + o) * ho + i) * wo + j];
-          for (let c = 0; c < k.c; c++) {
-            for (let u = 0; u < 3; u++) {
-              const ih = i + u - k.p;
-              if (ih < 0 || ih >= k.h) continue;
-              for (let v = 0; v < 3; v++) {
-                const iw = j + v - k.p;
-                if (iw < 0 || iw >= k.w) continue;
-                const t = g * x[((b * k.c + c) * k.h + ih) * k.w + iw];
-                const at = ((o * k.c + c) * 3 + u) * 3 + v;
-                dw[at] += t, mag[at] += Math.abs(t);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  eachTerm(k, (yAt, xAt, wAt) => {
+    const t = gy[yAt] * x[xAt];
+    dw[wAt] += t, mag[wAt] += Math.abs(t);
+  });
   return [dw, mag];
 }
 
