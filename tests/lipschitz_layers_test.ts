@@ -21,6 +21,7 @@ import {
   serial,
   sllConv,
   sllDense,
+  spaceToDepthLayer,
   sumPool,
 } from "../layers/mod.ts";
 import {
@@ -78,6 +79,7 @@ lipTest("sllDense", sllDense({ inner: 5 }), { inShape: [7] });
 lipTest("sllDense wide inner", sllDense({ inner: 12 }), { inShape: [4] });
 lipTest("paddingChannels", paddingChannels({ features: 5 }), { inShape: [2, 4, 4] });
 lipTest("sumPool", sumPool(), { inShape: [2, 8, 8] });
+lipTest("spaceToDepthLayer", spaceToDepthLayer({ factor: 2 }), { inShape: [2, 6, 4] });
 lipTest("flatten", flatten(), { inShape: [2, 3, 3] });
 lipTest("poolingLinear mean", poolingLinear({ features: 3 }), { inShape: [10] });
 lipTest("poolingLinear max", poolingLinear({ features: 3, agg: "max" }), { inShape: [9] });

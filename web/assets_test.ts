@@ -10,7 +10,9 @@ import { loadDataset } from "../data/mod.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 import { memory } from "../tensor/mod.ts";
 import { decodeImageSet, gunzip } from "./sample.ts";
-import { readHostModel } from "./checkpoint.ts";
+import { inferArchitecture, readHostModel } from "./checkpoint.ts";
+import type { HostTensor } from "../io/host_tensor.ts";
+import { lipschitzNetwork } from "../layers/network.ts";
 import { SAMPLE_SIZE, TRAIN_SUBSET } from "./make_assets.ts";
 
 const asset = (f: string) => new URL(`./assets/${f}`, import.meta.url);
@@ -98,4 +100,30 @@ Deno.test("web assets: a reference .pth is read with its architecture off the sh
     readHostModel({ name: "cut.pth", bytes: pth.subarray(0, 100) }),
     /cut\.pth: corrupt PyTorch checkpoint/,
   );
+});
+
+Deno.test("web assets: a space-to-depth network's shapes read back with its spaceToDepth", () => {
+  for (const spaceToDepth of [1, 2]) {
+    const net = lipschitzNetwork({
+      inputShape: [1, 28, 28],
+      numClasses: 10,
+      nConv: 1,
+      nDense: 1,
+      width: 4,
+      convInnerDim: 3,
+      denseInnerDim: 8,
+      mean: [0.3],
+      spaceToDepth,
+    });
+    // the reference layout's paths ("2.kernel", …) with their shapes; the values are not read
+    const leaves: Record<string, HostTensor> = {};
+    for (const [k, shape] of Object.entries(net.stateDictShapes)) {
+      const path = k.replace("module.model.model.", "");
+      leaves[path] = { dtype: "float32", shape: [...shape], data: new Float32Array(0) };
+    }
+    const arch = inferArchitecture(leaves, "s2d.pth");
+    assert.equal(arch.spaceToDepth ?? 1, spaceToDepth);
+    const again = lipschitzNetwork({ ...arch, mean: [0.3] });
+    assert.deepEqual(again.stateDictShapes, net.stateDictShapes);
+  }
 });
